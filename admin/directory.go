@@ -1,0 +1,85 @@
+package admin
+
+import (
+	"sync"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// Identity is an authenticated user as the data plane sees it. It is
+// immutable; a change to the user replaces it in the directory.
+type Identity struct {
+	id, name, email string
+	subject         string
+	active          bool
+	version         int64
+	eng             *policy.Engine
+}
+
+// UserID returns the user's id.
+func (i *Identity) UserID() string { return i.id }
+
+// Username returns the user's name.
+func (i *Identity) Username() string { return i.name }
+
+// Email returns the user's email address, possibly empty.
+func (i *Identity) Email() string { return i.email }
+
+// Subject returns the user's policy subject.
+func (i *Identity) Subject() string { return i.subject }
+
+// Groups returns the user's roles, comma-separated, as they are now.
+func (i *Identity) Groups() string { return i.eng.Groups(i.subject) }
+
+// directory is the in-memory view of every user, by id and by name, that
+// authentication reads on each request. Every change to a user updates it
+// right after the change commits, which is what makes revocation instant.
+type directory struct {
+	eng    *policy.Engine
+	byID   sync.Map // id → *Identity
+	mu     sync.RWMutex
+	byName map[string]string // name → id; guarded by mu
+}
+
+func newDirectory(eng *policy.Engine) *directory {
+	return &directory{eng: eng, byName: map[string]string{}}
+}
+
+func (d *directory) put(u *store.User) {
+	id := &Identity{
+		id: u.ID, name: u.Username, email: u.Email,
+		subject: policy.UserSubject(u.Username),
+		active:  u.Active, version: u.TokenVersion, eng: d.eng,
+	}
+	d.mu.Lock()
+	if old, ok := d.byID.Load(u.ID); ok && old.(*Identity).name != u.Username {
+		delete(d.byName, old.(*Identity).name)
+	}
+	d.byName[u.Username] = u.ID
+	d.byID.Store(u.ID, id)
+	d.mu.Unlock()
+}
+
+func (d *directory) remove(id string) {
+	d.mu.Lock()
+	if old, ok := d.byID.LoadAndDelete(id); ok {
+		delete(d.byName, old.(*Identity).name)
+	}
+	d.mu.Unlock()
+}
+
+func (d *directory) get(id string) *Identity {
+	v, ok := d.byID.Load(id)
+	if !ok {
+		return nil
+	}
+	return v.(*Identity)
+}
+
+// idOf returns the id of the user with the given name, or "".
+func (d *directory) idOf(name string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byName[name]
+}

@@ -1,0 +1,237 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxBody bounds admin request bodies.
+const maxBody = 1 << 20
+
+// API serves the admin REST API, login and the sign-up page.
+type API struct {
+	svc *Service
+	log *slog.Logger
+	// Canonicalize turns a request path into the canonical form decisions
+	// are made on, for POST /check.
+	canonicalize func(string) (string, error)
+}
+
+// NewAPI returns the HTTP face of the service. canonicalize is the data
+// plane's path canonicalizer.
+func NewAPI(svc *Service, canonicalize func(string) (string, error), log *slog.Logger) *API {
+	return &API{svc: svc, log: log, canonicalize: canonicalize}
+}
+
+const identityKey = "gatehouse.identity"
+
+// Mount registers every route under /gatehouse/ on r.
+func (a *API) Mount(r gin.IRouter) {
+	r.GET(SignupPath, a.signupPage)
+	r.POST(SignupPath, a.signupForm)
+
+	v1 := r.Group("/gatehouse/v1")
+	v1.POST("/login", a.login)
+	v1.POST("/signup", a.signupJSON)
+
+	read, write, me := a.need("read"), a.need("write"), a.need("me")
+	v := v1.Group("", a.authenticate)
+	v.GET("/me", me, a.getMe)
+	v.PATCH("/me", me, a.patchMe)
+	v.GET("/users", read, a.listUsers)
+	v.POST("/users", write, a.createUser)
+	v.GET("/users/:user", read, a.getUser)
+	v.PATCH("/users/:user", write, a.patchUser)
+	v.DELETE("/users/:user", write, a.deleteUser)
+	v.POST("/users/:user/invitation", write, a.invite)
+	v.GET("/permissions", read, a.listPermissions)
+	v.GET("/roles", read, a.listRoles)
+	v.POST("/roles", write, a.createRole)
+	v.GET("/roles/:role", read, a.getRole)
+	v.PATCH("/roles/:role", write, a.patchRole)
+	v.DELETE("/roles/:role", write, a.deleteRole)
+	v.GET("/role-assignments", read, a.listAssignments)
+	v.POST("/role-assignments", write, a.assign)
+	v.DELETE("/role-assignments", write, a.revoke)
+	v.POST("/check", read, a.check)
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer" header. It
+// returns "" without a header and an error for two headers or another
+// scheme.
+func BearerToken(h http.Header) (string, error) {
+	vs := h["Authorization"]
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", errors.New("more than one Authorization header")
+	}
+	scheme, tok, ok := strings.Cut(vs[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return "", errors.New("the Authorization header must be Bearer")
+	}
+	return strings.TrimSpace(tok), nil
+}
+
+func (a *API) authenticate(c *gin.Context) {
+	tok, err := BearerToken(c.Request.Header)
+	if err != nil {
+		a.fail(c, fmt.Errorf("%w: %v", ErrInvalid, err))
+		return
+	}
+	if tok == "" {
+		a.fail(c, fmt.Errorf("%w: a bearer token is required; log in at POST /gatehouse/v1/login", ErrUnauthenticated))
+		return
+	}
+	id, err := a.svc.auth.Authenticate(tok)
+	if err != nil {
+		a.log.Debug("admin api: token refused", "reason", err.Error())
+		a.fail(c, fmt.Errorf("%w: invalid or expired token", ErrUnauthenticated))
+		return
+	}
+	c.Set(identityKey, id)
+}
+
+func identity(c *gin.Context) *Identity {
+	v, _ := c.Get(identityKey)
+	id, _ := v.(*Identity)
+	return id
+}
+
+// need requires a permission of the caller.
+func (a *API) need(perm string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !a.svc.eng.Reaches(identity(c).Subject(), perm) {
+			a.fail(c, fmt.Errorf("%w: this needs the %s permission", ErrForbidden, perm))
+		}
+	}
+}
+
+// errorStatus maps an error to a status, an error code and a message that
+// is safe to show. It is the one place that does so.
+func errorStatus(err error) (int, string, string) {
+	var fe *FieldError
+	var rl *RateLimitError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusBadRequest, "invalid_field", fe.Error()
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, "rate_limited", rl.Error()
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest, "bad_request", trimSentinel(err, ErrInvalid)
+	case errors.Is(err, ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated", trimSentinel(err, ErrUnauthenticated)
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "forbidden", trimSentinel(err, ErrForbidden)
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, "not_found", trimSentinel(err, ErrNotFound) + " not found"
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, "conflict", trimSentinel(err, ErrConflict)
+	case errors.Is(err, ErrGone):
+		return http.StatusGone, "gone", trimSentinel(err, ErrGone)
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", "the store is unavailable; try again"
+	}
+	return http.StatusInternalServerError, "internal", "internal error"
+}
+
+// trimSentinel returns err's message without the sentinel's own prefix.
+func trimSentinel(err, sentinel error) string {
+	msg := err.Error()
+	if msg == sentinel.Error() {
+		return msg
+	}
+	msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+	return strings.TrimPrefix(msg, sentinel.Error()+"\n")
+}
+
+func (a *API) fail(c *gin.Context, err error) {
+	status, code, msg := errorStatus(err)
+	switch status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	case http.StatusTooManyRequests:
+		var rl *RateLimitError
+		errors.As(err, &rl)
+		c.Header("Retry-After", strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
+	case http.StatusInternalServerError, http.StatusServiceUnavailable:
+		a.log.Error("admin api: request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": msg}})
+}
+
+// bind decodes a JSON body of at most maxBody bytes into dst, strictly:
+// unknown fields, wrong types and trailing data are errors naming the
+// field.
+func bind(c *gin.Context, dst any) error {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalid)
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return err
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the request body is empty; send a JSON object", ErrInvalid)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: malformed JSON: unexpected end of input", ErrInvalid)
+	case errors.As(err, &syn):
+		return fmt.Errorf("%w: malformed JSON at byte %d: %v", ErrInvalid, syn.Offset, syn)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid)
+		}
+		return fieldErr(typ.Field, "must be a JSON %s", jsonType(typ.Type.Kind().String()))
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fieldErr(strings.Trim(f, `"`), "unknown field")
+	}
+	return fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, err)
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return "number"
+}
+
+// clientAddr is the caller's address for rate limiting.
+func clientAddr(c *gin.Context) string { return c.ClientIP() }

@@ -1,0 +1,267 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+type items[T any] struct {
+	Items []T `json:"items"`
+}
+
+func (a *API) login(c *gin.Context) {
+	var in struct {
+		Username  string `json:"username"`
+		Password  string `json:"password"`
+		GrantType string `json:"grant_type"`
+		Scope     string `json:"scope"`
+		ClientID  string `json:"client_id"`
+	}
+	switch c.ContentType() {
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+		if err := c.Request.ParseForm(); err != nil {
+			a.fail(c, fmt.Errorf("%w: malformed form: %v", ErrInvalid, err))
+			return
+		}
+		in.Username, in.Password, in.GrantType = c.PostForm("username"), c.PostForm("password"), c.PostForm("grant_type")
+	default:
+		if err := bind(c, &in); err != nil {
+			a.fail(c, err)
+			return
+		}
+	}
+	if in.GrantType != "" && in.GrantType != "password" {
+		a.fail(c, fieldErr("grant_type", "only the password grant is supported"))
+		return
+	}
+	if in.Username == "" {
+		a.fail(c, fieldErr("username", "is required"))
+		return
+	}
+	if in.Password == "" {
+		a.fail(c, fieldErr("password", "is required"))
+		return
+	}
+	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, clientAddr(c))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, tok)
+}
+
+func (a *API) getMe(c *gin.Context) {
+	u, err := a.svc.Me(c.Request.Context(), identity(c))
+	a.reply(c, http.StatusOK, u, err)
+}
+
+func (a *API) patchMe(c *gin.Context) {
+	var in UpdateMe
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	u, err := a.svc.UpdateMe(c.Request.Context(), identity(c), in)
+	a.reply(c, http.StatusOK, u, err)
+}
+
+func (a *API) listUsers(c *gin.Context) {
+	us, err := a.svc.ListUsers(c.Request.Context())
+	a.reply(c, http.StatusOK, items[User]{us}, err)
+}
+
+func (a *API) createUser(c *gin.Context) {
+	var in CreateUser
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.Username == "" {
+		a.fail(c, fieldErr("username", "is required"))
+		return
+	}
+	u, err := a.svc.CreateUser(c.Request.Context(), in)
+	a.reply(c, http.StatusCreated, u, err)
+}
+
+func (a *API) getUser(c *gin.Context) {
+	u, err := a.svc.GetUser(c.Request.Context(), c.Param("user"))
+	a.reply(c, http.StatusOK, u, err)
+}
+
+func (a *API) patchUser(c *gin.Context) {
+	var in UpdateUser
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	u, err := a.svc.UpdateUser(c.Request.Context(), identity(c).UserID(), c.Param("user"), in)
+	a.reply(c, http.StatusOK, u, err)
+}
+
+func (a *API) deleteUser(c *gin.Context) {
+	err := a.svc.DeleteUser(c.Request.Context(), identity(c).UserID(), c.Param("user"))
+	a.reply(c, http.StatusNoContent, nil, err)
+}
+
+func (a *API) invite(c *gin.Context) {
+	inv, err := a.svc.Invite(c.Request.Context(), c.Param("user"))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, inv)
+}
+
+func (a *API) listPermissions(c *gin.Context) {
+	c.JSON(http.StatusOK, items[Permission]{a.svc.ListPermissions()})
+}
+
+func (a *API) listRoles(c *gin.Context) {
+	rs, err := a.svc.ListRoles(c.Request.Context())
+	a.reply(c, http.StatusOK, items[Role]{rs}, err)
+}
+
+type roleInput struct {
+	Name        string    `json:"name"`
+	Permissions *[]string `json:"permissions"`
+}
+
+func (a *API) createRole(c *gin.Context) {
+	var in roleInput
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.Name == "" {
+		a.fail(c, fieldErr("name", "is required"))
+		return
+	}
+	var perms []string
+	if in.Permissions != nil {
+		perms = *in.Permissions
+	}
+	r, err := a.svc.CreateRole(c.Request.Context(), in.Name, perms)
+	a.reply(c, http.StatusCreated, r, err)
+}
+
+func (a *API) getRole(c *gin.Context) {
+	r, err := a.svc.GetRole(c.Request.Context(), c.Param("role"))
+	a.reply(c, http.StatusOK, r, err)
+}
+
+func (a *API) patchRole(c *gin.Context) {
+	var in struct {
+		Permissions *[]string `json:"permissions"`
+	}
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.Permissions == nil {
+		a.fail(c, fieldErr("permissions", "is required: the new set of permissions"))
+		return
+	}
+	r, err := a.svc.UpdateRole(c.Request.Context(), c.Param("role"), *in.Permissions)
+	a.reply(c, http.StatusOK, r, err)
+}
+
+func (a *API) deleteRole(c *gin.Context) {
+	a.reply(c, http.StatusNoContent, nil, a.svc.DeleteRole(c.Request.Context(), c.Param("role")))
+}
+
+func (a *API) listAssignments(c *gin.Context) {
+	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"))
+	a.reply(c, http.StatusOK, items[Assignment]{as}, err)
+}
+
+func (a *API) assign(c *gin.Context) {
+	var in struct {
+		User string `json:"user"`
+		Role string `json:"role"`
+	}
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.User == "" {
+		a.fail(c, fieldErr("user", "is required"))
+		return
+	}
+	if in.Role == "" {
+		a.fail(c, fieldErr("role", "is required"))
+		return
+	}
+	as, err := a.svc.Assign(c.Request.Context(), in.User, in.Role)
+	a.reply(c, http.StatusCreated, as, err)
+}
+
+func (a *API) revoke(c *gin.Context) {
+	user, role := c.Query("user"), c.Query("role")
+	if user == "" {
+		a.fail(c, fieldErr("user", "query parameter is required"))
+		return
+	}
+	if role == "" {
+		a.fail(c, fieldErr("role", "query parameter is required"))
+		return
+	}
+	a.reply(c, http.StatusNoContent, nil, a.svc.Revoke(c.Request.Context(), user, role))
+}
+
+func (a *API) check(c *gin.Context) {
+	var in struct {
+		User   string `json:"user"`
+		Method string `json:"method"`
+		Path   string `json:"path"`
+	}
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.Method == "" {
+		a.fail(c, fieldErr("method", "is required"))
+		return
+	}
+	path, err := a.canonicalize(in.Path)
+	if err != nil {
+		a.fail(c, fieldErr("path", "%v", err))
+		return
+	}
+	res, err := a.svc.Check(c.Request.Context(), in.User, in.Method, path)
+	a.reply(c, http.StatusOK, res, err)
+}
+
+func (a *API) signupJSON(c *gin.Context) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+	}
+	if err := bind(c, &in); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if in.Token == "" {
+		a.fail(c, fieldErr("token", "is required"))
+		return
+	}
+	u, err := a.svc.Signup(c.Request.Context(), in.Token, in.Password, clientAddr(c))
+	a.reply(c, http.StatusOK, u, err)
+}
+
+// reply writes v with status, or the error.
+func (a *API) reply(c *gin.Context, status int, v any, err error) {
+	switch {
+	case err != nil:
+		a.fail(c, err)
+	case status == http.StatusNoContent:
+		c.Status(status)
+	default:
+		c.JSON(status, v)
+	}
+}

@@ -1,0 +1,150 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+)
+
+// Token parameters.
+const (
+	tokenIssuer = "gatehouse"
+	// tokenLeeway is the clock skew tolerated on exp, iat and nbf.
+	tokenLeeway = 5 * time.Second
+	// MaxTokenLen caps the size of a bearer token; longer ones are refused
+	// before any parsing.
+	MaxTokenLen = 4096
+)
+
+// signingMethod is pinned: the alg of a token's header is never trusted.
+var signingMethod = jwt.SigningMethodHS256
+
+// claims are the claims of a Gatehouse access token.
+type claims struct {
+	jwt.RegisteredClaims
+	// Ver is the user's token version when the token was issued.
+	Ver int64 `json:"ver"`
+}
+
+// keyring holds the signing keys. The newest signs; all verify.
+type keyring struct {
+	db *gorm.DB
+
+	mu      sync.RWMutex // guards keys and current
+	keys    map[string][]byte
+	current string
+
+	parser *jwt.Parser
+}
+
+func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
+	k := &keyring{
+		db: db,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{signingMethod.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(tokenIssuer),
+			jwt.WithLeeway(tokenLeeway),
+		),
+	}
+	if err := k.load(ctx); err != nil {
+		return nil, err
+	}
+	if k.current == "" {
+		if err := k.rotate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// load reads every key from the store.
+func (k *keyring) load(ctx context.Context) error {
+	var rows []store.SigningKey
+	if err := k.db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("loading signing keys: %w", err)
+	}
+	keys := make(map[string][]byte, len(rows))
+	current := ""
+	for _, r := range rows {
+		keys[r.ID] = r.Secret
+		current = r.ID
+	}
+	k.mu.Lock()
+	k.keys, k.current = keys, current
+	k.mu.Unlock()
+	return nil
+}
+
+// rotate creates a new signing key; tokens signed with older keys stay
+// valid until they expire.
+func (k *keyring) rotate(ctx context.Context) error {
+	id := make([]byte, 8)
+	secret := make([]byte, 32)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	row := store.SigningKey{ID: hex.EncodeToString(id), Secret: secret, CreatedAt: time.Now().UTC()}
+	if err := k.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("storing signing key: %w", err)
+	}
+	return k.load(ctx)
+}
+
+// issue signs an access token for a user.
+func (k *keyring) issue(u *store.User, ttl time.Duration, now time.Time) (string, time.Time, error) {
+	k.mu.RLock()
+	kid, secret := k.current, k.keys[k.current]
+	k.mu.RUnlock()
+	exp := now.Add(ttl)
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   u.ID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Ver: u.TokenVersion,
+	}
+	t := jwt.NewWithClaims(signingMethod, c)
+	t.Header["kid"] = kid
+	s, err := t.SignedString(secret)
+	return s, exp, err
+}
+
+var errNoKey = errors.New("unknown signing key")
+
+// verify checks a token's signature and claims.
+func (k *keyring) verify(token string) (*claims, error) {
+	var c claims
+	_, err := k.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		k.mu.RLock()
+		secret, ok := k.keys[kid]
+		k.mu.RUnlock()
+		if !ok {
+			return nil, errNoKey
+		}
+		return secret, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Subject == "" || c.Ver == 0 {
+		return nil, errors.New("token lacks sub or ver")
+	}
+	return &c, nil
+}

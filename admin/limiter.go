@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"sync"
+	"time"
+)
+
+// limiter counts failed attempts per key in fixed windows. It is bounded:
+// when full, the oldest windows are dropped first.
+type limiter struct {
+	limit  int
+	window time.Duration
+	max    int
+
+	mu sync.Mutex // guards m
+	m  map[string]*attempts
+}
+
+type attempts struct {
+	start time.Time
+	n     int
+}
+
+func newLimiter(limit int, window time.Duration, max int) *limiter {
+	return &limiter{limit: limit, window: window, max: max, m: map[string]*attempts{}}
+}
+
+// check returns how long key must wait, or 0 if it may try now.
+func (l *limiter) check(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.m[key]
+	if a == nil || now.Sub(a.start) >= l.window {
+		return 0
+	}
+	if a.n >= l.limit {
+		return a.start.Add(l.window).Sub(now)
+	}
+	return 0
+}
+
+// fail records a failed attempt.
+func (l *limiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.m[key]
+	if a == nil || now.Sub(a.start) >= l.window {
+		if a == nil && len(l.m) >= l.max {
+			l.evict(now)
+		}
+		a = &attempts{start: now}
+		l.m[key] = a
+	}
+	a.n++
+}
+
+// reset forgets key, after a success.
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.m, key)
+	l.mu.Unlock()
+}
+
+// evict drops expired windows, and if none expired, an arbitrary one.
+// Callers hold mu.
+func (l *limiter) evict(now time.Time) {
+	for k, a := range l.m {
+		if now.Sub(a.start) >= l.window {
+			delete(l.m, k)
+		}
+	}
+	for k := range l.m {
+		if len(l.m) < l.max {
+			break
+		}
+		delete(l.m, k)
+	}
+}

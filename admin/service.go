@@ -1,0 +1,204 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// Built-in names.
+const (
+	RoleAdmin = "admin"
+	RoleGuest = "guest"
+)
+
+// BuiltinPermissions cannot be removed from the admin role.
+var BuiltinPermissions = []string{"read", "write", "me"}
+
+// Config configures the control plane.
+type Config struct {
+	TokenTTL    time.Duration // lifetime of access tokens
+	InviteTTL   time.Duration // lifetime of invitation tokens
+	DefaultRole string        // role of new users created without roles
+	PublicURL   string        // base URL of invitation links, without a trailing slash
+	// AdminUsername and AdminPassword create the first admin on an empty
+	// store; with no password, an invitation is logged instead.
+	AdminUsername string
+	AdminPassword Secret
+	// TokenCacheSize bounds the cache of verified tokens.
+	TokenCacheSize int
+}
+
+// Secret is a string that never appears in logs.
+type Secret string
+
+// LogValue redacts the secret.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// String redacts the secret in formatted output.
+func (Secret) String() string { return "[redacted]" }
+
+// Service is the control plane. Every change to a user, role or assignment
+// runs in one transaction with its policy lines (policy.Engine.Update) and
+// updates the in-memory directory before the next change starts.
+type Service struct {
+	db   *gorm.DB
+	eng  *policy.Engine
+	log  *slog.Logger
+	cfg  Config
+	keys *keyring
+	dir  *directory
+	auth *Authenticator
+	now  func() time.Time
+
+	logins  *limiter // failed logins per username and client address
+	clients *limiter // failed logins per client address
+	invites *limiter // wrong invitation tokens per client address
+}
+
+// New loads the control plane from the store. On an empty store it creates
+// the first admin (see Config).
+func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *slog.Logger) (*Service, error) {
+	if cfg.TokenTTL <= 0 || cfg.InviteTTL <= 0 {
+		return nil, errors.New("admin: token and invitation lifetimes must be positive")
+	}
+	if cfg.TokenCacheSize <= 0 {
+		cfg.TokenCacheSize = 1 << 16
+	}
+	if cfg.AdminUsername == "" {
+		cfg.AdminUsername = RoleAdmin
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Service{
+		db: db, eng: eng, log: log, cfg: cfg,
+		dir:     newDirectory(eng),
+		now:     time.Now,
+		logins:  newLimiter(10, 5*time.Minute, 1<<16),
+		clients: newLimiter(100, 5*time.Minute, 1<<16),
+		invites: newLimiter(20, 5*time.Minute, 1<<16),
+	}
+	keys, err := newKeyring(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	s.keys = keys
+	s.auth = &Authenticator{keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now}
+	if err := s.loadDirectory(ctx); err != nil {
+		return nil, err
+	}
+	eng.SetSelfResolver(s.dir.idOf)
+	if err := s.validateDefaultRole(); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Authenticator returns the authenticator of bearer tokens.
+func (s *Service) Authenticator() *Authenticator { return s.auth }
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error { return store.Ping(ctx, s.db) }
+
+func (s *Service) loadDirectory(ctx context.Context) error {
+	var users []store.User
+	err := s.db.WithContext(ctx).Select("id", "username", "email", "active", "token_version").
+		FindInBatches(&users, 5000, func(*gorm.DB, int) error {
+			for i := range users {
+				s.dir.put(&users[i])
+			}
+			return nil
+		}).Error
+	if err != nil {
+		return fmt.Errorf("admin: loading users: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) validateDefaultRole() error {
+	if s.cfg.DefaultRole == "" {
+		return nil
+	}
+	if !s.roleExists(s.cfg.DefaultRole) {
+		return fmt.Errorf("admin: --default-role %q is not a known role", s.cfg.DefaultRole)
+	}
+	return nil
+}
+
+// bootstrap creates the first admin on an empty store. Without a password
+// it creates the admin inactive and logs a one-time sign-up URL; it does so
+// again on later starts while no admin has signed up.
+func (s *Service) bootstrap(ctx context.Context) error {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&store.User{}).Count(&n).Error; err != nil {
+		return fmt.Errorf("admin: counting users: %w", err)
+	}
+	if n == 0 {
+		in := CreateUser{Username: s.cfg.AdminUsername, Roles: &[]string{RoleAdmin}}
+		if s.cfg.AdminPassword != "" {
+			in.Password = string(s.cfg.AdminPassword)
+		}
+		u, inv, err := s.createUser(ctx, in)
+		if err != nil {
+			return fmt.Errorf("admin: creating the first admin from GATEHOUSE_ADMIN_USERNAME/GATEHOUSE_ADMIN_PASSWORD: %w", err)
+		}
+		if inv == nil {
+			s.log.Info("created the first admin", "user", u.Username)
+			return nil
+		}
+		s.log.Warn("created the first admin without a password; open the sign-up URL to choose one (shown once)",
+			"user", u.Username, "signup_url", inv.URL, "expires_at", inv.ExpiresAt)
+		return nil
+	}
+	if s.hasActiveAdmin() {
+		return nil
+	}
+	id := s.dir.idOf(s.cfg.AdminUsername)
+	if id == "" {
+		s.log.Error("no active admin and no user named by GATEHOUSE_ADMIN_USERNAME; use an existing admin's invitation", "user", s.cfg.AdminUsername)
+		return nil
+	}
+	inv, err := s.Invite(ctx, id)
+	if err != nil {
+		return fmt.Errorf("admin: inviting the first admin: %w", err)
+	}
+	s.log.Warn("no admin has signed up yet; a new sign-up URL voids the previous one (shown once)",
+		"user", s.cfg.AdminUsername, "signup_url", inv.URL, "expires_at", inv.ExpiresAt)
+	return nil
+}
+
+func (s *Service) hasActiveAdmin() bool {
+	for _, sub := range s.eng.Children(RoleAdmin) {
+		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
+		if !ok {
+			continue
+		}
+		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active {
+			return true
+		}
+	}
+	return false
+}
+
+// dbErr maps store errors to the control plane's sentinels.
+func dbErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return notFoundf("%s", what)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return conflictf("%s already exists", what)
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}

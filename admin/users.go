@@ -1,0 +1,404 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// User is a user as the API shows it.
+type User struct {
+	ID            string     `json:"id"`
+	Username      string     `json:"username"`
+	FullName      string     `json:"full_name"`
+	Email         string     `json:"email"`
+	Active        bool       `json:"active"`
+	Roles         []string   `json:"roles"`
+	CreatedAt     time.Time  `json:"created_at"`
+	InvitationURL string     `json:"invitation_url,omitempty"`
+	InviteExpires *time.Time `json:"invitation_expires_at,omitempty"`
+}
+
+// CreateUser is the input of a user creation. Without a password the user
+// is inactive and gets an invitation. Roles nil means the default role.
+type CreateUser struct {
+	Username string    `json:"username"`
+	Password string    `json:"password"`
+	Roles    *[]string `json:"roles"`
+	Email    string    `json:"email"`
+	FullName string    `json:"full_name"`
+}
+
+// UpdateUser is a partial update of a user; nil fields stay.
+type UpdateUser struct {
+	Username *string `json:"username"`
+	Email    *string `json:"email"`
+	FullName *string `json:"full_name"`
+	Active   *bool   `json:"active"`
+	Password *string `json:"password"`
+}
+
+// UpdateMe is a partial update of the caller's own user. A new password
+// needs the current one.
+type UpdateMe struct {
+	Username        *string `json:"username"`
+	Email           *string `json:"email"`
+	FullName        *string `json:"full_name"`
+	Password        *string `json:"password"`
+	CurrentPassword *string `json:"current_password"`
+}
+
+func (s *Service) view(u *store.User) User {
+	roles := s.eng.Parents(policy.UserSubject(u.Username))
+	if roles == nil {
+		roles = []string{}
+	}
+	slices.Sort(roles)
+	return User{
+		ID: u.ID, Username: u.Username, FullName: u.FullName, Email: u.Email,
+		Active: u.Active, Roles: roles, CreatedAt: u.CreatedAt.UTC(),
+	}
+}
+
+// validateUsername checks a new username. A name shaped like a user id is
+// refused: an upstream that takes "name or id" must never confuse the two.
+func validateUsername(name string) error {
+	if !policy.ValidName(name) {
+		return fieldErr("username", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	}
+	if _, err := uuid.Parse(name); err == nil {
+		return fieldErr("username", "must not look like a user id")
+	}
+	return nil
+}
+
+func validateEmail(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Address != email || len(email) > 254 {
+		return fieldErr("email", "must be a plain address like name@example.com")
+	}
+	return nil
+}
+
+func validateFullName(name string) error {
+	if len(name) > 128 {
+		return fieldErr("full_name", "must be at most 128 characters")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return fieldErr("full_name", "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// CreateUser creates a user. It returns the invitation URL (once) when the
+// input has no password.
+func (s *Service) CreateUser(ctx context.Context, in CreateUser) (User, error) {
+	u, inv, err := s.createUser(ctx, in)
+	if err != nil {
+		return User{}, err
+	}
+	v := s.view(u)
+	if inv != nil {
+		v.InvitationURL, v.InviteExpires = inv.URL, &inv.ExpiresAt
+	}
+	return v, nil
+}
+
+func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *Invitation, error) {
+	if err := validateUsername(in.Username); err != nil {
+		return nil, nil, err
+	}
+	if err := validateEmail(in.Email); err != nil {
+		return nil, nil, err
+	}
+	if err := validateFullName(in.FullName); err != nil {
+		return nil, nil, err
+	}
+	roles := []string{}
+	if in.Roles == nil {
+		if s.cfg.DefaultRole != "" {
+			roles = []string{s.cfg.DefaultRole}
+		}
+	} else {
+		roles = *in.Roles
+	}
+	now := s.now().UTC()
+	u := &store.User{
+		ID: uuid.NewString(), Username: in.Username, Email: in.Email, FullName: in.FullName,
+		TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Password != "" {
+		if err := validatePassword("password", in.Password); err != nil {
+			return nil, nil, err
+		}
+		h, err := hashPassword(in.Password)
+		if err != nil {
+			return nil, nil, err
+		}
+		u.PasswordHash, u.Active = h, true
+	}
+	var inv *Invitation
+	err := s.eng.Update(ctx, func(c *policy.Change) error {
+		for _, r := range roles {
+			if !s.roleExistsTx(c.DB(), r) {
+				return fieldErr("roles", "unknown role %q", r)
+			}
+		}
+		if err := c.DB().Create(u).Error; err != nil {
+			return dbErr(err, "user "+u.Username)
+		}
+		for _, r := range roles {
+			c.Add("g", policy.UserSubject(u.Username), r)
+		}
+		if !u.Active {
+			var err error
+			if inv, err = s.newInvitation(c.DB(), u.ID); err != nil {
+				return err
+			}
+		}
+		c.OnCommit(func() { s.dir.put(u) })
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, inv, nil
+}
+
+// ListUsers returns every user, by name.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
+	var rows []store.User
+	if err := s.db.WithContext(ctx).Order("username").Find(&rows).Error; err != nil {
+		return nil, dbErr(err, "users")
+	}
+	out := make([]User, len(rows))
+	for i := range rows {
+		out[i] = s.view(&rows[i])
+	}
+	return out, nil
+}
+
+// GetUser returns a user by name or id.
+func (s *Service) GetUser(ctx context.Context, ref string) (User, error) {
+	u, err := s.findUser(s.db.WithContext(ctx), ref)
+	if err != nil {
+		return User{}, err
+	}
+	return s.view(u), nil
+}
+
+// findUser looks a user up by name, then by id.
+func (s *Service) findUser(db *gorm.DB, ref string) (*store.User, error) {
+	var u store.User
+	err := db.Where("username = ?", ref).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if _, perr := uuid.Parse(ref); perr == nil {
+			err = db.Where("id = ?", ref).Take(&u).Error
+		}
+	}
+	if err != nil {
+		return nil, dbErr(err, "user "+quote(ref))
+	}
+	return &u, nil
+}
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return `"` + strings.ToValidUTF8(s, "?") + `"`
+}
+
+// UpdateUser changes a user. actorID is the caller, who may not deactivate
+// themselves.
+func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in UpdateUser) (User, error) {
+	var out *store.User
+	hash, err := hashIfSet("password", in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	err = s.eng.Update(ctx, func(c *policy.Change) error {
+		u, err := s.findUser(c.DB(), ref)
+		if err != nil {
+			return err
+		}
+		if in.Active != nil && !*in.Active && u.Active {
+			if u.ID == actorID {
+				return conflictf("you cannot deactivate yourself")
+			}
+			if err := s.guardAdmins(c, u); err != nil {
+				return err
+			}
+		}
+		if err := s.applyProfile(c, u, in.Username, in.Email, in.FullName); err != nil {
+			return err
+		}
+		if in.Active != nil && *in.Active != u.Active {
+			if *in.Active && u.PasswordHash == "" {
+				return fieldErr("active", "the user has no password yet; send an invitation")
+			}
+			u.Active = *in.Active
+			u.TokenVersion++ // deactivation ends every token; reactivation does not revive them
+		}
+		if hash != "" {
+			u.PasswordHash = hash
+			u.TokenVersion++
+		}
+		out = u
+		return s.saveUser(c, u)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return s.view(out), nil
+}
+
+func hashIfSet(field string, pw *string) (string, error) {
+	if pw == nil {
+		return "", nil
+	}
+	if err := validatePassword(field, *pw); err != nil {
+		return "", err
+	}
+	return hashPassword(*pw)
+}
+
+// applyProfile validates and applies name, email and full name changes.
+func (s *Service) applyProfile(c *policy.Change, u *store.User, username, email, fullName *string) error {
+	if email != nil {
+		if err := validateEmail(*email); err != nil {
+			return err
+		}
+		u.Email = *email
+	}
+	if fullName != nil {
+		if err := validateFullName(*fullName); err != nil {
+			return err
+		}
+		u.FullName = *fullName
+	}
+	if username != nil && *username != u.Username {
+		if err := validateUsername(*username); err != nil {
+			return err
+		}
+		old := policy.UserSubject(u.Username)
+		if ls := c.FileLines(old); len(ls) > 0 {
+			return conflictf("user %q is named in %s; rename it there first", u.Username, ls[0].Origin())
+		}
+		c.RenameSubject(old, policy.UserSubject(*username))
+		u.Username = *username
+	}
+	return nil
+}
+
+// saveUser writes u and puts it in the directory after the commit.
+func (s *Service) saveUser(c *policy.Change, u *store.User) error {
+	u.UpdatedAt = s.now().UTC()
+	if err := c.DB().Save(u).Error; err != nil {
+		return dbErr(err, "user "+quote(u.Username))
+	}
+	c.OnCommit(func() { s.dir.put(u) })
+	return nil
+}
+
+// DeleteUser deletes a user and every assignment of it.
+func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
+	return s.eng.Update(ctx, func(c *policy.Change) error {
+		u, err := s.findUser(c.DB(), ref)
+		if err != nil {
+			return err
+		}
+		if u.ID == actorID {
+			return conflictf("you cannot delete yourself")
+		}
+		sub := policy.UserSubject(u.Username)
+		if ls := c.FileLines(sub); len(ls) > 0 {
+			return conflictf("user %q is named in %s; remove it there first", u.Username, ls[0].Origin())
+		}
+		if err := s.guardAdmins(c, u); err != nil {
+			return err
+		}
+		c.RemoveSubject(sub)
+		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
+			return dbErr(err, "invitation")
+		}
+		if err := c.DB().Delete(u).Error; err != nil {
+			return dbErr(err, "user "+quote(u.Username))
+		}
+		c.OnCommit(func() { s.dir.remove(u.ID) })
+		return nil
+	})
+}
+
+// guardAdmins refuses a change that would leave no active user holding the
+// admin role, when u is about to stop counting (deleted, deactivated or
+// losing the role in c).
+func (s *Service) guardAdmins(c *policy.Change, u *store.User) error {
+	if !s.eng.Reaches(policy.UserSubject(u.Username), RoleAdmin) {
+		return nil
+	}
+	for _, sub := range c.Holders(RoleAdmin) {
+		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
+		if !ok || name == u.Username {
+			continue
+		}
+		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active {
+			return nil
+		}
+	}
+	return conflictf("user %q is the last active admin; make another user admin first", u.Username)
+}
+
+// Me returns the caller's own user.
+func (s *Service) Me(ctx context.Context, id *Identity) (User, error) {
+	return s.GetUser(ctx, id.UserID())
+}
+
+// UpdateMe changes the caller's own profile or password.
+func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User, error) {
+	hash, err := hashIfSet("password", in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	if hash != "" && (in.CurrentPassword == nil || *in.CurrentPassword == "") {
+		return User{}, fieldErr("current_password", "is required to change the password")
+	}
+	var out *store.User
+	err = s.eng.Update(ctx, func(c *policy.Change) error {
+		u, err := s.findUser(c.DB(), id.UserID())
+		if err != nil {
+			return err
+		}
+		if hash != "" {
+			ok, err := checkPassword(u.PasswordHash, *in.CurrentPassword)
+			if err != nil || !ok {
+				return fieldErr("current_password", "is wrong")
+			}
+			u.PasswordHash = hash
+			u.TokenVersion++
+		}
+		if err := s.applyProfile(c, u, in.Username, in.Email, in.FullName); err != nil {
+			return err
+		}
+		out = u
+		return s.saveUser(c, u)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return s.view(out), nil
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/sampleapi"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	listen, opsListen := "127.0.0.1:8080", "127.0.0.1:9090"
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run Gatehouse in front of a built-in sample pipeline API",
+		Long: `Run the sidecar in front of a small built-in pipeline API (pipelines, runs,
+stacks, users, current-user) on a temporary SQLite store. It creates an
+admin and a guest user, prints their passwords, tokens and curl lines to try,
+and removes the store when it stops (Ctrl-C).`,
+		Example: "  go run ./cmd/gatehouse demo\n  gatehouse demo --listen 127.0.0.1:18080 --ops-listen 127.0.0.1:19090",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runDemo(cmd.Context(), listen, opsListen)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", listen, "address of the demo sidecar (port 0 picks a free one)")
+	cmd.Flags().StringVar(&opsListen, "ops-listen", opsListen, "address of /healthz, /readyz and /metrics")
+	return cmd
+}
+
+func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
+	dir, err := os.MkdirTemp("", "gatehouse-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	up := &http.Server{Handler: sampleapi.New(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = up.Serve(upLn) }()
+	defer up.Close()
+
+	adminPW, guestPW := randomPassword(), randomPassword()
+	o := defaultServeOptions()
+	o.listen, o.opsListen = listen, opsListen
+	o.upstream = "http://" + upLn.Addr().String()
+	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	o.logLevel = "warn"
+	if err := o.validate(); err != nil {
+		return err
+	}
+	o.publicURL = "" // derived from the bound address below
+	log, err := a.logger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	getenv := func(k string) string {
+		switch k {
+		case "GATEHOUSE_ADMIN_USERNAME":
+			return "admin"
+		case "GATEHOUSE_ADMIN_PASSWORD":
+			return adminPW
+		}
+		return ""
+	}
+	s, err := newServer(ctx, o, getenv, log)
+	if err != nil {
+		return fmt.Errorf("demo: %w (is something else on %s? try --listen 127.0.0.1:0)", err, listen)
+	}
+	if _, err := s.svc.CreateUser(ctx, admin.CreateUser{Username: "guest", Password: guestPW, Roles: &[]string{"guest"}, FullName: "Guest User"}); err != nil {
+		return err
+	}
+	adminTok, err := s.svc.IssueToken(ctx, "admin")
+	if err != nil {
+		return err
+	}
+	guestTok, err := s.svc.IssueToken(ctx, "guest")
+	if err != nil {
+		return err
+	}
+	printDemo(a.stdout, "http://"+s.dataLn.Addr().String(), "http://"+s.opsLn.Addr().String(), adminPW, guestPW, adminTok.AccessToken, guestTok.AccessToken)
+	if err := s.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func printDemo(w io.Writer, url, ops, adminPW, guestPW, adminTok, guestTok string) {
+	fmt.Fprintf(w, `Gatehouse demo is running at %[1]s (metrics at %[2]s/metrics).
+It protects a sample pipeline API; the store is temporary. Ctrl-C stops it.
+
+  user   password                 role
+  admin  %-24[3]s admin (read, write, me)
+  guest  %-24[4]s guest (read, me)
+
+Tokens, valid for one hour:
+
+  export ADMIN=%[5]s
+  export GUEST=%[6]s
+
+Try it (each line says what Gatehouse answers):
+
+  # anonymous: 401, nothing reaches the pipeline server
+  curl -i %[1]s/api/v1/pipelines
+
+  # the guest reads: 200
+  curl -H "Authorization: Bearer $GUEST" %[1]s/api/v1/pipelines
+
+  # the guest writes: 403, nothing is forwarded
+  curl -i -X POST -H "Authorization: Bearer $GUEST" -d '{"name":"mine"}' %[1]s/api/v1/pipelines
+
+  # the guest updates its own user (the me permission): 200
+  curl -X PUT -H "Authorization: Bearer $GUEST" -d '{"full_name":"Gus Guest"}' %[1]s/api/v1/users/guest
+
+  # ...but not someone else's: 403
+  curl -i -X PUT -H "Authorization: Bearer $GUEST" -d '{"full_name":"x"}' %[1]s/api/v1/users/admin
+
+  # the admin writes: 201
+  curl -X POST -H "Authorization: Bearer $ADMIN" -d '{"name":"nightly"}' %[1]s/api/v1/pipelines
+
+  # a streamed run log (server-sent events) passes through as it is written
+  curl -N -H "Authorization: Bearer $GUEST" %[1]s/api/v1/runs/3/logs
+
+  # log in with a password to get a token of your own
+  curl -d username=guest -d password=%[4]s %[1]s/gatehouse/v1/login
+
+  # make the guest an admin; the guest's existing token can write at once
+  curl -X POST -H "Authorization: Bearer $ADMIN" -d '{"user":"guest","role":"admin"}' %[1]s/gatehouse/v1/role-assignments
+
+`, url, ops, adminPW, guestPW, adminTok, guestTok)
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// serveOptions are the flags of serve (and the settings of demo).
+type serveOptions struct {
+	listen, opsListen string
+	upstream          string
+	db                string
+	policyDir         string
+	publicURL         string
+	tokenTTL          time.Duration
+	inviteTTL         time.Duration
+	forwardToken      bool
+	defaultRole       string
+	upstreamTimeout   time.Duration
+	shutdownGrace     time.Duration
+	trustedProxies    []string
+	logLevel          string
+}
+
+func defaultServeOptions() *serveOptions {
+	return &serveOptions{
+		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
+		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest",
+		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
+	}
+}
+
+func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.listen, "listen", o.listen, "address of the data plane and the API")
+	fs.StringVar(&o.opsListen, "ops-listen", o.opsListen, "address of /healthz, /readyz and /metrics")
+	fs.StringVar(&o.upstream, "upstream", o.upstream, "URL of the server to protect, e.g. http://127.0.0.1:8237 (required)")
+	fs.StringVar(&o.db, "db", o.db, `store: "sqlite:PATH" or "postgres://USER:PASSWORD@HOST/DB"`)
+	fs.StringVar(&o.policyDir, "policy-dir", o.policyDir, "directory with model.conf (optional) and policy.csv; embedded defaults when empty")
+	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT)")
+	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
+	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
+	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
+	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
+	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
+	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
+	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
+}
+
+// validate reports every problem at once.
+func (o *serveOptions) validate() error {
+	var errs []error
+	if o.upstream == "" {
+		errs = append(errs, errors.New("--upstream is required (env GATEHOUSE_UPSTREAM): the URL of the server to protect"))
+	} else if u, err := url.Parse(o.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", o.upstream))
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("--upstream %q: must not have a query or fragment", o.upstream))
+	}
+	for _, a := range []struct{ flag, addr string }{{"--listen", o.listen}, {"--ops-listen", o.opsListen}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT or :PORT", a.flag, a.addr))
+		}
+	}
+	if o.listen == o.opsListen {
+		errs = append(errs, errors.New("--listen and --ops-listen must differ"))
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--public-url %q: want an http:// or https:// URL", o.publicURL))
+		}
+	}
+	if o.policyDir != "" {
+		if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--policy-dir %q is not a directory", o.policyDir))
+		}
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--token-ttl", o.tokenTTL}, {"--invite-ttl", o.inviteTTL}, {"--upstream-timeout", o.upstreamTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", d.flag))
+		}
+	}
+	if o.shutdownGrace < 0 {
+		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
+	for _, c := range o.trustedProxies {
+		if _, _, err := net.ParseCIDR(c); err != nil && net.ParseIP(c) == nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies %q: want a CIDR or IP", c))
+		}
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// defaultPublicURL derives the invitation base URL from the listen address.
+func defaultPublicURL(listen string) string {
+	host, port, _ := net.SplitHostPort(listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	o := defaultServeOptions()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the sidecar in front of an upstream server",
+		Long: `Run the sidecar: every request on --listen is authenticated (bearer JWT),
+decided by the Casbin policy and, when allowed, forwarded to --upstream.
+Gatehouse's own API lives under /gatehouse/. Every flag has an environment
+twin GATEHOUSE_<FLAG>; on an empty store the first admin comes from
+GATEHOUSE_ADMIN_USERNAME (default admin) and GATEHOUSE_ADMIN_PASSWORD, or,
+without a password, from a one-time sign-up URL printed in the log.`,
+		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237
+  gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags(), a.env); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			log, err := a.logger(o.logLevel)
+			if err != nil {
+				return err
+			}
+			s, err := newServer(cmd.Context(), o, a.env, log)
+			if err != nil {
+				return err
+			}
+			return s.run(cmd.Context())
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// logger returns the JSON logger on stderr.
+func (a *app) logger(level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// splitCSV splits a comma-separated list, dropping blanks.
+func splitCSV(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

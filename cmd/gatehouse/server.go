@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
+
+// server is a wired Gatehouse: store, policy engine, control plane, data
+// plane and the two listeners.
+type server struct {
+	opts *serveOptions
+	log  *slog.Logger
+	db   *gorm.DB
+	eng  *policy.Engine
+	svc  *admin.Service
+	data *http.Server
+	ops  *http.Server
+
+	dataLn, opsLn net.Listener
+}
+
+// newServer builds every component and binds both listeners, so that a bad
+// configuration fails here, at start, and not on the first request.
+func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger) (*server, error) {
+	db, err := store.Open(ctx, o.db)
+	if err != nil {
+		return nil, err
+	}
+	files, err := loadPolicyFiles(o.policyDir)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := policy.New(ctx, db, files, log)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = defaultPublicURL(o.listen)
+	}
+	svc, err := admin.New(ctx, db, eng, admin.Config{
+		TokenTTL: o.tokenTTL, InviteTTL: o.inviteTTL, DefaultRole: o.defaultRole, PublicURL: publicURL,
+		AdminUsername: getenv("GATEHOUSE_ADMIN_USERNAME"), AdminPassword: admin.Secret(getenv("GATEHOUSE_ADMIN_PASSWORD")),
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	upstream, _ := url.Parse(o.upstream) // validated
+	dataPlane, err := proxy.New(proxy.Config{
+		Upstream:              upstream,
+		Authenticator:         authenticator{svc.Authenticator()},
+		Authorizer:            authorizer{eng},
+		ForwardToken:          o.forwardToken,
+		ResponseHeaderTimeout: o.upstreamTimeout,
+		Metrics:               proxy.NewMetrics(reg),
+		Log:                   log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	router, err := newRouter(svc, dataPlane, o.trustedProxies, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc}
+	s.data = &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	s.ops = &http.Server{Handler: s.opsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+	if s.dataLn, err = net.Listen("tcp", o.listen); err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	if s.opsLn, err = net.Listen("tcp", o.opsListen); err != nil {
+		s.dataLn.Close()
+		return nil, fmt.Errorf("--ops-listen: %w", err)
+	}
+	return s, nil
+}
+
+// newRouter builds the Gin engine: Gatehouse's own routes, and the data
+// plane for everything else.
+func newRouter(svc *admin.Service, dataPlane http.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	// Redirects would answer before a decision; the data plane refuses or
+	// canonicalizes paths itself.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false
+	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(trusted); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	r.Use(recoverJSON(log))
+	admin.NewAPI(svc, proxy.Canonicalize, log).Mount(r)
+	r.NoRoute(gin.WrapH(dataPlane))
+	return r, nil
+}
+
+// recoverJSON turns a handler panic into a 500 JSON error; an aborted
+// response (http.ErrAbortHandler) is passed on to net/http.
+func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.Error("handler panic", "panic", fmt.Sprint(v), "path", c.Request.URL.Path)
+			if !c.Writer.Written() {
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+			}
+		}()
+		c.Next()
+	}
+}
+
+func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := s.svc.Ready(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "store: unavailable: %v\npolicy: revision %s\n", err, s.eng.Revision())
+			return
+		}
+		fmt.Fprintf(w, "store: ok\npolicy: revision %s\n", s.eng.Revision())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// run serves until ctx ends, then drains in-flight requests for up to the
+// shutdown grace and returns nil.
+func (s *server) run(ctx context.Context) error {
+	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
+		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
+		"policy_revision", s.eng.Revision())
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{s.data, s.dataLn}, {s.ops, s.opsLn}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down; draining in-flight requests", "grace", s.opts.shutdownGrace.String())
+	case runErr = <-errc:
+		s.log.Error("listener failed", "error", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.shutdownGrace)
+	defer cancel()
+	if err := s.data.Shutdown(sctx); err != nil {
+		s.log.Warn("shutdown grace ran out; closing remaining connections", "error", err)
+		s.data.Close()
+	}
+	_ = s.ops.Shutdown(sctx)
+	wg.Wait()
+	if sqlDB, err := s.db.DB(); err == nil {
+		sqlDB.Close()
+	}
+	s.log.Info("stopped")
+	return runErr
+}
+
+// authenticator adapts the control plane's authenticator to the data plane.
+type authenticator struct{ a *admin.Authenticator }
+
+var _ proxy.Authenticator = authenticator{}
+
+func (x authenticator) Authenticate(token string) (proxy.Principal, error) {
+	id, err := x.a.Authenticate(token)
+	if err != nil {
+		return nil, nil // every failure is a bad token: the data plane answers 401
+	}
+	return id, nil
+}
+
+// authorizer adapts the policy engine to the data plane.
+type authorizer struct{ e *policy.Engine }
+
+var _ proxy.Authorizer = authorizer{}
+
+func (x authorizer) Authorize(p proxy.Principal, method, path string) (proxy.Decision, error) {
+	var d policy.Decision
+	var err error
+	if p == nil {
+		d, err = x.e.Decide("", "", "", method, path)
+	} else {
+		d, err = x.e.Decide(p.Subject(), p.UserID(), p.Username(), method, path)
+	}
+	return proxy.Decision{Allowed: d.Allowed, Permission: d.Permission}, err
+}

@@ -1,0 +1,297 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// ErrNoLine means a line to remove is not in the policy.
+var ErrNoLine = errors.New("no such policy line")
+
+// ReadOnlyError means a change would touch a line that comes from a policy
+// file; such lines change in git, not through the API.
+type ReadOnlyError struct{ Line Line }
+
+func (e *ReadOnlyError) Error() string {
+	return fmt.Sprintf("%q comes from %s and is read-only through the API", e.Line.String(), e.Line.Origin())
+}
+
+// Change collects the line changes of one transaction; see Engine.Update.
+type Change struct {
+	e        *Engine
+	tx       *gorm.DB
+	add, del []Line
+	commit   []func()
+}
+
+// OnCommit registers fn to run after the change is committed and in force,
+// still serialized with every other change.
+func (c *Change) OnCommit(fn func()) { c.commit = append(c.commit, fn) }
+
+// Holders returns every subject that reaches target through g lines as
+// they would be after this change, target excluded.
+func (c *Change) Holders(target string) []string {
+	children := map[string][]string{}
+	edge := func(l Line) bool { return l.Ptype == "g" && len(l.Fields) == 2 }
+	gone := map[string]bool{}
+	for _, l := range c.del {
+		gone[l.key()] = true
+	}
+	c.e.mu.RLock()
+	for child, ps := range c.e.parents {
+		for _, p := range ps {
+			k := Line{Ptype: "g", Fields: []string{child, p}}.key()
+			if gone[k] {
+				if _, inFile := c.e.fileKey[k]; !inFile {
+					continue
+				}
+			}
+			children[p] = append(children[p], child)
+		}
+	}
+	c.e.mu.RUnlock()
+	for _, l := range c.add {
+		if edge(l) {
+			children[l.Fields[1]] = append(children[l.Fields[1]], l.Fields[0])
+		}
+	}
+	seen := map[string]bool{target: true}
+	var out []string
+	frontier := []string{target}
+	for hop := 0; hop < maxHops && len(frontier) > 0; hop++ {
+		var next []string
+		for _, s := range frontier {
+			for _, ch := range children[s] {
+				if !seen[ch] {
+					seen[ch] = true
+					out = append(out, ch)
+					next = append(next, ch)
+				}
+			}
+		}
+		frontier = next
+	}
+	return out
+}
+
+// DB returns the transaction the change runs in, for the caller's own rows.
+// It is nil for an engine without a database layer.
+func (c *Change) DB() *gorm.DB { return c.tx }
+
+// Add adds a line to the database layer.
+func (c *Change) Add(ptype string, fields ...string) {
+	c.add = append(c.add, Line{Ptype: ptype, Fields: fields})
+}
+
+// Remove removes a line from the database layer. It fails with a
+// *ReadOnlyError for a line that a file declares, and with ErrNoLine for a
+// line that is not there.
+func (c *Change) Remove(ptype string, fields ...string) error {
+	l := Line{Ptype: ptype, Fields: fields}
+	if f, ok := c.e.fileKey[l.key()]; ok {
+		return &ReadOnlyError{Line: f}
+	}
+	if !c.has(l) {
+		return ErrNoLine
+	}
+	c.del = append(c.del, l)
+	return nil
+}
+
+func (c *Change) has(l Line) bool {
+	k := l.key()
+	for _, d := range c.del {
+		if d.key() == k {
+			return false
+		}
+	}
+	if _, ok := c.e.dbKey[k]; ok {
+		return true
+	}
+	for _, a := range c.add {
+		if a.key() == k {
+			return true
+		}
+	}
+	return false
+}
+
+// FileLines returns the file lines in which name appears as a value, for
+// refusing to rename or delete what a file still names.
+func (c *Change) FileLines(name string) []Line {
+	var out []Line
+	for _, l := range c.e.fileKey {
+		for _, f := range l.Fields {
+			if f == name {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	sortLines(out)
+	return out
+}
+
+// RemoveSubject removes every database g line in which sub is the child or
+// the parent. Lines from files are kept (see FileLines).
+func (c *Change) RemoveSubject(sub string) {
+	for _, l := range c.e.dbKey {
+		if l.Ptype == "g" && (l.Fields[0] == sub || (len(l.Fields) > 1 && l.Fields[1] == sub)) {
+			c.del = append(c.del, l)
+		}
+	}
+}
+
+// RenameSubject rewrites every database line that names old to name new.
+func (c *Change) RenameSubject(old, new string) {
+	for _, l := range c.e.dbKey {
+		renamed := false
+		fields := make([]string, len(l.Fields))
+		for i, f := range l.Fields {
+			if f == old {
+				f, renamed = new, true
+			}
+			fields[i] = f
+		}
+		if renamed {
+			c.del = append(c.del, l)
+			c.add = append(c.add, Line{Ptype: l.Ptype, Fields: fields})
+		}
+	}
+}
+
+// Update runs fn in one database transaction and applies the line changes
+// it made to memory after the commit; on any error nothing changes, in the
+// database or in memory. Changes are serialized.
+func (e *Engine) Update(ctx context.Context, fn func(c *Change) error) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	c := &Change{e: e}
+	run := func(tx *gorm.DB) error {
+		c.tx = tx
+		if err := fn(c); err != nil {
+			return err
+		}
+		if err := c.validate(); err != nil {
+			return err
+		}
+		if e.db != nil {
+			return e.db.persist(ctx, tx, c.add, c.del)
+		}
+		return nil
+	}
+	var err error
+	if e.db != nil {
+		err = e.db.gdb.WithContext(ctx).Transaction(run)
+	} else {
+		err = run(nil)
+	}
+	if err != nil {
+		return err
+	}
+	e.apply(c.add, c.del)
+	for _, fn := range c.commit {
+		fn()
+	}
+	return nil
+}
+
+func (c *Change) validate() error {
+	for _, l := range c.add {
+		for _, f := range l.Fields {
+			if !validSubject(f) && l.Ptype == "g" {
+				return fmt.Errorf("invalid name %q in %s", f, l.String())
+			}
+			if strings.ContainsAny(f, "\n\r,\"") {
+				return fmt.Errorf("invalid value %q in %s", f, l.String())
+			}
+		}
+	}
+	return nil
+}
+
+// apply puts committed line changes into memory. Callers hold wmu.
+func (e *Engine) apply(add, del []Line) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dbKey := e.dbKey
+	rulesChanged := false
+	for _, l := range del {
+		k := l.key()
+		if _, ok := dbKey[k]; !ok {
+			continue
+		}
+		delete(dbKey, k)
+		if _, inFile := e.fileKey[k]; !inFile {
+			rulesChanged = rulesChanged || l.Ptype[0] == 'p'
+			e.unlink(l)
+		}
+	}
+	for _, l := range add {
+		k := l.key()
+		if _, ok := dbKey[k]; ok {
+			continue
+		}
+		l.File, l.Num = "", 0
+		dbKey[k] = l
+		if _, inFile := e.fileKey[k]; !inFile {
+			rulesChanged = rulesChanged || l.Ptype[0] == 'p'
+			e.link(l)
+		}
+	}
+	x := e.snap.Load().x
+	if rulesChanged && x != nil {
+		nx, err := compileIndex(unionLines(e.fileKey, dbKey))
+		if err != nil {
+			// The lines are committed; keep deciding with the last good
+			// index and say so. A reload heals it once the lines are fixed.
+			e.log.Error("policy: compiling database rules failed; keeping the previous rules", "error", err)
+		} else {
+			x = nx
+		}
+	}
+	e.publish(x)
+}
+
+// link adds a union line to the derived structures. Callers hold mu.
+func (e *Engine) link(l Line) {
+	if l.Ptype == "g" && len(l.Fields) == 2 {
+		e.parents[l.Fields[0]] = append(e.parents[l.Fields[0]], l.Fields[1])
+	}
+	if e.casbin != nil {
+		if l.Ptype[0] == 'g' {
+			_, _ = e.casbin.AddNamedGroupingPolicy(l.Ptype, l.Fields)
+		} else {
+			_, _ = e.casbin.AddNamedPolicy(l.Ptype, l.Fields)
+		}
+	}
+}
+
+// unlink removes a union line from the derived structures. Callers hold mu.
+func (e *Engine) unlink(l Line) {
+	if l.Ptype == "g" && len(l.Fields) == 2 {
+		ps := e.parents[l.Fields[0]]
+		for i, p := range ps {
+			if p == l.Fields[1] {
+				ps = append(ps[:i:i], ps[i+1:]...)
+				break
+			}
+		}
+		if len(ps) == 0 {
+			delete(e.parents, l.Fields[0])
+		} else {
+			e.parents[l.Fields[0]] = ps
+		}
+	}
+	if e.casbin != nil {
+		if l.Ptype[0] == 'g' {
+			_, _ = e.casbin.RemoveNamedGroupingPolicy(l.Ptype, l.Fields)
+		} else {
+			_, _ = e.casbin.RemoveNamedPolicy(l.Ptype, l.Fields)
+		}
+	}
+}

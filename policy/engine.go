@@ -1,0 +1,387 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+	"gorm.io/gorm"
+)
+
+// maxHops bounds role chains, as Casbin's default role manager does.
+const maxHops = 10
+
+// maxCachedSubjects bounds the per-subject grant cache of one policy
+// revision. Subjects come from authenticated users only, so the bound is a
+// guard, not an expected size.
+const maxCachedSubjects = 1 << 18
+
+// Decision is the outcome of deciding one request.
+type Decision struct {
+	Allowed bool
+	// Permission is the subject of the rule that allowed the request (a
+	// permission such as "read", or "public"); empty on a deny.
+	Permission string
+	// Rule is the deciding line with its origin, filled by Explain only.
+	Rule string
+}
+
+// Engine decides requests and keeps the policy's two layers.
+type Engine struct {
+	log *slog.Logger
+	db  *dbLayer // nil without a database layer
+
+	// wmu serializes changes: a database transaction and its application
+	// to memory happen in commit order.
+	wmu sync.Mutex
+
+	mu      sync.RWMutex      // guards the fields below
+	files   *Files            // the file layer
+	fileKey map[string]Line   // file layer lines by content
+	dbKey   map[string]Line   // database layer lines by content
+	parents map[string][]string // 2-field g lines of the union: child → parents
+	casbin  *casbin.Enforcer  // non-default models only
+	selfID  func(username string) string
+
+	snap atomic.Pointer[snapshot]
+}
+
+// snapshot is what a decision reads without locks. A new one is published
+// on every change; its grant cache starts empty.
+type snapshot struct {
+	x      *index // compiled p lines; nil for non-default models
+	public bitset // what the public role reaches
+	grants sync.Map
+	n      atomic.Int32
+}
+
+// grantSet is what one subject reaches, cached per snapshot.
+type grantSet struct {
+	bits   bitset
+	groups string // direct roles, comma-separated
+}
+
+// New builds an engine from the file layer and, when db is not nil, the
+// database layer stored in gorm-adapter's casbin_rule table (created when
+// missing). A nil files means the embedded defaults.
+func New(ctx context.Context, db *gorm.DB, files *Files, log *slog.Logger) (*Engine, error) {
+	if files == nil {
+		files = DefaultFiles()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{log: log, dbKey: map[string]Line{}}
+	if db != nil {
+		d, err := openDBLayer(db)
+		if err != nil {
+			return nil, err
+		}
+		e.db = d
+		lines, err := d.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			e.dbKey[l.key()] = l
+		}
+	}
+	if err := e.install(files, e.dbKey); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SetSelfResolver sets the function that finds a user's id from the user's
+// name, used by {self} when Casbin itself evaluates a match (non-default
+// models and explanations).
+func (e *Engine) SetSelfResolver(fn func(username string) string) {
+	e.mu.Lock()
+	e.selfID = fn
+	e.mu.Unlock()
+}
+
+// Revision returns the content hash of the file layer in force.
+func (e *Engine) Revision() string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.files.Revision
+}
+
+// ReplaceFiles validates a new file layer and puts it in force. On error the
+// engine keeps the layer it had.
+func (e *Engine) ReplaceFiles(files *Files) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	return e.install(files, e.dbKey)
+}
+
+// install builds all derived state for a file layer and the database lines
+// and swaps it in. Callers hold wmu, or own e exclusively.
+func (e *Engine) install(files *Files, dbKey map[string]Line) error {
+	m, err := model.NewModelFromString(files.Model)
+	if err != nil {
+		return &LineError{File: files.ModelName, Msg: err.Error()}
+	}
+	if r, ok := m["r"]["r"]; !ok || len(r.Tokens) != 3 {
+		return &LineError{File: files.ModelName, Msg: "the request definition must be r = sub, obj, act"}
+	}
+	fast := isDefaultModel(files.Model)
+	fileKey := make(map[string]Line, len(files.Lines))
+	var errs []error
+	for _, l := range files.Lines {
+		if err := checkLine(m, fast, l); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fileKey[l.key()] = l
+	}
+	union := unionLines(fileKey, dbKey)
+	var x *index
+	if fast {
+		if x, err = compileIndex(union); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	parents := buildParents(union)
+	if err := checkAdmin(parents, files); err != nil {
+		return err
+	}
+	var enf *casbin.Enforcer
+	if !fast {
+		if enf, err = e.newCasbin(m, union); err != nil {
+			return &LineError{File: files.ModelName, Msg: err.Error()}
+		}
+	}
+	e.mu.Lock()
+	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
+	e.publish(x)
+	e.mu.Unlock()
+	return nil
+}
+
+// checkLine validates one line against the model.
+func checkLine(m model.Model, fast bool, l Line) error {
+	sec := l.Ptype[:1]
+	ast, ok := m[sec][l.Ptype]
+	if !ok {
+		return l.errorf("line type %q is not defined by the model", l.Ptype)
+	}
+	if sec == "g" {
+		if want := strings.Count(ast.Value, "_"); len(l.Fields) != want {
+			return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
+		}
+	} else if want := len(ast.Tokens); len(l.Fields) != want && !(len(l.Fields) == want+1 && slices.Contains(ast.Tokens, l.Ptype+"_eft")) {
+		return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
+	}
+	if !fast {
+		return nil
+	}
+	switch l.Ptype {
+	case "p":
+		if !validSubject(l.Fields[0]) {
+			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME", l.Fields[0])
+		}
+		if _, err := compilePattern(l.Fields[1]); err != nil {
+			return l.errorf("%v", err)
+		}
+		if _, err := parseMethods(l.Fields[2]); err != nil {
+			return l.errorf("%v", err)
+		}
+	case "g":
+		for _, f := range l.Fields {
+			if !validSubject(f) {
+				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME", f)
+			}
+		}
+		if strings.HasPrefix(l.Fields[1], UserPrefix) {
+			return l.errorf("%q cannot be a role: users are not roles", l.Fields[1])
+		}
+	}
+	return nil
+}
+
+// checkAdmin refuses a policy that takes read, write or me away from the
+// admin role: nothing may lock every administrator out.
+func checkAdmin(parents map[string][]string, files *Files) error {
+	reach := closure(parents, "admin")
+	var missing []string
+	for _, p := range []string{"read", "write", "me"} {
+		if !slices.Contains(reach, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		name := DefaultPolicyName
+		if len(files.Lines) > 0 {
+			name = files.Lines[0].File
+		}
+		return &LineError{File: name, Msg: fmt.Sprintf("the admin role must keep read, write and me; it lacks %s", strings.Join(missing, ", "))}
+	}
+	return nil
+}
+
+func unionLines(fileKey, dbKey map[string]Line) []Line {
+	out := make([]Line, 0, len(fileKey)+len(dbKey))
+	for _, l := range fileKey {
+		out = append(out, l)
+	}
+	for k, l := range dbKey {
+		if _, dup := fileKey[k]; !dup {
+			out = append(out, l)
+		}
+	}
+	sortLines(out)
+	return out
+}
+
+// sortLines orders lines as files list them (by file and line), database
+// lines after them by content.
+func sortLines(ls []Line) {
+	sort.SliceStable(ls, func(i, j int) bool {
+		a, b := ls[i], ls[j]
+		if (a.File == "") != (b.File == "") {
+			return a.File != ""
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Num != b.Num {
+			return a.Num < b.Num
+		}
+		return a.key() < b.key()
+	})
+}
+
+func buildParents(lines []Line) map[string][]string {
+	ps := map[string][]string{}
+	for _, l := range lines {
+		if l.Ptype == "g" && len(l.Fields) == 2 {
+			ps[l.Fields[0]] = append(ps[l.Fields[0]], l.Fields[1])
+		}
+	}
+	return ps
+}
+
+// closure returns what sub reaches through g lines within maxHops, sub
+// included.
+func closure(parents map[string][]string, sub string) []string {
+	seen := []string{sub}
+	frontier := []string{sub}
+	for hop := 0; hop < maxHops && len(frontier) > 0; hop++ {
+		var next []string
+		for _, s := range frontier {
+			for _, p := range parents[s] {
+				if !slices.Contains(seen, p) {
+					seen = append(seen, p)
+					next = append(next, p)
+				}
+			}
+		}
+		frontier = next
+	}
+	return seen
+}
+
+// publish installs a new snapshot with index x (nil for non-default
+// models) and an empty grant cache. Callers hold mu.
+func (e *Engine) publish(x *index) {
+	s := &snapshot{x: x}
+	if s.x != nil {
+		s.public = e.reachBits(s.x, Public)
+	}
+	e.snap.Store(s)
+}
+
+func (e *Engine) reachBits(x *index, sub string) bitset {
+	b := make(bitset, x.words)
+	for _, name := range closure(e.parents, sub) {
+		if i, ok := x.subject[name]; ok {
+			b.set(i)
+		}
+	}
+	return b
+}
+
+// grants returns what sub reaches under snapshot s.
+func (e *Engine) grants(s *snapshot, sub string) *grantSet {
+	if v, ok := s.grants.Load(sub); ok {
+		return v.(*grantSet)
+	}
+	e.mu.RLock()
+	g := &grantSet{groups: strings.Join(e.parents[sub], ",")}
+	if s.x != nil {
+		g.bits = e.reachBits(s.x, sub)
+		g.bits.or(s.public)
+	}
+	e.mu.RUnlock()
+	if s.n.Load() < maxCachedSubjects {
+		if _, loaded := s.grants.LoadOrStore(sub, g); !loaded {
+			s.n.Add(1)
+		}
+	}
+	return g
+}
+
+// Decide decides one request. sub is the user's subject (UserSubject), or
+// "" for an anonymous request; userID and username are what {self} matches;
+// path must be canonical. An error means the decision could not be made.
+func (e *Engine) Decide(sub, userID, username, method, path string) (Decision, error) {
+	if sub == "" {
+		sub, userID, username = Public, "", ""
+	}
+	s := e.snap.Load()
+	if s.x != nil {
+		g := s.public
+		if sub != Public {
+			g = e.grants(s, sub).bits
+		}
+		if i := s.x.lookup(method, path, g, username, userID); i >= 0 {
+			return Decision{Allowed: true, Permission: s.x.subjects[i]}, nil
+		}
+		return Decision{}, nil
+	}
+	return e.decideCasbin(sub, method, path, false)
+}
+
+// Groups returns the roles directly assigned to sub, comma-separated.
+func (e *Engine) Groups(sub string) string {
+	return e.grants(e.snap.Load(), sub).groups
+}
+
+// Explain decides like Decide and names the deciding rule.
+func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, error) {
+	if sub == "" {
+		sub, userID, username = Public, "", ""
+	}
+	s := e.snap.Load()
+	if s.x == nil {
+		return e.decideCasbin(sub, method, path, true)
+	}
+	d, _ := e.Decide(sub, userID, username, method, path)
+	if d.Allowed {
+		if l, ok := s.x.explain(s.x.subject[d.Permission], method, path, username, userID); ok {
+			d.Rule = l.String() + " (" + l.Origin() + ")"
+		}
+	}
+	return d, nil
+}
+
+// Reaches reports whether sub reaches target through g lines (a user holding
+// a role, a role holding a permission), or is target.
+func (e *Engine) Reaches(sub, target string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return slices.Contains(closure(e.parents, sub), target) || slices.Contains(closure(e.parents, Public), target)
+}

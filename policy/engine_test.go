@@ -1,0 +1,292 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+	"github.com/glebarez/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+func testFiles(t testing.TB, model, csv string) *Files {
+	t.Helper()
+	lines, errs := ParseCSV("policy.csv", []byte(csv))
+	if len(errs) > 0 {
+		t.Fatalf("parse: %v", errors.Join(errs...))
+	}
+	if model == "" {
+		model = DefaultModel()
+	}
+	return &Files{Model: model, ModelName: "model.conf", Lines: lines, Revision: revision(model, []byte(csv))}
+}
+
+func newTestEngine(t testing.TB, db *gorm.DB, f *Files) *Engine {
+	t.Helper()
+	e, err := New(context.Background(), db, f, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return e
+}
+
+func sqliteDB(t testing.TB) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(sqlite.Open("file:"+t.TempDir()+"/p.db?_pragma=busy_timeout(5000)"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// grant adds user→role lines through the engine, as the admin API does.
+func grant(t testing.TB, e *Engine, user string, roles ...string) {
+	t.Helper()
+	err := e.Update(context.Background(), func(c *Change) error {
+		for _, r := range roles {
+			c.Add("g", UserSubject(user), r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("grant %s %v: %v", user, roles, err)
+	}
+}
+
+func TestDefaultDecisions(t *testing.T) {
+	e := newTestEngine(t, sqliteDB(t), testFiles(t, "", string(defaultPolicy)+"\np, public, /health, GET\n"))
+	grant(t, e, "ada", "admin")
+	grant(t, e, "gus", "guest")
+	grant(t, e, "write", "guest") // a user named like a permission gains nothing
+	grant(t, e, "admin", "guest") // a user named like a role gains nothing
+	grant(t, e, "nob")            // no roles at all
+
+	cases := []struct {
+		user         string // "" is anonymous
+		method, path string
+		allow        bool
+		perm         string
+	}{
+		{"ada", "GET", "/api/v1/pipelines", true, "read"},
+		{"ada", "POST", "/api/v1/pipelines", true, "write"},
+		{"ada", "DELETE", "/api/v1/users/gus", true, "write"},
+		{"gus", "GET", "/api/v1/pipelines", true, "read"},
+		{"gus", "HEAD", "/api/v1/pipelines", true, "read"},
+		{"gus", "POST", "/api/v1/pipelines", false, ""},
+		{"gus", "PUT", "/api/v1/pipelines/p1", false, ""},
+		{"gus", "DELETE", "/api/v1/pipelines/p1", false, ""},
+		{"gus", "PUT", "/api/v1/users/gus", true, "me"},
+		{"gus", "PATCH", "/api/v1/users/gus-id", true, "me"}, // {self} matches the id too
+		{"gus", "PUT", "/api/v1/users/ada", false, ""},
+		{"gus", "PUT", "/api/v1/users/gus/extra", false, ""},
+		{"gus", "PUT", "/api/v1/users/", false, ""},
+		{"gus", "PUT", "/api/v1/current-user", true, "me"},
+		{"gus", "OPTIONS", "/api/v1/pipelines", false, ""},
+		{"gus", "TRACE", "/api/v1/pipelines", false, ""},
+		{"write", "POST", "/api/v1/pipelines", false, ""},
+		{"write", "GET", "/api/v1/pipelines", true, "read"},
+		{"admin", "DELETE", "/api/v1/pipelines/p1", false, ""},
+		{"nob", "GET", "/api/v1/pipelines", false, ""},
+		{"nob", "GET", "/health", true, "public"},
+		{"", "GET", "/health", true, "public"},
+		{"", "HEAD", "/health", true, "public"},
+		{"", "GET", "/health/x", false, ""},
+		{"", "GET", "/api/v1/pipelines", false, ""},
+		{"", "PUT", "/api/v1/users/", false, ""},
+		{"nobody-known", "GET", "/api/v1/pipelines", false, ""},
+	}
+	for _, c := range cases {
+		sub, id := "", ""
+		if c.user != "" {
+			sub, id = UserSubject(c.user), c.user+"-id"
+		}
+		d, err := e.Decide(sub, id, c.user, c.method, c.path)
+		if err != nil {
+			t.Fatalf("%+v: %v", c, err)
+		}
+		if d.Allowed != c.allow || d.Permission != c.perm {
+			t.Errorf("%s %s %s: got allowed=%v perm=%q, want %v %q", c.user, c.method, c.path, d.Allowed, d.Permission, c.allow, c.perm)
+		}
+	}
+}
+
+func TestRoleChangesApplyAtOnce(t *testing.T) {
+	e := newTestEngine(t, sqliteDB(t), nil)
+	grant(t, e, "gus", "guest")
+	decide := func() bool {
+		d, _ := e.Decide(UserSubject("gus"), "id", "gus", "POST", "/api/v1/pipelines")
+		return d.Allowed
+	}
+	if decide() {
+		t.Fatal("guest may write")
+	}
+	grant(t, e, "gus", "admin")
+	if !decide() {
+		t.Fatal("admin assignment not in force on the next decision")
+	}
+	if got := e.Groups(UserSubject("gus")); got != "guest,admin" {
+		t.Errorf("groups = %q", got)
+	}
+	err := e.Update(context.Background(), func(c *Change) error { return c.Remove("g", UserSubject("gus"), "admin") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decide() {
+		t.Fatal("revoked admin still in force")
+	}
+}
+
+func TestUpdateIsAtomicAndPersistent(t *testing.T) {
+	db := sqliteDB(t)
+	e := newTestEngine(t, db, nil)
+	boom := errors.New("boom")
+	err := e.Update(context.Background(), func(c *Change) error {
+		c.Add("g", UserSubject("gus"), "admin")
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if e.Reaches(UserSubject("gus"), "write") {
+		t.Fatal("failed change applied in memory")
+	}
+	var n int64
+	db.Table(casbinTable).Where("v0 = ?", UserSubject("gus")).Count(&n)
+	if n != 0 {
+		t.Fatalf("failed change left %d rows", n)
+	}
+
+	grant(t, e, "gus", "admin")
+	grant(t, e, "gus", "admin") // idempotent: no duplicate row
+	db.Table(casbinTable).Where("v0 = ?", UserSubject("gus")).Count(&n)
+	if n != 1 {
+		t.Fatalf("rows for gus = %d, want 1", n)
+	}
+	e2 := newTestEngine(t, db, nil) // a restart
+	if !e2.Reaches(UserSubject("gus"), "write") {
+		t.Fatal("assignment lost on reload")
+	}
+}
+
+func TestFileLinesAreReadOnly(t *testing.T) {
+	e := newTestEngine(t, sqliteDB(t), nil)
+	err := e.Update(context.Background(), func(c *Change) error { return c.Remove("g", "admin", "write") })
+	var ro *ReadOnlyError
+	if !errors.As(err, &ro) {
+		t.Fatalf("err = %v, want ReadOnlyError", err)
+	}
+	if !strings.Contains(err.Error(), DefaultPolicyName+":7") {
+		t.Errorf("error does not name the file and line: %v", err)
+	}
+	err = e.Update(context.Background(), func(c *Change) error { return c.Remove("g", UserSubject("x"), "guest") })
+	if !errors.Is(err, ErrNoLine) {
+		t.Fatalf("err = %v, want ErrNoLine", err)
+	}
+}
+
+func TestAdminKeepsItsPermissions(t *testing.T) {
+	f := testFiles(t, "", "p, read, /*, GET\ng, admin, read\n")
+	_, err := New(context.Background(), nil, f, nil)
+	if err == nil || !strings.Contains(err.Error(), "lacks write, me") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBadLinesAreReported(t *testing.T) {
+	f := testFiles(t, "", string(defaultPolicy)+"p, read, api/x, GET\np, read, /x, get\ng, a\np, bad name, /x, GET\n")
+	_, err := New(context.Background(), nil, f, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"policy.csv:11:", "policy.csv:12:", "policy.csv:13:", "policy.csv:14:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// TestCompiledMatchesCasbin checks the compiled index against Casbin's own
+// Enforce on the default model, over random policies and requests.
+func TestCompiledMatchesCasbin(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	segs := []string{"api", "v1", "users", "runs", "gus", "gus-id", "ada", "x", ""}
+	pats := []string{"/*", "/api/*", "/api/v1/users/{self}", "/api/v1/:kind/{id}", "/api/v1/runs", "/", "/api/", "/api/v1/users/{self}/*", "/x/{a}/y", "/api/v1/{k}/*"}
+	methods := []string{"GET", "POST", "PUT", "DELETE", "GET|HEAD", "*", "OPTIONS", "PATCH|DELETE"}
+	subjects := []string{"read", "write", "me", "public", "extra", "user:gus"}
+	for round := 0; round < 40; round++ {
+		var b strings.Builder
+		b.WriteString("g, admin, read\ng, admin, write\ng, admin, me\n")
+		for i := 0; i < 12; i++ {
+			fmt.Fprintf(&b, "p, %s, %s, %s\n", subjects[rng.IntN(len(subjects))], pats[rng.IntN(len(pats))], methods[rng.IntN(len(methods))])
+		}
+		roles := []string{"admin", "guest", "r1", "r2"}
+		for i := 0; i < 6; i++ {
+			fmt.Fprintf(&b, "g, %s, %s\n", roles[rng.IntN(len(roles))], subjects[rng.IntN(len(subjects)-1)])
+		}
+		fmt.Fprintf(&b, "g, user:gus, %s\ng, r1, r2\n", roles[rng.IntN(len(roles))])
+		f := testFiles(t, "", b.String())
+		e := newTestEngine(t, nil, f)
+		ref := casbinReference(t, f)
+		for i := 0; i < 200; i++ {
+			n := 1 + rng.IntN(5)
+			parts := make([]string, n)
+			for j := range parts {
+				parts[j] = segs[rng.IntN(len(segs))]
+			}
+			path := "/" + strings.Join(parts, "/")
+			if strings.Contains(path, "//") {
+				continue
+			}
+			m := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}[rng.IntN(7)]
+			for _, sub := range []string{"", "user:gus", "user:ada"} {
+				name := strings.TrimPrefix(sub, UserPrefix)
+				got, err := e.Decide(sub, name+"-id", name, m, path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs := sub
+				if rs == "" {
+					rs = Public
+				}
+				want, err := ref.Enforce(rs, path, decisionMethod(m))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Allowed != want {
+					t.Fatalf("policy:\n%s\n%s %s %s: compiled %v, casbin %v", b.String(), sub, m, path, got.Allowed, want)
+				}
+			}
+		}
+	}
+}
+
+func casbinReference(t testing.TB, f *Files) *casbin.Enforcer {
+	t.Helper()
+	m, err := model.NewModelFromString(f.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := casbin.NewEnforcer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	registerFunctions(enf, func(name string) string { return name + "-id" })
+	for _, l := range f.Lines {
+		var err error
+		if l.Ptype == "p" {
+			_, err = enf.AddNamedPolicy(l.Ptype, l.Fields)
+		} else {
+			_, err = enf.AddNamedGroupingPolicy(l.Ptype, l.Fields)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return enf
+}

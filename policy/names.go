@@ -1,0 +1,42 @@
+package policy
+
+import "strings"
+
+// Reserved subjects and prefixes.
+const (
+	// Public is the reserved role whose rules apply to every request, with or
+	// without a token. An anonymous request is decided as this subject.
+	Public = "public"
+	// UserPrefix namespaces users among the subjects of g lines, so that a
+	// user named like a role or permission ("admin", "write") gains nothing.
+	UserPrefix = "user:"
+	// MaxNameLen bounds user, role and permission names.
+	MaxNameLen = 64
+)
+
+// UserSubject returns the policy subject of the user with the given name.
+func UserSubject(username string) string { return UserPrefix + username }
+
+// ValidName reports whether s is a valid user, role or permission name:
+// 1 to MaxNameLen characters out of [A-Za-z0-9._@-]. Nothing else can be
+// injected into a policy line through a name.
+func ValidName(s string) bool {
+	if s == "" || len(s) > MaxNameLen || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSubject reports whether s is a name or a user subject.
+func validSubject(s string) bool {
+	if name, ok := strings.CutPrefix(s, UserPrefix); ok {
+		return ValidName(name)
+	}
+	return ValidName(s)
+}

@@ -1,0 +1,224 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// segKind is the kind of one segment of a path pattern.
+type segKind uint8
+
+const (
+	segLiteral segKind = iota // matches itself
+	segParam                  // {name} or :name, one non-empty segment
+	segSelf                   // {self}, the caller's own username or user id
+	segStar                   // *, the rest of the path (last segment only)
+)
+
+// segment is one compiled segment of a path pattern.
+type segment struct {
+	kind segKind
+	text string // the literal text for segLiteral
+}
+
+// pattern is a compiled path pattern of a p line.
+//
+// The grammar is a subset shared by Casbin's keyMatch, keyMatch2 and
+// keyMatch4: literal segments, one-segment parameters ({id} or :id), the
+// caller's own name or id ({self}), and a final "*" that matches the rest of
+// the path, so "/api/*" matches "/api/" and "/api/a/b" but not "/api".
+type pattern struct {
+	text string
+	segs []segment
+}
+
+// errPattern wraps every pattern syntax error.
+var errPattern = errors.New("invalid path pattern")
+
+// compilePattern parses a path pattern.
+func compilePattern(s string) (*pattern, error) {
+	if !strings.HasPrefix(s, "/") {
+		return nil, fmt.Errorf("%w %q: must start with /", errPattern, s)
+	}
+	parts := strings.Split(s[1:], "/")
+	p := &pattern{text: s, segs: make([]segment, 0, len(parts))}
+	for i, part := range parts {
+		last := i == len(parts)-1
+		seg, err := compileSegment(part, last)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", errPattern, s, err)
+		}
+		p.segs = append(p.segs, seg)
+	}
+	return p, nil
+}
+
+func compileSegment(part string, last bool) (segment, error) {
+	switch {
+	case part == "*":
+		if !last {
+			return segment{}, errors.New(`"*" is only allowed as the last segment`)
+		}
+		return segment{kind: segStar}, nil
+	case part == "{self}":
+		return segment{kind: segSelf}, nil
+	case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") && validParamName(part[1:len(part)-1]):
+		return segment{kind: segParam}, nil
+	case strings.HasPrefix(part, ":") && validParamName(part[1:]):
+		return segment{kind: segParam}, nil
+	case part == "" && !last:
+		return segment{}, errors.New("empty segment (//)")
+	case part == "." || part == "..":
+		return segment{}, errors.New("dot segment")
+	case strings.ContainsAny(part, "{}*:%\\?#") || hasControl(part):
+		return segment{}, fmt.Errorf("segment %q: use a whole segment {name}, :name or a final *", part)
+	}
+	return segment{kind: segLiteral, text: part}, nil
+}
+
+func validParamName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// match reports whether the canonical path matches p for a caller whose own
+// names are self1 and self2 (either may be empty).
+func (p *pattern) match(path string, self1, self2 string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	rest := path[1:]
+	for i, seg := range p.segs {
+		if seg.kind == segStar {
+			return true // a segment, possibly empty, remains
+		}
+		part, tail, more := strings.Cut(rest, "/")
+		if !seg.matches(part, self1, self2) {
+			return false
+		}
+		last := i == len(p.segs)-1
+		if last {
+			return !more
+		}
+		if !more {
+			// The path ended; only a following "*" could still match, and
+			// it needs one more segment.
+			return false
+		}
+		rest = tail
+	}
+	return false
+}
+
+func (s segment) matches(part, self1, self2 string) bool {
+	switch s.kind {
+	case segLiteral:
+		return part == s.text
+	case segParam:
+		return part != ""
+	case segSelf:
+		return part != "" && (part == self1 || part == self2)
+	}
+	return false
+}
+
+// Method indexes of the compiled index. HEAD is decided as GET: a HEAD
+// request is allowed exactly where a GET is.
+const (
+	mGET = iota
+	mPOST
+	mPUT
+	mPATCH
+	mDELETE
+	mOPTIONS
+	mTRACE
+	mCONNECT
+	numStdMethods
+)
+
+var stdMethods = [numStdMethods]string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+
+// starMethods are the methods a "*" in a rule's method list stands for.
+// OPTIONS, TRACE, CONNECT and unknown methods need a rule that names them.
+var starMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+// decisionMethod returns the method a request is decided as.
+func decisionMethod(m string) string {
+	if m == "HEAD" {
+		return "GET"
+	}
+	return m
+}
+
+// parseMethods parses a rule's method list ("GET|HEAD", "*", "POST").
+// It returns the methods it names, HEAD folded into GET.
+func parseMethods(s string) ([]string, error) {
+	if s == "" {
+		return nil, errors.New("empty method list")
+	}
+	var out []string
+	for _, tok := range strings.Split(s, "|") {
+		tok = strings.TrimSpace(tok)
+		switch {
+		case tok == "*":
+			out = append(out, starMethods...)
+		case validMethod(tok):
+			out = append(out, decisionMethod(tok))
+		default:
+			return nil, fmt.Errorf("invalid method %q in %q: use upper-case names separated by |", tok, s)
+		}
+	}
+	return out, nil
+}
+
+func validMethod(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// methodMatch reports whether the request method m (already folded) is in
+// the rule's method list.
+func methodMatch(m, list string) bool {
+	for list != "" {
+		var tok string
+		tok, list, _ = strings.Cut(list, "|")
+		tok = strings.TrimSpace(tok)
+		if tok == "*" {
+			for _, s := range starMethods {
+				if s == m {
+					return true
+				}
+			}
+			continue
+		}
+		if decisionMethod(tok) == m {
+			return true
+		}
+	}
+	return false
+}

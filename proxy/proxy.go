@@ -1,0 +1,270 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ReservedPrefix is Gatehouse's own part of the URL space; requests under
+// it are never forwarded.
+const ReservedPrefix = "/gatehouse/"
+
+// Principal is an authenticated caller.
+type Principal interface {
+	UserID() string
+	Username() string
+	Email() string
+	// Groups returns the caller's roles, comma-separated.
+	Groups() string
+	// Subject returns the caller's policy subject.
+	Subject() string
+}
+
+// Authenticator turns a bearer token into a principal. It returns a nil
+// Principal and a nil error for a token that is not valid; an error means
+// the token could not be checked, and the request fails closed (503).
+type Authenticator interface {
+	Authenticate(token string) (Principal, error)
+}
+
+// Decision is an authorization outcome.
+type Decision struct {
+	Allowed bool
+	// Permission is the permission that allowed the request, for metrics.
+	Permission string
+}
+
+// Authorizer decides a request on its canonical path. p is nil for an
+// anonymous request. An error means no decision could be made; the
+// request fails closed (503).
+type Authorizer interface {
+	Authorize(p Principal, method, path string) (Decision, error)
+}
+
+// AuthenticatorFunc adapts a function to Authenticator.
+type AuthenticatorFunc func(token string) (Principal, error)
+
+// Authenticate calls f.
+func (f AuthenticatorFunc) Authenticate(token string) (Principal, error) { return f(token) }
+
+// AuthorizerFunc adapts a function to Authorizer.
+type AuthorizerFunc func(p Principal, method, path string) (Decision, error)
+
+// Authorize calls f.
+func (f AuthorizerFunc) Authorize(p Principal, method, path string) (Decision, error) {
+	return f(p, method, path)
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the principal of a request being forwarded, or nil.
+func PrincipalFrom(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey{}).(Principal)
+	return p
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Upstream is the server requests are forwarded to.
+	Upstream *url.URL
+	// Authenticator and Authorizer are required.
+	Authenticator Authenticator
+	Authorizer    Authorizer
+	// ForwardToken passes the caller's Authorization header upstream.
+	ForwardToken bool
+	// DialTimeout and ResponseHeaderTimeout bound the wait for the
+	// upstream; zero means 5s and 60s.
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+	// Transport overrides the transport built from the timeouts.
+	Transport http.RoundTripper
+	Metrics   *Metrics
+	Log       *slog.Logger
+}
+
+// Handler is the data plane. It is built once; nothing on a request's path
+// builds chains, compiles or parses what could be prepared here.
+type Handler struct {
+	authn        Authenticator
+	authz        Authorizer
+	rp           *httputil.ReverseProxy
+	upstream     *url.URL
+	basePath     string
+	forwardToken bool
+	metrics      *Metrics
+	log          *slog.Logger
+	ids          *requestIDs
+}
+
+// New builds the data plane.
+func New(cfg Config) (*Handler, error) {
+	var errs []error
+	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
+		errs = append(errs, errors.New("proxy: the upstream must be an http:// or https:// URL with a host"))
+	}
+	if cfg.Authenticator == nil || cfg.Authorizer == nil {
+		errs = append(errs, errors.New("proxy: an authenticator and an authorizer are required"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	h := &Handler{
+		authn: cfg.Authenticator, authz: cfg.Authorizer,
+		upstream:     cfg.Upstream,
+		basePath:     strings.TrimRight(cfg.Upstream.Path, "/"),
+		forwardToken: cfg.ForwardToken,
+		metrics:      cfg.Metrics,
+		log:          cfg.Log,
+		ids:          newRequestIDs(),
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = newTransport(cfg.DialTimeout, cfg.ResponseHeaderTimeout)
+	}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:        h.rewrite,
+		Transport:      transport,
+		BufferPool:     newBufferPool(),
+		ErrorHandler:   h.upstreamError,
+		ModifyResponse: modifyResponse,
+		// Zero flushes at the end of each response, and at once after
+		// every write for streams: text/event-stream and responses of
+		// unknown length (chunked), as ReverseProxy detects them.
+		FlushInterval: 0,
+		ErrorLog:      slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+	}
+	return h, nil
+}
+
+// ServeHTTP canonicalizes, authenticates, decides and forwards a request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := h.ids.ensure(r.Header)
+	path, err := Canonicalize(r.URL.EscapedPath())
+	if err != nil {
+		h.metrics.count(outcomeBadRequest, "")
+		writeError(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) {
+		// Gatehouse's own routes are matched before this handler; what
+		// reaches here under the prefix is unknown or non-canonical.
+		h.metrics.count(outcomeNotFound, "")
+		writeError(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
+		return
+	}
+	if len(r.Header["Authorization"]) > 1 {
+		h.metrics.count(outcomeBadRequest, "")
+		writeError(w, rid, http.StatusBadRequest, codeBadRequest, "more than one Authorization header")
+		return
+	}
+	start := time.Now()
+	p, d, status, err := h.decide(r, path)
+	h.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
+	if status != 0 {
+		h.refuse(w, r, rid, path, p, status, err)
+		return
+	}
+	h.metrics.count(outcomeAllow, d.Permission)
+	dropH2C(r.Header)
+	r.URL.Path, r.URL.RawPath = path, ""
+	if p != nil {
+		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
+	}
+	up := time.Now()
+	h.rp.ServeHTTP(w, r)
+	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// decide authenticates and authorizes. A non-zero status means refuse.
+func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int, error) {
+	var p Principal
+	tok, hasToken := bearer(r.Header)
+	if hasToken {
+		var err error
+		if p, err = h.authn.Authenticate(tok); err != nil {
+			return nil, Decision{}, http.StatusServiceUnavailable, err
+		}
+		if p == nil {
+			return nil, Decision{}, http.StatusUnauthorized, errBadToken
+		}
+	}
+	d, err := h.authz.Authorize(p, r.Method, path)
+	switch {
+	case err != nil:
+		return p, d, http.StatusServiceUnavailable, err
+	case d.Allowed:
+		return p, d, 0, nil
+	case p == nil:
+		return nil, d, http.StatusUnauthorized, errNoToken
+	}
+	return p, d, http.StatusForbidden, nil
+}
+
+var (
+	errNoToken  = errors.New("authentication required: send a bearer token")
+	errBadToken = errors.New("invalid or expired token")
+)
+
+// refuse answers a request that is not forwarded, and logs it.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path string, p Principal, status int, err error) {
+	user := ""
+	if p != nil {
+		user = p.Username()
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		h.metrics.count(outcomeUnauthenticated, "")
+		w.Header()["WWW-Authenticate"] = wwwAuthenticate(err == errBadToken)
+		writeError(w, rid, status, codeUnauthenticated, err.Error())
+	case http.StatusForbidden:
+		h.metrics.count(outcomeDeny, "")
+		writeError(w, rid, status, codeForbidden, fmt.Sprintf("%s %s is not allowed for you", r.Method, path))
+	default:
+		h.metrics.count(outcomeError, "")
+		h.log.Error("decision failed; refusing (fail closed)", "request_id", rid, "method", r.Method, "path", path, "error", err)
+		writeError(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
+		return
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request denied",
+		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
+}
+
+// bearer returns the token of the Authorization header and whether one was
+// sent. A header of another scheme counts as a bad token.
+func bearer(h http.Header) (string, bool) {
+	vs := h["Authorization"]
+	if len(vs) == 0 {
+		return "", false
+	}
+	v := vs[0]
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:]), true
+	}
+	return "", true
+}
+
+var (
+	wwwAuthNoToken  = []string{`Bearer realm="gatehouse"`}
+	wwwAuthBadToken = []string{`Bearer realm="gatehouse", error="invalid_token"`}
+)
+
+func wwwAuthenticate(bad bool) []string {
+	if bad {
+		return wwwAuthBadToken
+	}
+	return wwwAuthNoToken
+}
