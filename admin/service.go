@@ -104,6 +104,12 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	return s, nil
 }
 
+// setClock replaces the clock, for tests.
+func (s *Service) setClock(now func() time.Time) {
+	s.now = now
+	s.auth.now = now
+}
+
 // Authenticator returns the authenticator of bearer tokens.
 func (s *Service) Authenticator() *Authenticator { return s.auth }
 
