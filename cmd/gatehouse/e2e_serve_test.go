@@ -80,15 +80,15 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("path tricks cannot reach another user's record", func(t *testing.T) {
 		before := up.count()
 		for target, want := range map[string]int{
-			"/api/v1/users/gus/../admin":        403,
-			"/api/v1/users/./admin":             403,
-			"/api/v1//users//admin":             403,
-			"/api/v1/users/gus/%2e%2e/admin":    400,
-			"/api/v1/users/gus%2F..%2Fadmin":    400,
-			"/api/v1/users/gus%2f..%2fadmin":    400,
-			"/api/v1/users/gus%5C..%5Cadmin":    400,
-			"/api/v1/users/gus/..;/admin":       400,
-			"/api/v1/users/gus%00":              400,
+			"/api/v1/users/gus/../admin":         403,
+			"/api/v1/users/./admin":              403,
+			"/api/v1//users//admin":              403,
+			"/api/v1/users/gus/%2e%2e/admin":     400,
+			"/api/v1/users/gus%2F..%2Fadmin":     400,
+			"/api/v1/users/gus%2f..%2fadmin":     400,
+			"/api/v1/users/gus%5C..%5Cadmin":     400,
+			"/api/v1/users/gus/..;/admin":        400,
+			"/api/v1/users/gus%00":               400,
 			"/api/v1/users/gus%252F..%252Fadmin": 400,
 		} {
 			if got := rawRequest(t, gh.url, "PUT", target, gusTok); got != want {
