@@ -46,7 +46,7 @@ func (s *Service) ListAssignments(ctx context.Context, user, role string) ([]Ass
 // Assign gives a user a role.
 func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, error) {
 	var out Assignment
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), user)
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 
 // Revoke takes a role from a user. The last active admin keeps admin.
 func (s *Service) Revoke(ctx context.Context, user, role string) error {
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), user)
 		if err != nil {
 			return err
@@ -90,6 +90,6 @@ func (s *Service) Revoke(ctx context.Context, user, role string) error {
 }
 
 // reachesAfter reports whether user still reaches target after c.
-func (s *Service) reachesAfter(c *policy.Change, user, target string) bool {
+func (s *Service) reachesAfter(c *tx, user, target string) bool {
 	return slices.Contains(c.Holders(target), policy.UserSubject(user))
 }

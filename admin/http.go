@@ -63,6 +63,7 @@ func (a *API) Mount(r gin.IRouter) {
 	v.POST("/role-assignments", write, a.assign)
 	v.DELETE("/role-assignments", write, a.revoke)
 	v.POST("/check", read, a.check)
+	v.POST("/signing-keys", write, a.rotateKey)
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer" header. It

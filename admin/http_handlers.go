@@ -265,3 +265,8 @@ func (a *API) reply(c *gin.Context, status int, v any, err error) {
 		c.JSON(status, v)
 	}
 }
+
+func (a *API) rotateKey(c *gin.Context) {
+	kid, err := a.svc.RotateKey(c.Request.Context())
+	a.reply(c, http.StatusCreated, gin.H{"kid": kid}, err)
+}

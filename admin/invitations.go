@@ -14,7 +14,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
-	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // Invitation is a new invitation, returned once.
@@ -56,7 +55,7 @@ func (s *Service) newInvitation(db *gorm.DB, userID string) (*Invitation, error)
 // one stops working.
 func (s *Service) Invite(ctx context.Context, ref string) (*Invitation, error) {
 	var inv *Invitation
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
@@ -118,7 +117,7 @@ func (s *Service) Signup(ctx context.Context, token, password, client string) (U
 		return User{}, err
 	}
 	var out *store.User
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		inv, u, err := s.lookupInvitation(c.DB(), token, client)
 		if err != nil {
 			return err

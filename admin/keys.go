@@ -57,21 +57,31 @@ func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
 			jwt.WithLeeway(tokenLeeway),
 		),
 	}
-	if err := k.load(ctx); err != nil {
+	if err := k.load(ctx, db); err != nil {
 		return nil, err
-	}
-	if k.current == "" {
-		if err := k.rotate(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return k, nil
 }
 
-// load reads every key from the store.
-func (k *keyring) load(ctx context.Context) error {
+// ensure creates the first signing key when the store has none. Callers
+// hold the bootstrap lock, so replicas starting at once make one key.
+func (k *keyring) ensure(ctx context.Context) error {
+	if err := k.load(ctx, k.db); err != nil {
+		return err
+	}
+	if k.current != "" {
+		return nil
+	}
+	if _, err := k.create(ctx, k.db); err != nil {
+		return err
+	}
+	return k.load(ctx, k.db)
+}
+
+// load reads every key through db.
+func (k *keyring) load(ctx context.Context, db *gorm.DB) error {
 	var rows []store.SigningKey
-	if err := k.db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
 	keys := make(map[string][]byte, len(rows))
@@ -86,22 +96,22 @@ func (k *keyring) load(ctx context.Context) error {
 	return nil
 }
 
-// rotate creates a new signing key; tokens signed with older keys stay
-// valid until they expire.
-func (k *keyring) rotate(ctx context.Context) error {
+// create stores a new signing key through db and returns its id. It signs
+// once loaded; keys signed with older keys stay valid until they expire.
+func (k *keyring) create(ctx context.Context, db *gorm.DB) (string, error) {
 	id := make([]byte, 8)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(id); err != nil {
-		return err
+		return "", err
 	}
 	if _, err := rand.Read(secret); err != nil {
-		return err
+		return "", err
 	}
 	row := store.SigningKey{ID: hex.EncodeToString(id), Secret: secret, CreatedAt: time.Now().UTC()}
-	if err := k.db.WithContext(ctx).Create(&row).Error; err != nil {
-		return fmt.Errorf("storing signing key: %w", err)
+	if err := db.WithContext(ctx).Create(&row).Error; err != nil {
+		return "", fmt.Errorf("storing signing key: %w", err)
 	}
-	return k.load(ctx)
+	return row.ID, nil
 }
 
 // issue signs an access token for a user.

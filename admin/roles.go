@@ -156,7 +156,7 @@ func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (
 	if l, ok := s.fileRoles()[name]; ok {
 		return Role{}, conflictf("role %q is defined in %s", name, l.Origin())
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		if err := c.DB().Create(&store.Role{Name: name, CreatedAt: s.now().UTC()}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
@@ -180,7 +180,7 @@ func (s *Service) UpdateRole(ctx context.Context, name string, perms []string) (
 	if err != nil {
 		return Role{}, err
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
@@ -213,7 +213,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	if l, ok := s.fileRoles()[name]; ok {
 		return conflictf("role %q is defined in %s and is read-only through the API", name, l.Origin())
 	}
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}

@@ -59,6 +59,11 @@ type Service struct {
 	auth *Authenticator
 	now  func() time.Time
 
+	// applied is the id of the last change record in force here; it is
+	// guarded by the engine's serialization of changes (Update, Exclusive).
+	applied uint64
+	repl    replicationState
+
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
@@ -91,16 +96,25 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	}
 	s.keys = keys
 	s.auth = &Authenticator{keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now}
-	if err := s.loadDirectory(ctx); err != nil {
-		return nil, err
-	}
 	eng.SetSelfResolver(s.dir.idOf)
 	if err := s.validateDefaultRole(); err != nil {
 		return nil, err
 	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, err
+	// Replicas starting at once on an empty store make one key and one
+	// first admin.
+	err = store.WithLock(ctx, db, "bootstrap", func() error {
+		if err := s.keys.ensure(ctx); err != nil {
+			return err
+		}
+		if err := s.Reload(ctx); err != nil {
+			return fmt.Errorf("loading users and policy: %w", err)
+		}
+		return s.bootstrap(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
+	s.repl.lastSync.Store(time.Now().UnixNano())
 	return s, nil
 }
 
@@ -115,21 +129,6 @@ func (s *Service) Authenticator() *Authenticator { return s.auth }
 
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error { return store.Ping(ctx, s.db) }
-
-func (s *Service) loadDirectory(ctx context.Context) error {
-	var users []store.User
-	err := s.db.WithContext(ctx).Select("id", "username", "email", "active", "token_version").
-		FindInBatches(&users, 5000, func(*gorm.DB, int) error {
-			for i := range users {
-				s.dir.put(&users[i])
-			}
-			return nil
-		}).Error
-	if err != nil {
-		return fmt.Errorf("admin: loading users: %w", err)
-	}
-	return nil
-}
 
 func (s *Service) validateDefaultRole() error {
 	if s.cfg.DefaultRole == "" {

@@ -152,7 +152,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		u.PasswordHash, u.Active = h, true
 	}
 	var inv *Invitation
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		for _, r := range roles {
 			if !s.roleExistsTx(c.DB(), r) {
 				return fieldErr("roles", "unknown role %q", r)
@@ -170,7 +170,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 				return err
 			}
 		}
-		c.OnCommit(func() { s.dir.put(u) })
+		c.userChanged(u)
 		return nil
 	})
 	if err != nil {
@@ -231,7 +231,7 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 	if err != nil {
 		return User{}, err
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
@@ -278,7 +278,7 @@ func hashIfSet(field string, pw *string) (string, error) {
 }
 
 // applyProfile validates and applies name, email and full name changes.
-func (s *Service) applyProfile(c *policy.Change, u *store.User, username, email, fullName *string) error {
+func (s *Service) applyProfile(c *tx, u *store.User, username, email, fullName *string) error {
 	if email != nil {
 		if err := validateEmail(*email); err != nil {
 			return err
@@ -306,18 +306,18 @@ func (s *Service) applyProfile(c *policy.Change, u *store.User, username, email,
 }
 
 // saveUser writes u and puts it in the directory after the commit.
-func (s *Service) saveUser(c *policy.Change, u *store.User) error {
+func (s *Service) saveUser(c *tx, u *store.User) error {
 	u.UpdatedAt = s.now().UTC()
 	if err := c.DB().Save(u).Error; err != nil {
 		return dbErr(err, "user "+quote(u.Username))
 	}
-	c.OnCommit(func() { s.dir.put(u) })
+	c.userChanged(u)
 	return nil
 }
 
 // DeleteUser deletes a user and every assignment of it.
 func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
@@ -339,7 +339,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		if err := c.DB().Delete(u).Error; err != nil {
 			return dbErr(err, "user "+quote(u.Username))
 		}
-		c.OnCommit(func() { s.dir.remove(u.ID) })
+		c.userDeleted(u.ID)
 		return nil
 	})
 }
@@ -347,7 +347,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 // guardAdmins refuses a change that would leave no active user holding the
 // admin role, when u is about to stop counting (deleted, deactivated or
 // losing the role in c).
-func (s *Service) guardAdmins(c *policy.Change, u *store.User) error {
+func (s *Service) guardAdmins(c *tx, u *store.User) error {
 	if !s.eng.Reaches(policy.UserSubject(u.Username), RoleAdmin) {
 		return nil
 	}
@@ -378,7 +378,7 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		return User{}, fieldErr("current_password", "is required to change the password")
 	}
 	var out *store.User
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), id.UserID())
 		if err != nil {
 			return err

@@ -295,3 +295,52 @@ func (e *Engine) unlink(l Line) {
 		}
 	}
 }
+
+// Pending returns the line changes the change has collected so far.
+func (c *Change) Pending() (add, del []Line) { return c.add, c.del }
+
+// ApplyCommitted puts line changes that another replica has committed into
+// memory now, before this change's own lines.
+func (c *Change) ApplyCommitted(add, del []Line) { c.e.apply(add, del) }
+
+// ReplaceDatabaseLines replaces the whole database layer in memory with
+// lines read from the database, as a full reload does.
+func (c *Change) ReplaceDatabaseLines(lines []Line) error {
+	dbKey := make(map[string]Line, len(lines))
+	for _, l := range lines {
+		l.File, l.Num = "", 0
+		dbKey[l.key()] = l
+	}
+	return c.e.install(c.e.files, dbKey)
+}
+
+// Exclusive runs fn serialized with every change, without a transaction of
+// its own, to apply what other replicas committed (ApplyCommitted,
+// ReplaceDatabaseLines). fn must not add or remove lines.
+func (e *Engine) Exclusive(ctx context.Context, fn func(c *Change) error) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	c := &Change{e: e}
+	if e.db != nil {
+		c.tx = e.db.gdb.WithContext(ctx)
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	if len(c.add) > 0 || len(c.del) > 0 {
+		return errors.New("policy: Exclusive does not persist line changes; use Update")
+	}
+	for _, fn := range c.commit {
+		fn()
+	}
+	return nil
+}
+
+// LoadDatabaseLines reads every database line through db (for example a
+// read-only transaction of a full reload).
+func (e *Engine) LoadDatabaseLines(ctx context.Context, db *gorm.DB) ([]Line, error) {
+	if e.db == nil {
+		return nil, nil
+	}
+	return e.db.loadFrom(ctx, db)
+}

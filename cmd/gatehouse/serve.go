@@ -29,6 +29,10 @@ type serveOptions struct {
 	shutdownGrace     time.Duration
 	trustedProxies    []string
 	logLevel          string
+	dbMaxOpen         int
+	dbMaxIdle         int
+	dbConnLifetime    time.Duration
+	reloadInterval    time.Duration
 }
 
 func defaultServeOptions() *serveOptions {
@@ -36,6 +40,7 @@ func defaultServeOptions() *serveOptions {
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
 		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest",
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
+		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
 }
 
@@ -54,6 +59,10 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
+	fs.IntVar(&o.dbMaxOpen, "db-max-open-conns", o.dbMaxOpen, "PostgreSQL: connections at most")
+	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")
+	fs.DurationVar(&o.dbConnLifetime, "db-conn-max-lifetime", o.dbConnLifetime, "PostgreSQL: lifetime of a connection")
+	fs.DurationVar(&o.reloadInterval, "reload-interval", o.reloadInterval, "how often users and policy are fully reloaded from the store, to heal missed changes")
 }
 
 // validate reports every problem at once.
@@ -87,10 +96,14 @@ func (o *serveOptions) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--token-ttl", o.tokenTTL}, {"--invite-ttl", o.inviteTTL}, {"--upstream-timeout", o.upstreamTimeout}} {
+	}{{"--token-ttl", o.tokenTTL}, {"--invite-ttl", o.inviteTTL}, {"--upstream-timeout", o.upstreamTimeout},
+		{"--db-conn-max-lifetime", o.dbConnLifetime}, {"--reload-interval", o.reloadInterval}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.flag))
 		}
+	}
+	if o.dbMaxOpen < 1 || o.dbMaxIdle < 0 {
+		errs = append(errs, errors.New("--db-max-open-conns must be at least 1 and --db-max-idle-conns not negative"))
 	}
 	if o.shutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))

@@ -35,12 +35,13 @@ type server struct {
 	ops  *http.Server
 
 	dataLn, opsLn net.Listener
+	listening     bool // a PostgreSQL change listener runs
 }
 
 // newServer builds every component and binds both listeners, so that a bad
 // configuration fails here, at start, and not on the first request.
 func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger) (*server, error) {
-	db, err := store.Open(ctx, o.db)
+	db, err := store.Open(ctx, o.db, store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime})
 	if err != nil {
 		return nil, err
 	}
@@ -148,15 +149,7 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := s.svc.Ready(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "store: unavailable: %v\npolicy: revision %s\n", err, s.eng.Revision())
-			return
-		}
-		fmt.Fprintf(w, "store: ok\npolicy: revision %s\n", s.eng.Revision())
-	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
 }
@@ -167,6 +160,13 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
 		"policy_revision", s.eng.Revision())
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	listenDSN := ""
+	if store.IsPostgres(s.db) {
+		listenDSN, s.listening = s.opts.db, true
+	}
+	go s.svc.Run(bg, listenDSN, s.opts.reloadInterval)
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, p := range []struct {
