@@ -162,6 +162,9 @@ func (s *Service) applyRecord(ctx context.Context, c *policy.Change, r store.Cha
 		return nil
 	}
 	c.ApplyCommitted(decodeLines(rec.Add), decodeLines(rec.Del))
+	if r.ID <= s.rereadAfter {
+		return nil // the directory was loaded after this record (initialLoad)
+	}
 	for _, id := range rec.Users {
 		var u store.User
 		err := c.DB().WithContext(ctx).Select("id", "username", "email", "active", "token_version").Where("id = ?", id).Take(&u).Error
@@ -180,6 +183,43 @@ func (s *Service) applyRecord(ctx context.Context, c *policy.Change, r store.Cha
 	return nil
 }
 
+// initialLoad fills the directory and the keys at start. The policy engine
+// loaded its lines a moment before, so every change record still retained
+// is replayed: line changes apply idempotently, in order, so the replay
+// ends where the log ends; users are re-read only for records newer than
+// the snapshot the directory was loaded from.
+func (s *Service) initialLoad(ctx context.Context) error {
+	return s.eng.Exclusive(ctx, func(c *policy.Change) error {
+		var users []store.User
+		err := s.snapshot(ctx, func(db *gorm.DB) error {
+			var err error
+			if err = db.Model(&store.Change{}).Select("COALESCE(MAX(id), 0)").Scan(&s.rereadAfter).Error; err != nil {
+				return err
+			}
+			if users, err = loadUsers(ctx, db); err != nil {
+				return err
+			}
+			return s.keys.load(ctx, db)
+		})
+		if err != nil {
+			return err
+		}
+		s.dir.replaceAll(users)
+		s.applied = 0
+		return s.catchUp(ctx, c)
+	})
+}
+
+// snapshot runs fn in a read-only transaction that sees one consistent
+// state of the store.
+func (s *Service) snapshot(ctx context.Context, fn func(db *gorm.DB) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if store.IsPostgres(s.db) {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	return s.db.WithContext(ctx).Transaction(fn, opts)
+}
+
 // Sync applies what other replicas committed since the last sync.
 func (s *Service) Sync(ctx context.Context) error {
 	return s.eng.Exclusive(ctx, func(c *policy.Change) error { return s.catchUp(ctx, c) })
@@ -190,11 +230,7 @@ func (s *Service) Sync(ctx context.Context) error {
 // missed.
 func (s *Service) Reload(ctx context.Context) error {
 	return s.eng.Exclusive(ctx, func(c *policy.Change) error {
-		opts := &sql.TxOptions{ReadOnly: true}
-		if store.IsPostgres(s.db) {
-			opts.Isolation = sql.LevelRepeatableRead
-		}
-		return s.db.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		return s.snapshot(ctx, func(db *gorm.DB) error {
 			var maxID uint64
 			if err := db.Model(&store.Change{}).Select("COALESCE(MAX(id), 0)").Scan(&maxID).Error; err != nil {
 				return err
@@ -216,7 +252,7 @@ func (s *Service) Reload(ctx context.Context) error {
 			s.dir.replaceAll(users)
 			s.applied = maxID
 			return nil
-		}, opts)
+		})
 	})
 }
 

@@ -56,9 +56,12 @@ func (s *Service) isPermission(name string) bool { return slices.Contains(s.perm
 func (s *Service) fileRoles() map[string]policy.Line {
 	perms := s.permissionNames()
 	out := map[string]policy.Line{}
-	for _, l := range s.eng.Groupings() {
+	for _, l := range s.eng.FileLines() {
+		if l.Ptype != "g" || len(l.Fields) != 2 {
+			continue
+		}
 		child := l.Fields[0]
-		if !l.FromFile() || strings.HasPrefix(child, policy.UserPrefix) || slices.Contains(perms, child) || child == policy.Public {
+		if strings.HasPrefix(child, policy.UserPrefix) || slices.Contains(perms, child) || child == policy.Public {
 			continue
 		}
 		if _, seen := out[child]; !seen {

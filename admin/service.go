@@ -62,7 +62,10 @@ type Service struct {
 	// applied is the id of the last change record in force here; it is
 	// guarded by the engine's serialization of changes (Update, Exclusive).
 	applied uint64
-	repl    replicationState
+	// rereadAfter: records up to it are older than the directory's load,
+	// so replaying them need not re-read users. Guarded like applied.
+	rereadAfter uint64
+	repl        replicationState
 
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
@@ -106,8 +109,8 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		if err := s.keys.ensure(ctx); err != nil {
 			return err
 		}
-		if err := s.Reload(ctx); err != nil {
-			return fmt.Errorf("loading users and policy: %w", err)
+		if err := s.initialLoad(ctx); err != nil {
+			return fmt.Errorf("loading users: %w", err)
 		}
 		return s.bootstrap(ctx)
 	})

@@ -245,7 +245,7 @@ func (e *Engine) apply(add, del []Line) {
 	}
 	x := e.snap.Load().x
 	if rulesChanged && x != nil {
-		nx, err := compileIndex(unionLines(e.fileKey, dbKey))
+		nx, err := compileIndex(ruleLines(e.files, e.fileKey, dbKey))
 		if err != nil {
 			// The lines are committed; keep deciding with the last good
 			// index and say so. A reload heals it once the lines are fixed.

@@ -144,23 +144,22 @@ func (e *Engine) install(files *Files, dbKey map[string]Line) error {
 		}
 		fileKey[l.key()] = l
 	}
-	union := unionLines(fileKey, dbKey)
 	var x *index
 	if fast {
-		if x, err = compileIndex(union); err != nil {
+		if x, err = compileIndex(ruleLines(files, fileKey, dbKey)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	parents := buildParents(union)
+	parents := buildParents(fileKey, dbKey)
 	if err := checkAdmin(parents, files); err != nil {
 		return err
 	}
 	var enf *casbin.Enforcer
 	if !fast {
-		if enf, err = e.newCasbin(m, union); err != nil {
+		if enf, err = e.newCasbin(m, unionLines(files, fileKey, dbKey)); err != nil {
 			return &LineError{File: files.ModelName, Msg: err.Error()}
 		}
 	}
@@ -232,43 +231,77 @@ func checkAdmin(parents map[string][]string, files *Files) error {
 	return nil
 }
 
-func unionLines(fileKey, dbKey map[string]Line) []Line {
-	out := make([]Line, 0, len(fileKey)+len(dbKey))
-	for _, l := range fileKey {
-		out = append(out, l)
-	}
-	for k, l := range dbKey {
-		if _, dup := fileKey[k]; !dup {
+// fileLines returns the valid file lines in file order.
+func fileLines(files *Files, fileKey map[string]Line) []Line {
+	out := make([]Line, 0, len(fileKey))
+	for _, l := range files.Lines {
+		if f, ok := fileKey[l.key()]; ok && f.File == l.File && f.Num == l.Num {
 			out = append(out, l)
 		}
 	}
-	sortLines(out)
 	return out
 }
 
-// sortLines orders lines as files list them (by file and line), database
-// lines after them by content.
+// unionLines returns the file lines in file order, then the database lines
+// that no file declares, in content order. It sorts the whole database
+// layer: use it for exports and custom models, not on frequent paths.
+func unionLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+	out := fileLines(files, fileKey)
+	return append(out, sortedDBLines(fileKey, dbKey, "")...)
+}
+
+// sortedDBLines returns the database lines of type ptype ("" for all) that
+// no file declares, sorted by content.
+func sortedDBLines(fileKey, dbKey map[string]Line, ptype string) []Line {
+	keys := make([]string, 0, len(dbKey))
+	for k, l := range dbKey {
+		if _, dup := fileKey[k]; !dup && (ptype == "" || l.Ptype == ptype) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := make([]Line, len(keys))
+	for i, k := range keys {
+		out[i] = dbKey[k]
+	}
+	return out
+}
+
+// ruleLines returns the p lines of both layers: what the index compiles.
+func ruleLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+	var out []Line
+	for _, l := range fileLines(files, fileKey) {
+		if l.Ptype == "p" {
+			out = append(out, l)
+		}
+	}
+	return append(out, sortedDBLines(fileKey, dbKey, "p")...)
+}
+
+// sortLines orders lines as files list them (by file and line).
 func sortLines(ls []Line) {
 	sort.SliceStable(ls, func(i, j int) bool {
-		a, b := ls[i], ls[j]
-		if (a.File == "") != (b.File == "") {
-			return a.File != ""
+		if ls[i].File != ls[j].File {
+			return ls[i].File < ls[j].File
 		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Num != b.Num {
-			return a.Num < b.Num
-		}
-		return a.key() < b.key()
+		return ls[i].Num < ls[j].Num
 	})
 }
 
-func buildParents(lines []Line) map[string][]string {
-	ps := map[string][]string{}
-	for _, l := range lines {
+// buildParents collects the 2-value g lines of both layers: child → parents.
+func buildParents(fileKey, dbKey map[string]Line) map[string][]string {
+	ps := make(map[string][]string, len(dbKey)/2+16)
+	add := func(l Line) {
 		if l.Ptype == "g" && len(l.Fields) == 2 {
 			ps[l.Fields[0]] = append(ps[l.Fields[0]], l.Fields[1])
+		}
+	}
+	for _, l := range fileKey {
+		add(l)
+	}
+	for k, l := range dbKey {
+		if _, dup := fileKey[k]; !dup {
+			add(l)
 		}
 	}
 	return ps
@@ -320,7 +353,9 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 		return v.(*grantSet)
 	}
 	e.mu.RLock()
-	g := &grantSet{groups: strings.Join(e.parents[sub], ",")}
+	roles := slices.Clone(e.parents[sub])
+	slices.Sort(roles)
+	g := &grantSet{groups: strings.Join(roles, ",")}
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
 		g.bits.or(s.public)

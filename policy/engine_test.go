@@ -130,7 +130,7 @@ func TestRoleChangesApplyAtOnce(t *testing.T) {
 	if !decide() {
 		t.Fatal("admin assignment not in force on the next decision")
 	}
-	if got := e.Groups(UserSubject("gus")); got != "guest,admin" {
+	if got := e.Groups(UserSubject("gus")); got != "admin,guest" {
 		t.Errorf("groups = %q", got)
 	}
 	err := e.Update(context.Background(), func(c *Change) error { return c.Remove("g", UserSubject("gus"), "admin") })
