@@ -58,6 +58,7 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 		if l, ok := s.eng.Source("g", sub, role); ok {
 			return conflictf("user %q already has role %q (%s)", u.Username, role, l.Origin())
 		}
+		c.auditChange(ctx, "role.assign", u.Username, sub, sub)
 		c.Add("g", sub, role)
 		out = Assignment{User: u.Username, Role: role, Source: policy.OriginDatabase}
 		return nil
@@ -72,6 +73,7 @@ func (s *Service) Revoke(ctx context.Context, user, role string) error {
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "role.revoke", u.Username, policy.UserSubject(u.Username), policy.UserSubject(u.Username))
 		err = c.Remove("g", policy.UserSubject(u.Username), role)
 		var ro *policy.ReadOnlyError
 		switch {

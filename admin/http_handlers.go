@@ -228,7 +228,7 @@ func (a *API) check(c *gin.Context) {
 		a.fail(c, fieldErr("method", "is required"))
 		return
 	}
-	path, err := a.canonicalize(in.Path)
+	path, err := a.opts.Canonicalize(in.Path)
 	if err != nil {
 		a.fail(c, fieldErr("path", "%v", err))
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // Invitation is a new invitation, returned once.
@@ -60,6 +62,7 @@ func (s *Service) Invite(ctx context.Context, ref string) (*Invitation, error) {
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.invite", u.Username, policy.UserSubject(u.Username), policy.UserSubject(u.Username))
 		inv, err = s.newInvitation(c.DB(), u.ID)
 		return err
 	})
@@ -133,6 +136,7 @@ func (s *Service) Signup(ctx context.Context, token, password, client string) (U
 		u.PasswordHash, u.Active = hash, true
 		u.TokenVersion++
 		out = u
+		c.OnCommit(func() { s.audit(ctx, AuditSignup, "invitation used", slog.String("user", u.Username)) })
 		return s.saveUser(c, u)
 	})
 	if err != nil {

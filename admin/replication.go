@@ -276,6 +276,7 @@ func (s *Service) RotateKey(ctx context.Context) (string, error) {
 			return err
 		}
 		t.rec.Keys = true
+		t.auditChange(ctx, "signing-key.rotate", kid, "", "")
 		t.OnCommit(func() { _ = s.keys.load(ctx, s.db) })
 		return nil
 	})

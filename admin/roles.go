@@ -163,6 +163,7 @@ func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (
 		if err := c.DB().Create(&store.Role{Name: name, CreatedAt: s.now().UTC()}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
+		c.auditChange(ctx, "role.create", name, name, name)
 		for _, p := range perms {
 			c.Add("g", name, p)
 		}
@@ -187,6 +188,7 @@ func (s *Service) UpdateRole(ctx context.Context, name string, perms []string) (
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
+		c.auditChange(ctx, "role.update", name, name, name)
 		have := s.eng.Parents(name)
 		for _, p := range have {
 			if !slices.Contains(perms, p) {
@@ -230,6 +232,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 			}
 			return conflictf("role %q is still assigned to %s", name, strings.Join(names, ", "))
 		}
+		c.auditChange(ctx, "role.delete", name, name, "")
 		for _, p := range s.eng.Parents(name) {
 			if err := c.Remove("g", name, p); err != nil && !errors.Is(err, policy.ErrNoLine) {
 				return err

@@ -161,6 +161,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		if err := c.DB().Create(u).Error; err != nil {
 			return dbErr(err, "user "+u.Username)
 		}
+		c.auditChange(ctx, "user.create", u.Username, "", policy.UserSubject(u.Username))
 		for _, r := range roles {
 			c.Add("g", policy.UserSubject(u.Username), r)
 		}
@@ -236,6 +237,7 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.update", u.Username, policy.UserSubject(u.Username), policy.UserSubject(pick(in.Username, u.Username)))
 		if in.Active != nil && !*in.Active && u.Active {
 			if u.ID == actorID {
 				return conflictf("you cannot deactivate yourself")
@@ -332,6 +334,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		if err := s.guardAdmins(c, u); err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.delete", u.Username, sub, "")
 		c.RemoveSubject(sub)
 		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
 			return dbErr(err, "invitation")
@@ -383,6 +386,7 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "me.update", u.Username, policy.UserSubject(u.Username), policy.UserSubject(pick(in.Username, u.Username)))
 		if hash != "" {
 			ok, err := checkPassword(u.PasswordHash, *in.CurrentPassword)
 			if err != nil || !ok {
@@ -401,4 +405,12 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		return User{}, err
 	}
 	return s.view(out), nil
+}
+
+// pick returns *p when p is set, else def.
+func pick(p *string, def string) string {
+	if p != nil {
+		return *p
+	}
+	return def
 }

@@ -213,6 +213,10 @@ func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int
 	return p, d, http.StatusForbidden, nil
 }
 
+// auditLevel is the level of audit lines (admin.LevelAudit): above
+// warnings, so that --log-level warn keeps the audit trail.
+const auditLevel = slog.Level(6)
+
 var (
 	errNoToken  = errors.New("authentication required: send a bearer token")
 	errBadToken = errors.New("invalid or expired token")
@@ -238,7 +242,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 		writeError(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request denied",
+	h.log.LogAttrs(r.Context(), auditLevel, "request denied", slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
 }

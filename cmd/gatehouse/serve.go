@@ -160,11 +160,11 @@ without a password, from a one-time sign-up URL printed in the log.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			log, err := a.logger(o.logLevel)
+			log, audit, err := a.logger(o.logLevel)
 			if err != nil {
 				return err
 			}
-			s, err := newServer(cmd.Context(), o, a.env, log)
+			s, err := newServer(cmd.Context(), o, a.env, log, audit)
 			if err != nil {
 				return err
 			}
@@ -175,13 +175,14 @@ without a password, from a one-time sign-up URL printed in the log.`,
 	return cmd
 }
 
-// logger returns the JSON logger on stderr.
-func (a *app) logger(level string) (*slog.Logger, error) {
+// logger returns the JSON logger on stderr and its audit counter.
+func (a *app) logger(level string) (*slog.Logger, *auditHandler, error) {
 	l, err := parseLevel(level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: l})), nil
+	log, audit := newLogger(a.stderr, l)
+	return log, audit, nil
 }
 
 // splitCSV splits a comma-separated list, dropping blanks.

@@ -40,7 +40,7 @@ type server struct {
 
 // newServer builds every component and binds both listeners, so that a bad
 // configuration fails here, at start, and not on the first request.
-func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger) (*server, error) {
+func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler) (*server, error) {
 	db, err := store.Open(ctx, o.db, store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime})
 	if err != nil {
 		return nil, err
@@ -66,6 +66,7 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	audit.countAudit(reg)
 	upstream, _ := url.Parse(o.upstream) // validated
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:              upstream,
@@ -104,7 +105,7 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 
 // newRouter builds the Gin engine: Gatehouse's own routes, and the data
 // plane for everything else.
-func newRouter(svc *admin.Service, dataPlane http.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
+func newRouter(svc *admin.Service, dataPlane *proxy.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Redirects would answer before a decision; the data plane refuses or
@@ -117,7 +118,7 @@ func newRouter(svc *admin.Service, dataPlane http.Handler, trusted []string, log
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	r.Use(recoverJSON(log))
-	admin.NewAPI(svc, proxy.Canonicalize, log).Mount(r)
+	admin.NewAPI(svc, admin.APIOptions{Canonicalize: proxy.Canonicalize, RequestID: dataPlane.RequestID}, log).Mount(r)
 	r.NoRoute(gin.WrapH(dataPlane))
 	return r, nil
 }
