@@ -24,9 +24,11 @@ func (e *Engine) install(files *Files, dbKey map[string]Line) error {
 	checks := lineChecksFor(m, layout, fast)
 	fileKey := make(map[string]Line, len(files.Lines))
 	var errs []error
+	badRoles := false // a g line is in error: admin's roles are unknown
 	for _, l := range files.Lines {
 		if err := checks.check(l); err != nil {
 			errs = append(errs, err)
+			badRoles = badRoles || l.Ptype[0] == 'g'
 			continue
 		}
 		fileKey[l.key()] = l
@@ -38,14 +40,14 @@ func (e *Engine) install(files *Files, dbKey map[string]Line) error {
 			errs = append(errs, err)
 		}
 	}
+	parents := buildParents(union)
+	if _, roles := m["g"]["g"]; roles && !badRoles {
+		if err := checkAdmin(parents, files); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
-	}
-	parents := buildParents(union)
-	if _, roles := m["g"]["g"]; roles {
-		if err := checkAdmin(parents, files); err != nil {
-			return err
-		}
 	}
 	var enf *casbin.Enforcer
 	if !fast {

@@ -53,6 +53,14 @@ func TestValidateDirReportsEveryProblemWithItsLine(t *testing.T) {
 			},
 		},
 		{
+			name:   "admin check with bad p lines",
+			policy: "g, admin, read\np, read, /x, get\n",
+			want: []string{
+				"d/policy.csv:1: the admin role must keep read, write and me; it lacks write, me",
+				`d/policy.csv:2: invalid method "get"`,
+			},
+		},
+		{
 			name:   "admin loses permissions",
 			policy: "p, read, /*, GET\n\ng, guest, read\ng, admin, read\n",
 			want:   []string{"d/policy.csv:4: the admin role must keep read, write and me; it lacks write, me"},
