@@ -26,3 +26,5 @@ build:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCanonicalize -fuzztime 30s ./proxy
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
+	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
