@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type server struct {
 	svc  *admin.Service
 	data *http.Server
 	ops  *http.Server
+	// watcher reloads --policy-dir; nil without one.
+	watcher *policy.Watcher
 
 	dataLn, opsLn net.Listener
 }
@@ -65,12 +68,14 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:              upstream,
 		Authenticator:         authenticator{svc.Authenticator()},
 		Authorizer:            authorizer{eng},
 		ForwardToken:          o.forwardToken,
+		Shadow:                !o.enforce,
 		ResponseHeaderTimeout: o.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
 		Log:                   log,
@@ -98,7 +103,29 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		s.dataLn.Close()
 		return nil, fmt.Errorf("--ops-listen: %w", err)
 	}
+	if o.policyDir != "" {
+		// The same name as loadPolicyFiles gives, so that the watcher's
+		// revision and messages match the first load's.
+		if s.watcher, err = policy.NewWatcher(eng, filepath.Clean(o.policyDir), reg, log); err != nil {
+			s.dataLn.Close()
+			s.opsLn.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// enforcedGauge exposes whether the policy is enforced (1) or in shadow
+// mode (0), so that a forgotten --enforce=false can be alerted on.
+func enforcedGauge(enforce bool) prometheus.Collector {
+	v := 0.0
+	if enforce {
+		v = 1
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_policy_enforced",
+		Help: "1 when the policy is enforced, 0 in shadow mode (--enforce=false: denials are logged as would_deny, not refused).",
+	}, func() float64 { return v })
 }
 
 // newRouter builds the Gin engine: Gatehouse's own routes, and the data
@@ -156,6 +183,9 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 			return
 		}
 		fmt.Fprintf(w, "store: ok\npolicy: revision %s\n", s.eng.Revision())
+		if !s.opts.enforce {
+			fmt.Fprintln(w, "enforce: false (shadow mode: denials are logged as would_deny, not refused)")
+		}
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
@@ -167,6 +197,20 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
 		"policy_revision", s.eng.Revision())
+	if !s.opts.enforce {
+		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watchDone := make(chan struct{})
+	if s.watcher != nil {
+		go func() {
+			defer close(watchDone)
+			s.watcher.Run(watchCtx)
+		}()
+	} else {
+		close(watchDone)
+	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, p := range []struct {
@@ -196,6 +240,8 @@ func (s *server) run(ctx context.Context) error {
 	}
 	_ = s.ops.Shutdown(sctx)
 	wg.Wait()
+	stopWatch()
+	<-watchDone
 	if sqlDB, err := s.db.DB(); err == nil {
 		sqlDB.Close()
 	}
