@@ -148,3 +148,42 @@ func paramValue(path string) string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// zenmlEngine loads the preset with the golden callers.
+func zenmlEngine(tb testing.TB) *Engine {
+	tb.Helper()
+	dir := filepath.Join("..", "deploy", "kubernetes", "policy")
+	files, err := LoadDir(os.DirFS(dir), dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return newTestEngine(tb, nil, withCallers(files))
+}
+
+// TestZenMLDecisionsAllocateNothing keeps the decision path free of
+// allocations with a realistic policy: a user's grants are cached, the
+// route trie is walked in place.
+func TestZenMLDecisionsAllocateNothing(t *testing.T) {
+	e := zenmlEngine(t)
+	sub := UserSubject("gus")
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/workspaces/default/service_connectors/resources"},
+		{"PUT", "/api/v1/users/gus/email-opt-in"},
+		{"DELETE", "/api/v1/pipelines/p1"}, // denied
+		{"GET", "/health"},
+	} {
+		e.Decide(sub, "u-gus", "gus", r.method, r.path) // fills the grant cache
+		if n := testing.AllocsPerRun(200, func() { e.Decide(sub, "u-gus", "gus", r.method, r.path) }); n != 0 {
+			t.Errorf("%s %s: %v allocations per decision", r.method, r.path, n)
+		}
+	}
+}
+
+func BenchmarkDecideZenMLPreset(b *testing.B) {
+	e := zenmlEngine(b)
+	sub := UserSubject("gus")
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Decide(sub, "u-gus", "gus", "PUT", "/api/v1/users/gus/email-opt-in")
+	}
+}
