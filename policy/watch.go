@@ -142,7 +142,9 @@ func (w *Watcher) Run(ctx context.Context) {
 			schedule() // events may have been lost: re-read
 		case <-timer.C:
 			if !w.reload() {
-				schedule() // the content was changing while read: again
+				// The content was changing while read: read again once it
+				// has been quiet, however long that takes.
+				timer.Reset(w.debounce)
 				continue
 			}
 			pending = time.Time{}
