@@ -26,6 +26,8 @@ build:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCanonicalize -fuzztime 30s ./proxy
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
+	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
 
 ## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)
 bench-replicas:

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
@@ -12,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/casbin/casbin/v2"
-	"github.com/casbin/casbin/v2/model"
 	"gorm.io/gorm"
 )
 
@@ -122,113 +119,6 @@ func (e *Engine) ReplaceFiles(files *Files) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	return e.install(files, e.dbKey)
-}
-
-// install builds all derived state for a file layer and the database lines
-// and swaps it in. Callers hold wmu, or own e exclusively.
-func (e *Engine) install(files *Files, dbKey map[string]Line) error {
-	m, err := model.NewModelFromString(files.Model)
-	if err != nil {
-		return &LineError{File: files.ModelName, Msg: err.Error()}
-	}
-	if r, ok := m["r"]["r"]; !ok || len(r.Tokens) != 3 {
-		return &LineError{File: files.ModelName, Msg: "the request definition must be r = sub, obj, act"}
-	}
-	fast := isDefaultModel(files.Model)
-	fileKey := make(map[string]Line, len(files.Lines))
-	var errs []error
-	for _, l := range files.Lines {
-		if err := checkLine(m, fast, l); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fileKey[l.key()] = l
-	}
-	var x *index
-	if fast {
-		if x, err = compileIndex(ruleLines(files, fileKey, dbKey)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	parents := buildParents(fileKey, dbKey)
-	if err := checkAdmin(parents, files); err != nil {
-		return err
-	}
-	var enf *casbin.Enforcer
-	if !fast {
-		if enf, err = e.newCasbin(m, unionLines(files, fileKey, dbKey)); err != nil {
-			return &LineError{File: files.ModelName, Msg: err.Error()}
-		}
-	}
-	e.mu.Lock()
-	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
-	e.publish(x)
-	e.mu.Unlock()
-	return nil
-}
-
-// checkLine validates one line against the model.
-func checkLine(m model.Model, fast bool, l Line) error {
-	sec := l.Ptype[:1]
-	ast, ok := m[sec][l.Ptype]
-	if !ok {
-		return l.errorf("line type %q is not defined by the model", l.Ptype)
-	}
-	if sec == "g" {
-		if want := strings.Count(ast.Value, "_"); len(l.Fields) != want {
-			return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
-		}
-	} else if want := len(ast.Tokens); len(l.Fields) != want && !(len(l.Fields) == want+1 && slices.Contains(ast.Tokens, l.Ptype+"_eft")) {
-		return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
-	}
-	if !fast {
-		return nil
-	}
-	switch l.Ptype {
-	case "p":
-		if !validSubject(l.Fields[0]) {
-			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME", l.Fields[0])
-		}
-		if _, err := compilePattern(l.Fields[1]); err != nil {
-			return l.errorf("%v", err)
-		}
-		if _, err := parseMethods(l.Fields[2]); err != nil {
-			return l.errorf("%v", err)
-		}
-	case "g":
-		for _, f := range l.Fields {
-			if !validSubject(f) {
-				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME", f)
-			}
-		}
-		if strings.HasPrefix(l.Fields[1], UserPrefix) {
-			return l.errorf("%q cannot be a role: users are not roles", l.Fields[1])
-		}
-	}
-	return nil
-}
-
-// checkAdmin refuses a policy that takes read, write or me away from the
-// admin role: nothing may lock every administrator out.
-func checkAdmin(parents map[string][]string, files *Files) error {
-	reach := closure(parents, "admin")
-	var missing []string
-	for _, p := range []string{"read", "write", "me"} {
-		if !slices.Contains(reach, p) {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) > 0 {
-		name := DefaultPolicyName
-		if len(files.Lines) > 0 {
-			name = files.Lines[0].File
-		}
-		return &LineError{File: name, Msg: fmt.Sprintf("the admin role must keep read, write and me; it lacks %s", strings.Join(missing, ", "))}
-	}
-	return nil
 }
 
 // fileLines returns the valid file lines in file order.

@@ -25,4 +25,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		replLine += ", change listener reconnecting"
 	}
 	fmt.Fprintf(w, "%s\n%s\npolicy: revision %s\n%s\n", status, storeLine, s.eng.Revision(), replLine)
+	if !s.opts.enforce {
+		fmt.Fprintln(w, "enforce: false (shadow mode: denials are logged as would_deny, not refused)")
+	}
 }

@@ -24,6 +24,7 @@ type serveOptions struct {
 	tokenTTL          time.Duration
 	inviteTTL         time.Duration
 	forwardToken      bool
+	enforce           bool
 	defaultRole       string
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
@@ -38,7 +39,7 @@ type serveOptions struct {
 func defaultServeOptions() *serveOptions {
 	return &serveOptions{
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
-		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest",
+		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest", enforce: true,
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
 		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
@@ -54,6 +55,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
 	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
+	fs.BoolVar(&o.enforce, "enforce", o.enforce, "refuse what the policy denies; false is shadow mode for rolling out a policy: denied requests are forwarded, logged as would_deny and counted (authentication is still required)")
 	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
@@ -146,12 +148,15 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Run the sidecar in front of an upstream server",
 		Long: `Run the sidecar: every request on --listen is authenticated (bearer JWT),
 decided by the Casbin policy and, when allowed, forwarded to --upstream.
-Gatehouse's own API lives under /gatehouse/. Every flag has an environment
+Gatehouse's own API lives under /gatehouse/. With --policy-dir the directory
+is watched and valid changes apply within seconds; a broken change is logged
+and the last good policy stays. Every flag has an environment
 twin GATEHOUSE_<FLAG>; on an empty store the first admin comes from
 GATEHOUSE_ADMIN_USERNAME (default admin) and GATEHOUSE_ADMIN_PASSWORD, or,
 without a password, from a one-time sign-up URL printed in the log.`,
 		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237
-  gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy`,
+  gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy
+  gatehouse serve --upstream http://127.0.0.1:8237 --policy-dir policy/ --enforce=false   # shadow mode`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags(), a.env); err != nil {

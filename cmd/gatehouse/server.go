@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type server struct {
 	svc  *admin.Service
 	data *http.Server
 	ops  *http.Server
+	// watcher reloads --policy-dir; nil without one.
+	watcher *policy.Watcher
 
 	dataLn, opsLn net.Listener
 	listening     bool // a PostgreSQL change listener runs
@@ -67,12 +70,14 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit.countAudit(reg)
+	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:              upstream,
 		Authenticator:         authenticator{svc.Authenticator()},
 		Authorizer:            authorizer{eng},
 		ForwardToken:          o.forwardToken,
+		Shadow:                !o.enforce,
 		ResponseHeaderTimeout: o.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
 		Log:                   log,
@@ -100,7 +105,29 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		s.dataLn.Close()
 		return nil, fmt.Errorf("--ops-listen: %w", err)
 	}
+	if o.policyDir != "" {
+		// The same name as loadPolicyFiles gives, so that the watcher's
+		// revision and messages match the first load's.
+		if s.watcher, err = policy.NewWatcher(eng, filepath.Clean(o.policyDir), reg, log); err != nil {
+			s.dataLn.Close()
+			s.opsLn.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// enforcedGauge exposes whether the policy is enforced (1) or in shadow
+// mode (0), so that a forgotten --enforce=false can be alerted on.
+func enforcedGauge(enforce bool) prometheus.Collector {
+	v := 0.0
+	if enforce {
+		v = 1
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_policy_enforced",
+		Help: "1 when the policy is enforced, 0 in shadow mode (--enforce=false: denials are logged as would_deny, not refused).",
+	}, func() float64 { return v })
 }
 
 // newRouter builds the Gin engine: Gatehouse's own routes, and the data
@@ -168,6 +195,20 @@ func (s *server) run(ctx context.Context) error {
 		listenDSN, s.listening = s.opts.db, true
 	}
 	go s.svc.Run(bg, listenDSN, s.opts.reloadInterval)
+	if !s.opts.enforce {
+		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watchDone := make(chan struct{})
+	if s.watcher != nil {
+		go func() {
+			defer close(watchDone)
+			s.watcher.Run(watchCtx)
+		}()
+	} else {
+		close(watchDone)
+	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, p := range []struct {
@@ -197,6 +238,8 @@ func (s *server) run(ctx context.Context) error {
 	}
 	_ = s.ops.Shutdown(sctx)
 	wg.Wait()
+	stopWatch()
+	<-watchDone
 	if sqlDB, err := s.db.DB(); err == nil {
 		sqlDB.Close()
 	}
