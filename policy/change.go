@@ -201,7 +201,21 @@ func (e *Engine) Update(ctx context.Context, fn func(c *Change) error) error {
 }
 
 func (c *Change) validate() error {
+	fast := c.e.snap.Load().x != nil
 	for _, l := range c.add {
+		if l.Ptype == "p" && fast {
+			// A rule must compile before it commits: the index is rebuilt
+			// from it after the commit.
+			if len(l.Fields) != 3 {
+				return fmt.Errorf("invalid rule %s: want subject, path, methods", l.String())
+			}
+			if _, err := compilePattern(l.Fields[1]); err != nil {
+				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
+			}
+			if _, err := parseMethods(l.Fields[2]); err != nil {
+				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
+			}
+		}
 		for _, f := range l.Fields {
 			if !validSubject(f) && l.Ptype == "g" {
 				return fmt.Errorf("invalid name %q in %s", f, l.String())
