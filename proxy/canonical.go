@@ -47,7 +47,7 @@ func Canonicalize(escaped string) (string, error) {
 			return "", pathErr("a control character in the path")
 		case c == '%' || c >= 0x80:
 			work = true
-		case c == '/' && i+1 < len(escaped) && (escaped[i+1] == '/' || escaped[i+1] == '.'):
+		case c == '/' && i+1 < len(escaped) && (escaped[i+1] == '/' || dotSegmentAt(escaped, i+1)):
 			work = true
 		}
 	}
@@ -55,6 +55,20 @@ func Canonicalize(escaped string) (string, error) {
 		return escaped, nil
 	}
 	return canonicalizeSlow(escaped)
+}
+
+// dotSegmentAt reports whether the segment that starts at s[i] is "." or
+// "..", with or without a path parameter. A segment that merely starts
+// with a dot, such as ".well-known", is a name and keeps the fast path.
+func dotSegmentAt(s string, i int) bool {
+	if s[i] != '.' {
+		return false
+	}
+	i++
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	return i == len(s) || s[i] == '/' || s[i] == ';'
 }
 
 func canonicalizeSlow(escaped string) (string, error) {

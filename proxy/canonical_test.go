@@ -40,6 +40,8 @@ var plainPaths = []string{
 	"/api/v1/users/alice",
 	"/api/v1/users/alice/",
 	"/a.b/c..d/f.",
+	"/.well-known/openid-configuration",
+	"/a/.e/..f/.../x.;y",
 	"/a;b/c:d@e/f=g,h+i",
 	"/~user/x-y_z/!$&'()*",
 	"/health",
