@@ -594,3 +594,37 @@ func TestUpstreamTimeout(t *testing.T) {
 		t.Errorf("answered after %v; want about the %v header timeout", d, timeout)
 	}
 }
+
+// TestServeReadsThePathAsSent checks that the handler canonicalizes the
+// path as the client escaped it. url.URL.EscapedPath re-escapes the decoded
+// path when the raw one holds a byte Go would escape ("{", "|", '"', a
+// space), which turns "%2F" into a real "/" before Canonicalize could refuse
+// it: "/users/alice%2F..%2Fbob{" was decided and forwarded as "/users/bob{".
+func TestServeReadsThePathAsSent(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newGatehouse(t, up.URL, nil)
+	for _, target := range []string{
+		"/api/v1/users/alice%2F..%2Fbob{",
+		"/api/v1/users/alice%2f..%2fbob|",
+		`/a%2Fb"`,
+		"/a%5Cb^",
+		"/a/%2e%2e/b{",
+		"/a%23b|",
+	} {
+		t.Run(target, func(t *testing.T) {
+			before := up.hits.Load()
+			res, body := send(t, g.addr(), "GET", target, "Authorization: Bearer alice-token")
+			wantError(t, res, body, http.StatusBadRequest, "bad_request")
+			if n := up.hits.Load() - before; n != 0 {
+				t.Errorf("forwarded %d times; decided %q", n, g.rec.last())
+			}
+		})
+	}
+	// A raw byte Go escapes is not itself refused: it is decided and
+	// forwarded escaped.
+	res, body := send(t, g.addr(), "GET", "/a/../b{c}", "Authorization: Bearer alice-token")
+	e := decodeEcho(t, res, body)
+	if got := g.rec.last(); got != "GET /b{c}" || e.Path != "/b{c}" || e.URI != "/b%7Bc%7D" {
+		t.Errorf("decided %q, upstream path %q, request-target %q; want /b{c} and /b%%7Bc%%7D", got, e.Path, e.URI)
+	}
+}
