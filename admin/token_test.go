@@ -477,6 +477,9 @@ func FuzzToken(f *testing.F) {
 	}
 	for tok := range valid {
 		f.Add(tok)
+		for _, r := range respellings(tok) {
+			f.Add(r)
+		}
 	}
 	for _, c := range badTokens(f, fx) {
 		f.Add(c.token)
@@ -497,4 +500,37 @@ func FuzzToken(f *testing.F) {
 			t.Fatalf("Authenticate(%q) = user %s, want %s", tok, id.UserID(), want)
 		}
 	})
+}
+
+// respellings returns other spellings of tok that a lenient base64 decoder
+// reads as the same bytes: the last signature character with different
+// unused low bits, line breaks inside the signature, and padding.
+func respellings(tok string) []string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	var out []string
+	last := strings.IndexByte(alphabet, tok[len(tok)-1])
+	for bits := 1; bits < 4; bits++ {
+		out = append(out, tok[:len(tok)-1]+string(alphabet[last^bits]))
+	}
+	sig := strings.LastIndexByte(tok, '.') + 1
+	for _, s := range []string{"\n", "\r", "\r\n"} {
+		out = append(out, tok[:sig+4]+s+tok[sig+4:], tok+s)
+	}
+	return append(out, tok+"=", " "+tok, tok+" ")
+}
+
+// TestAuthenticateOneSpellingPerToken checks that only the exact issued
+// string of a token is accepted. The token cache is keyed by that string
+// and FuzzToken asserts it; golang-jwt's default decoder accepted four
+// spellings of every signature and ignored line breaks in it.
+func TestAuthenticateOneSpellingPerToken(t *testing.T) {
+	f := newTokenFixture(t)
+	for _, tok := range respellings(f.bobTok) {
+		if id, err := f.auth.Authenticate(tok); id != nil || !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("Authenticate(%q) = %v, %v; want only the issued spelling accepted", tok, id, err)
+		}
+	}
+	if _, err := f.auth.Authenticate(f.bobTok); err != nil {
+		t.Errorf("the issued token: %v", err)
+	}
 }
