@@ -73,6 +73,11 @@ func (a *API) Mount(r gin.IRouter) {
 	v.POST("/signing-keys", write, a.rotateKey)
 }
 
+// errTwoAuthorization is BearerToken's error for a request with more than
+// one Authorization header: a malformed request (400). Its other error, a
+// header of another scheme, is a bad credential (401).
+var errTwoAuthorization = errors.New("more than one Authorization header")
+
 // BearerToken extracts the token of an "Authorization: Bearer" header. It
 // returns "" without a header and an error for two headers or another
 // scheme.
@@ -83,7 +88,7 @@ func BearerToken(h http.Header) (string, error) {
 		return "", nil
 	case 1:
 	default:
-		return "", errors.New("more than one Authorization header")
+		return "", errTwoAuthorization
 	}
 	scheme, tok, ok := strings.Cut(vs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
@@ -106,7 +111,13 @@ func (a *API) withRequest(c *gin.Context) {
 func (a *API) authenticate(c *gin.Context) {
 	tok, err := BearerToken(c.Request.Header)
 	if err != nil {
-		a.fail(c, fmt.Errorf("%w: %v", ErrInvalid, err))
+		// Like the data plane: two headers are 400, another scheme is a
+		// bad credential, 401 with a Bearer challenge.
+		kind := ErrUnauthenticated
+		if errors.Is(err, errTwoAuthorization) {
+			kind = ErrInvalid
+		}
+		a.fail(c, fmt.Errorf("%w: %v", kind, err))
 		return
 	}
 	if tok == "" {

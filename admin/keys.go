@@ -51,6 +51,8 @@ func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
 		db: db,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingMethod.Alg()}),
+			// One spelling per signature: unused low bits must be zero.
+			jwt.WithStrictDecoding(),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(tokenIssuer),
@@ -137,8 +139,33 @@ func (k *keyring) issue(u *store.User, ttl time.Duration, now time.Time) (string
 
 var errNoKey = errors.New("unknown signing key")
 
-// verify checks a token's signature and claims.
+var errMalformed = errors.New("token is not three base64url segments")
+
+// compactJWS reports whether token is three unpadded base64url segments
+// joined by dots. Go's base64 decoder skips line breaks even in strict
+// mode, so without this check a signature with a "\n" inside verified
+// too, and a token had many spellings.
+func compactJWS(token string) bool {
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c == '.':
+			dots++
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
+
+// verify checks a token's signature and claims. Only the exact string that
+// was issued verifies, which the token cache, keyed by that string, relies
+// on.
 func (k *keyring) verify(token string) (*claims, error) {
+	if !compactJWS(token) {
+		return nil, errMalformed
+	}
 	var c claims
 	_, err := k.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)

@@ -160,7 +160,7 @@ func New(cfg Config) (*Handler, error) {
 // ServeHTTP canonicalizes, authenticates, decides and forwards a request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := h.ids.ensure(r.Header)
-	path, err := Canonicalize(r.URL.EscapedPath())
+	path, err := Canonicalize(sentPath(r.URL))
 	if err != nil {
 		h.metrics.count(outcomeBadRequest, "")
 		writeError(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
@@ -202,6 +202,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// sentPath returns the request path escaped as the client sent it. The
+// server keeps it in RawPath whenever it differs from the default escaping;
+// url.URL.EscapedPath is not used because it drops RawPath when that holds a
+// byte Go would escape ("{", "|", a quote), and re-escapes the decoded Path
+// instead, which turns "%2F" and "%2e%2e" into a real "/" and ".." before
+// Canonicalize could refuse them.
+func sentPath(u *url.URL) string {
+	if u.RawPath != "" {
+		return u.RawPath
+	}
+	return u.EscapedPath()
 }
 
 // decide authenticates and authorizes. A non-zero status means refuse.
