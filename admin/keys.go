@@ -46,7 +46,7 @@ type keyring struct {
 	parser *jwt.Parser
 }
 
-func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
+func newKeyring(ctx context.Context, db *gorm.DB, now func() time.Time) (*keyring, error) {
 	k := &keyring{
 		db: db,
 		parser: jwt.NewParser(
@@ -57,6 +57,7 @@ func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(tokenIssuer),
 			jwt.WithLeeway(tokenLeeway),
+			jwt.WithTimeFunc(func() time.Time { return now() }),
 		),
 	}
 	if err := k.load(ctx, db); err != nil {

@@ -93,7 +93,7 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		clients: newLimiter(100, 5*time.Minute, 1<<16),
 		invites: newLimiter(20, 5*time.Minute, 1<<16),
 	}
-	keys, err := newKeyring(ctx, db)
+	keys, err := newKeyring(ctx, db, func() time.Time { return s.now() })
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
