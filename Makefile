@@ -33,3 +33,9 @@ fuzz:
 ## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)
 bench-replicas:
 	$(GO) test -run '^$$' -bench 'Propagation|Startup100k' -benchtime 1x ./admin/
+
+## loadtest: bare proxy vs Gatehouse, interleaved, then 100 000 users, then memory under floods (slow; uses wrk when installed)
+loadtest:
+	$(GO) run ./cmd/loadtest
+	$(GO) run ./cmd/loadtest -users 100000 -rounds 3
+	$(GO) run ./cmd/loadtest -attack

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+const seedPassword = "loadtest-user-password"
+
+// scale seeds a store with many users, then measures Gatehouse's start
+// (exec to /readyz), its memory, and its throughput with their tokens
+// against the bare proxy.
+func (l *lab) scale(ctx context.Context, o options) error {
+	dsn := "sqlite:" + filepath.Join(l.dir, "gatehouse.db")
+	g, err := l.startGatehouse(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	adminTok, err := g.login("admin", adminPassword)
+	if err != nil {
+		return err
+	}
+	// A user made through the API gives the password hash every seeded
+	// user shares.
+	body, _ := json.Marshal(map[string]any{"username": "template", "password": seedPassword})
+	req, _ := http.NewRequest("POST", g.url+"/gatehouse/v1/users", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminTok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating the template user: %v %v", err, res)
+	}
+	res.Body.Close()
+	l.stop(g.cmd)
+
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	lines, err := seed(db, o.users)
+	if err != nil {
+		return err
+	}
+	sqlDB, _ := db.DB()
+	sqlDB.Close()
+	fmt.Printf("seeded %d users and %d role assignments in %s\n", o.users, lines, time.Since(t0).Round(time.Millisecond))
+
+	g, err = l.startGatehouse(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	rss, peak := rssKB(g.cmd.Process.Pid)
+	fmt.Printf("\n%s\n", table([][]string{
+		{"users", "role assignments", "start to ready", "RSS when ready", "peak RSS"},
+		{fmt.Sprint(o.users), fmt.Sprint(lines), g.startedIn.Round(time.Millisecond).String(), mib(rss), mib(peak)},
+	}))
+	var toks []string
+	for i := 0; i < 50; i++ {
+		tok, err := g.login(fmt.Sprintf("u%07d", rand.IntN(o.users)), seedPassword)
+		if err != nil {
+			return err
+		}
+		toks = append(toks, tok)
+	}
+	gen := goLoad{}
+	path := "/api/v1/pipelines"
+	var bareRPS, ghRPS []float64
+	bareAddr := freeAddr()
+	if _, err := l.start(ctx, l.self, []string{"bare", "-listen", bareAddr, "-upstream", l.upstream}, nil, nil); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+bareAddr+"/health", 10*time.Second); err != nil {
+		return err
+	}
+	ghTarget := target{next: func(i int64) (string, string) { return g.url + path, toks[i%int64(len(toks))] }}
+	for r := 0; r < o.rounds; r++ {
+		b, err := gen.run(ctx, target{url: "http://" + bareAddr + path}, o.conns, o.duration)
+		if err != nil {
+			return err
+		}
+		x, err := gen.run(ctx, ghTarget, o.conns, o.duration)
+		if err != nil {
+			return err
+		}
+		bareRPS, ghRPS = append(bareRPS, b.rps), append(ghRPS, x.rps)
+		fmt.Printf("  round %d  bare %8.0f req/s  gatehouse (%d users' tokens) %8.0f req/s  p99 %s  errors %d\n", r+1, b.rps, len(toks), x.rps, ms(x.p99), x.errors)
+	}
+	rss, _ = rssKB(g.cmd.Process.Pid)
+	fmt.Printf("\nwith %d users: throughput ratio gatehouse/bare median %.3f; RSS after load %s\n", o.users, median(ghRPS)/median(bareRPS), mib(rss))
+	return nil
+}
+
+// seed writes users straight into the store, each with three roles (guest,
+// one of seven teams or admin for every tenth, one of three more teams),
+// and returns the number of assignments.
+func seed(db *gorm.DB, n int) (int, error) {
+	var tmpl store.User
+	if err := db.Where("username = ?", "template").Take(&tmpl).Error; err != nil {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	for r := 0; r < 10; r++ {
+		team := fmt.Sprintf("team%d", r)
+		if err := db.Create(&store.Role{Name: team, CreatedAt: now}).Error; err != nil {
+			return 0, err
+		}
+		if err := db.Exec("INSERT INTO casbin_rule (ptype, v0, v1) VALUES ('g', ?, 'read')", team).Error; err != nil {
+			return 0, err
+		}
+	}
+	lines := 0
+	const batch = 5000
+	err := db.Transaction(func(tx *gorm.DB) error {
+		for i := 0; i < n; i += batch {
+			users := make([]store.User, 0, batch)
+			var rules []map[string]any
+			for j := i; j < i+batch && j < n; j++ {
+				name := fmt.Sprintf("u%07d", j)
+				users = append(users, store.User{
+					ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), Username: name, PasswordHash: tmpl.PasswordHash,
+					Active: true, TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
+				})
+				second := "admin"
+				if j%10 != 9 {
+					second = fmt.Sprintf("team%d", j%7)
+				}
+				for _, role := range []string{"guest", second, fmt.Sprintf("team%d", 7+j%3)} {
+					rules = append(rules, map[string]any{"ptype": "g", "v0": policy.UserSubject(name), "v1": role})
+				}
+			}
+			if err := tx.CreateInBatches(users, 1000).Error; err != nil {
+				return err
+			}
+			if err := tx.Table("casbin_rule").CreateInBatches(rules, 1000).Error; err != nil {
+				return err
+			}
+			lines += len(rules)
+		}
+		return nil
+	})
+	return lines, err
+}
