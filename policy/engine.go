@@ -43,12 +43,12 @@ type Engine struct {
 	// to memory happen in commit order.
 	wmu sync.Mutex
 
-	mu      sync.RWMutex      // guards the fields below
-	files   *Files            // the file layer
-	fileKey map[string]Line   // file layer lines by content
-	dbKey   map[string]Line   // database layer lines by content
+	mu      sync.RWMutex        // guards the fields below
+	files   *Files              // the file layer
+	fileKey map[string]Line     // file layer lines by content
+	dbKey   map[string]Line     // database layer lines by content
 	parents map[string][]string // 2-field g lines of the union: child → parents
-	casbin  *casbin.Enforcer  // non-default models only
+	casbin  *casbin.Enforcer    // non-default models only
 	selfID  func(username string) string
 
 	snap atomic.Pointer[snapshot]
