@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: test lint bench build loadtest fuzz
+.PHONY: test lint bench build loadtest fuzz bench-replicas
 
 ## test: the full suite with the race detector (set GATEHOUSE_TEST_POSTGRES_DSN for the PostgreSQL tests)
 test:
@@ -26,3 +26,10 @@ build:
 ## fuzz: a short run of every fuzz target
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCanonicalize -fuzztime 30s ./proxy
+	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
+	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
+	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s -fuzzminimizetime 5s ./admin
+
+## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)
+bench-replicas:
+	$(GO) test -run '^$$' -bench 'Propagation|Startup100k' -benchtime 1x ./admin/

@@ -39,7 +39,7 @@ func startMessagesAPI(t *testing.T) (string, string) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	NewAPI(svc, func(p string) (string, error) { return p, nil }, log).Mount(r)
+	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }}, log).Mount(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	tok, err := svc.IssueToken(ctx, "admin")

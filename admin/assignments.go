@@ -50,7 +50,7 @@ func (s *Service) ListAssignments(ctx context.Context, user, role string) ([]Ass
 // Assign gives a user a role.
 func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, error) {
 	var out Assignment
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), user)
 		if err != nil {
 			return err
@@ -62,6 +62,7 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 		if l, ok := s.eng.Source("g", sub, role); ok {
 			return conflictf("user %q already has role %q (%s)", u.Username, role, l.Origin())
 		}
+		c.auditChange(ctx, "role.assign", u.Username, sub, sub)
 		c.Add("g", sub, role)
 		out = Assignment{User: u.Username, Role: role, Source: policy.OriginDatabase}
 		return nil
@@ -71,11 +72,12 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 
 // Revoke takes a role from a user. The last active admin keeps admin.
 func (s *Service) Revoke(ctx context.Context, user, role string) error {
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), user)
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "role.revoke", u.Username, policy.UserSubject(u.Username), policy.UserSubject(u.Username))
 		err = c.Remove("g", policy.UserSubject(u.Username), role)
 		var ro *policy.ReadOnlyError
 		switch {
@@ -94,6 +96,6 @@ func (s *Service) Revoke(ctx context.Context, user, role string) error {
 }
 
 // reachesAfter reports whether user still reaches target after c.
-func (s *Service) reachesAfter(c *policy.Change, user, target string) bool {
+func (s *Service) reachesAfter(c *tx, user, target string) bool {
 	return slices.Contains(c.Holders(target), policy.UserSubject(user))
 }

@@ -47,6 +47,10 @@ func newDirectory(eng *policy.Engine) *directory {
 }
 
 func (d *directory) put(u *store.User) {
+	if old := d.get(u.ID); old != nil && old.name == u.Username && old.email == u.Email &&
+		old.active == u.Active && old.version == u.TokenVersion {
+		return // unchanged: keep the identity (a full reload re-puts everyone)
+	}
 	id := &Identity{
 		id: u.ID, name: u.Username, email: u.Email,
 		subject: policy.UserSubject(u.Username),
@@ -82,4 +86,19 @@ func (d *directory) idOf(name string) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.byName[name]
+}
+
+// replaceAll makes the directory hold exactly users.
+func (d *directory) replaceAll(users []store.User) {
+	keep := make(map[string]bool, len(users))
+	for i := range users {
+		keep[users[i].ID] = true
+		d.put(&users[i])
+	}
+	d.byID.Range(func(k, _ any) bool {
+		if !keep[k.(string)] {
+			d.remove(k.(string))
+		}
+		return true
+	})
 }

@@ -19,27 +19,34 @@ const maxBody = 1 << 20
 
 // API serves the admin REST API, login and the sign-up page.
 type API struct {
-	svc *Service
-	log *slog.Logger
-	// Canonicalize turns a request path into the canonical form decisions
-	// are made on, for POST /check.
-	canonicalize func(string) (string, error)
+	svc  *Service
+	log  *slog.Logger
+	opts APIOptions
 }
 
-// NewAPI returns the HTTP face of the service. canonicalize is the data
-// plane's path canonicalizer.
-func NewAPI(svc *Service, canonicalize func(string) (string, error), log *slog.Logger) *API {
-	return &API{svc: svc, log: log, canonicalize: canonicalize}
+// APIOptions are what the API borrows from the data plane.
+type APIOptions struct {
+	// Canonicalize turns a request path into the canonical form decisions
+	// are made on, for POST /check.
+	Canonicalize func(string) (string, error)
+	// RequestID returns a request's X-Request-Id, setting one when the
+	// client sent none, so audit lines of both planes correlate.
+	RequestID func(http.Header) string
+}
+
+// NewAPI returns the HTTP face of the service.
+func NewAPI(svc *Service, opts APIOptions, log *slog.Logger) *API {
+	return &API{svc: svc, log: log, opts: opts}
 }
 
 const identityKey = "gatehouse.identity"
 
 // Mount registers every route under /gatehouse/ on r.
 func (a *API) Mount(r gin.IRouter) {
-	r.GET(SignupPath, a.signupPage)
-	r.POST(SignupPath, a.signupForm)
+	r.GET(SignupPath, a.withRequest, a.signupPage)
+	r.POST(SignupPath, a.withRequest, a.signupForm)
 
-	v1 := r.Group("/gatehouse/v1")
+	v1 := r.Group("/gatehouse/v1", a.withRequest)
 	v1.POST("/login", a.login)
 	v1.POST("/signup", a.signupJSON)
 
@@ -63,7 +70,13 @@ func (a *API) Mount(r gin.IRouter) {
 	v.POST("/role-assignments", write, a.assign)
 	v.DELETE("/role-assignments", write, a.revoke)
 	v.POST("/check", read, a.check)
+	v.POST("/signing-keys", write, a.rotateKey)
 }
+
+// errTwoAuthorization is BearerToken's error for a request with more than
+// one Authorization header: a malformed request (400). Its other error, a
+// header of another scheme, is a bad credential (401).
+var errTwoAuthorization = errors.New("more than one Authorization header")
 
 // BearerToken extracts the token of an "Authorization: Bearer" header. It
 // returns "" without a header and an error for two headers or another
@@ -75,7 +88,7 @@ func BearerToken(h http.Header) (string, error) {
 		return "", nil
 	case 1:
 	default:
-		return "", errors.New("more than one Authorization header")
+		return "", errTwoAuthorization
 	}
 	scheme, tok, ok := strings.Cut(vs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
@@ -84,10 +97,27 @@ func BearerToken(h http.Header) (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
+// withRequest gives the request an id (echoed in the response) and puts who
+// made it into its context, for audit lines.
+func (a *API) withRequest(c *gin.Context) {
+	rid := ""
+	if a.opts.RequestID != nil {
+		rid = a.opts.RequestID(c.Request.Header)
+		c.Header("X-Request-Id", rid)
+	}
+	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), requestInfo{requestID: rid, client: clientAddr(c)}))
+}
+
 func (a *API) authenticate(c *gin.Context) {
 	tok, err := BearerToken(c.Request.Header)
 	if err != nil {
-		a.fail(c, fmt.Errorf("%w: %v", ErrInvalid, err))
+		// Like the data plane: two headers are 400, another scheme is a
+		// bad credential, 401 with a Bearer challenge.
+		kind := ErrUnauthenticated
+		if errors.Is(err, errTwoAuthorization) {
+			kind = ErrInvalid
+		}
+		a.fail(c, fmt.Errorf("%w: %v", kind, err))
 		return
 	}
 	if tok == "" {
@@ -101,6 +131,9 @@ func (a *API) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(identityKey, id)
+	info := requestFrom(c.Request.Context())
+	info.actor = id.Username()
+	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), info))
 }
 
 func identity(c *gin.Context) *Identity {

@@ -228,7 +228,7 @@ func (a *API) check(c *gin.Context) {
 		a.fail(c, fieldErr("method", "is required"))
 		return
 	}
-	path, err := a.canonicalize(in.Path)
+	path, err := a.opts.Canonicalize(in.Path)
 	if err != nil {
 		a.fail(c, fieldErr("path", "%v", err))
 		return
@@ -264,4 +264,9 @@ func (a *API) reply(c *gin.Context, status int, v any, err error) {
 	default:
 		c.JSON(status, v)
 	}
+}
+
+func (a *API) rotateKey(c *gin.Context) {
+	kid, err := a.svc.RotateKey(c.Request.Context())
+	a.reply(c, http.StatusCreated, gin.H{"kid": kid}, err)
 }

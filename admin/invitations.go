@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -56,11 +57,12 @@ func (s *Service) newInvitation(db *gorm.DB, userID string) (*Invitation, error)
 // one stops working.
 func (s *Service) Invite(ctx context.Context, ref string) (*Invitation, error) {
 	var inv *Invitation
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.invite", u.Username, policy.UserSubject(u.Username), policy.UserSubject(u.Username))
 		inv, err = s.newInvitation(c.DB(), u.ID)
 		return err
 	})
@@ -118,7 +120,7 @@ func (s *Service) Signup(ctx context.Context, token, password, client string) (U
 		return User{}, err
 	}
 	var out *store.User
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		inv, u, err := s.lookupInvitation(c.DB(), token, client)
 		if err != nil {
 			return err
@@ -134,6 +136,7 @@ func (s *Service) Signup(ctx context.Context, token, password, client string) (U
 		u.PasswordHash, u.Active = hash, true
 		u.TokenVersion++
 		out = u
+		c.OnCommit(func() { s.audit(ctx, AuditSignup, "invitation used", slog.String("user", u.Username)) })
 		return s.saveUser(c, u)
 	})
 	if err != nil {

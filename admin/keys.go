@@ -46,32 +46,45 @@ type keyring struct {
 	parser *jwt.Parser
 }
 
-func newKeyring(ctx context.Context, db *gorm.DB) (*keyring, error) {
+func newKeyring(ctx context.Context, db *gorm.DB, now func() time.Time) (*keyring, error) {
 	k := &keyring{
 		db: db,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingMethod.Alg()}),
+			// One spelling per signature: unused low bits must be zero.
+			jwt.WithStrictDecoding(),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(tokenIssuer),
 			jwt.WithLeeway(tokenLeeway),
+			jwt.WithTimeFunc(func() time.Time { return now() }),
 		),
 	}
-	if err := k.load(ctx); err != nil {
+	if err := k.load(ctx, db); err != nil {
 		return nil, err
-	}
-	if k.current == "" {
-		if err := k.rotate(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return k, nil
 }
 
-// load reads every key from the store.
-func (k *keyring) load(ctx context.Context) error {
+// ensure creates the first signing key when the store has none. Callers
+// hold the bootstrap lock, so replicas starting at once make one key.
+func (k *keyring) ensure(ctx context.Context) error {
+	if err := k.load(ctx, k.db); err != nil {
+		return err
+	}
+	if k.current != "" {
+		return nil
+	}
+	if _, err := k.create(ctx, k.db); err != nil {
+		return err
+	}
+	return k.load(ctx, k.db)
+}
+
+// load reads every key through db.
+func (k *keyring) load(ctx context.Context, db *gorm.DB) error {
 	var rows []store.SigningKey
-	if err := k.db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
 		return fmt.Errorf("loading signing keys: %w", err)
 	}
 	keys := make(map[string][]byte, len(rows))
@@ -86,22 +99,22 @@ func (k *keyring) load(ctx context.Context) error {
 	return nil
 }
 
-// rotate creates a new signing key; tokens signed with older keys stay
-// valid until they expire.
-func (k *keyring) rotate(ctx context.Context) error {
+// create stores a new signing key through db and returns its id. It signs
+// once loaded; keys signed with older keys stay valid until they expire.
+func (k *keyring) create(ctx context.Context, db *gorm.DB) (string, error) {
 	id := make([]byte, 8)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(id); err != nil {
-		return err
+		return "", err
 	}
 	if _, err := rand.Read(secret); err != nil {
-		return err
+		return "", err
 	}
 	row := store.SigningKey{ID: hex.EncodeToString(id), Secret: secret, CreatedAt: time.Now().UTC()}
-	if err := k.db.WithContext(ctx).Create(&row).Error; err != nil {
-		return fmt.Errorf("storing signing key: %w", err)
+	if err := db.WithContext(ctx).Create(&row).Error; err != nil {
+		return "", fmt.Errorf("storing signing key: %w", err)
 	}
-	return k.load(ctx)
+	return row.ID, nil
 }
 
 // issue signs an access token for a user.
@@ -127,8 +140,33 @@ func (k *keyring) issue(u *store.User, ttl time.Duration, now time.Time) (string
 
 var errNoKey = errors.New("unknown signing key")
 
-// verify checks a token's signature and claims.
+var errMalformed = errors.New("token is not three base64url segments")
+
+// compactJWS reports whether token is three unpadded base64url segments
+// joined by dots. Go's base64 decoder skips line breaks even in strict
+// mode, so without this check a signature with a "\n" inside verified
+// too, and a token had many spellings.
+func compactJWS(token string) bool {
+	dots := 0
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c == '.':
+			dots++
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
+
+// verify checks a token's signature and claims. Only the exact string that
+// was issued verifies, which the token cache, keyed by that string, relies
+// on.
 func (k *keyring) verify(token string) (*claims, error) {
+	if !compactJWS(token) {
+		return nil, errMalformed
+	}
 	var c claims
 	_, err := k.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,10 +37,11 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	now := s.now()
 	pairKey := username + "\x00" + client
 	if wait := max(s.logins.check(pairKey, now), s.clients.check(client, now)); wait > 0 {
+		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
 	if username == "" || password == "" || len(password) > maxPasswordLen {
-		s.failLogin(pairKey, client, now)
+		s.failLogin(ctx, pairKey, username, client, now, "malformed")
 		return Token{}, errBadLogin
 	}
 	var u store.User
@@ -47,9 +49,10 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		_, _ = checkPassword(dummyHash(), password)
-		s.failLogin(pairKey, client, now)
+		s.failLogin(ctx, pairKey, username, client, now, "unknown_user")
 		return Token{}, errBadLogin
 	case err != nil:
+		s.auditLogin(ctx, username, client, "store_unavailable")
 		return Token{}, dbErr(err, "user")
 	}
 	hash := u.PasswordHash
@@ -58,10 +61,15 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	}
 	ok, err := checkPassword(hash, password)
 	if err != nil || !ok || !u.Active || u.PasswordHash == "" {
-		s.failLogin(pairKey, client, now)
+		reason := "wrong_password"
+		if ok && !u.Active {
+			reason = "inactive"
+		}
+		s.failLogin(ctx, pairKey, username, client, now, reason)
 		return Token{}, errBadLogin
 	}
 	s.logins.reset(pairKey)
+	s.auditLogin(ctx, username, client, "success")
 	tok, exp, err := s.keys.issue(&u, s.cfg.TokenTTL, now)
 	if err != nil {
 		return Token{}, err
@@ -69,9 +77,17 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	return Token{AccessToken: tok, TokenType: "bearer", ExpiresIn: int64(exp.Sub(now) / time.Second)}, nil
 }
 
-func (s *Service) failLogin(pairKey, client string, now time.Time) {
+func (s *Service) failLogin(ctx context.Context, pairKey, username, client string, now time.Time, reason string) {
 	s.logins.fail(pairKey, now)
 	s.clients.fail(client, now)
+	s.auditLogin(ctx, username, client, reason)
+}
+
+// auditLogin writes the audit line of a login attempt. The outcome says why
+// a login failed; the client's answer is the same for every failure.
+func (s *Service) auditLogin(ctx context.Context, username, client, outcome string) {
+	s.audit(ctx, AuditLogin, "login", slog.String("user", username), slog.String("login_client", client),
+		slog.String("outcome", outcome), slog.Bool("success", outcome == "success"))
 }
 
 // IssueToken issues a token for a user without a password check, for the

@@ -56,9 +56,12 @@ func (s *Service) isPermission(name string) bool { return slices.Contains(s.perm
 func (s *Service) fileRoles() map[string]policy.Line {
 	perms := s.permissionNames()
 	out := map[string]policy.Line{}
-	for _, l := range s.eng.Groupings() {
+	for _, l := range s.eng.FileLines() {
+		if l.Ptype != "g" || len(l.Fields) != 2 {
+			continue
+		}
 		child := l.Fields[0]
-		if !l.FromFile() || strings.HasPrefix(child, policy.UserPrefix) || slices.Contains(perms, child) || child == policy.Public {
+		if strings.HasPrefix(child, policy.UserPrefix) || slices.Contains(perms, child) || child == policy.Public {
 			continue
 		}
 		if _, seen := out[child]; !seen {
@@ -156,10 +159,11 @@ func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (
 	if l, ok := s.fileRoles()[name]; ok {
 		return Role{}, conflictf("role %q is defined in %s", name, l.Origin())
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		if err := c.DB().Create(&store.Role{Name: name, CreatedAt: s.now().UTC()}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
+		c.auditChange(ctx, "role.create", name, name, name)
 		for _, p := range perms {
 			c.Add("g", name, p)
 		}
@@ -180,10 +184,11 @@ func (s *Service) UpdateRole(ctx context.Context, name string, perms []string) (
 	if err != nil {
 		return Role{}, err
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
+		c.auditChange(ctx, "role.update", name, name, name)
 		have := s.eng.Parents(name)
 		for _, p := range have {
 			if !slices.Contains(perms, p) {
@@ -213,7 +218,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 	if l, ok := s.fileRoles()[name]; ok {
 		return conflictf("role %q is defined in %s and is read-only through the API", name, l.Origin())
 	}
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
@@ -227,6 +232,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 			}
 			return conflictf("role %q is still assigned to %s", name, strings.Join(names, ", "))
 		}
+		c.auditChange(ctx, "role.delete", name, name, "")
 		for _, p := range s.eng.Parents(name) {
 			if err := c.Remove("g", name, p); err != nil && !errors.Is(err, policy.ErrNoLine) {
 				return err

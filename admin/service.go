@@ -59,6 +59,14 @@ type Service struct {
 	auth *Authenticator
 	now  func() time.Time
 
+	// applied is the id of the last change record in force here; it is
+	// guarded by the engine's serialization of changes (Update, Exclusive).
+	applied uint64
+	// rereadAfter: records up to it are older than the directory's load,
+	// so replaying them need not re-read users. Guarded like applied.
+	rereadAfter uint64
+	repl        replicationState
+
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
@@ -85,23 +93,38 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		clients: newLimiter(100, 5*time.Minute, 1<<16),
 		invites: newLimiter(20, 5*time.Minute, 1<<16),
 	}
-	keys, err := newKeyring(ctx, db)
+	keys, err := newKeyring(ctx, db, func() time.Time { return s.now() })
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	s.keys = keys
 	s.auth = &Authenticator{keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now}
-	if err := s.loadDirectory(ctx); err != nil {
-		return nil, err
-	}
 	eng.SetSelfResolver(s.dir.idOf)
 	if err := s.validateDefaultRole(); err != nil {
 		return nil, err
 	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, err
+	// Replicas starting at once on an empty store make one key and one
+	// first admin.
+	err = store.WithLock(ctx, db, "bootstrap", func() error {
+		if err := s.keys.ensure(ctx); err != nil {
+			return err
+		}
+		if err := s.initialLoad(ctx); err != nil {
+			return fmt.Errorf("loading users: %w", err)
+		}
+		return s.bootstrap(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
+	s.repl.lastSync.Store(time.Now().UnixNano())
 	return s, nil
+}
+
+// setClock replaces the clock, for tests.
+func (s *Service) setClock(now func() time.Time) {
+	s.now = now
+	s.auth.now = now
 }
 
 // Authenticator returns the authenticator of bearer tokens.
@@ -109,21 +132,6 @@ func (s *Service) Authenticator() *Authenticator { return s.auth }
 
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error { return store.Ping(ctx, s.db) }
-
-func (s *Service) loadDirectory(ctx context.Context) error {
-	var users []store.User
-	err := s.db.WithContext(ctx).Select("id", "username", "email", "active", "token_version").
-		FindInBatches(&users, 5000, func(*gorm.DB, int) error {
-			for i := range users {
-				s.dir.put(&users[i])
-			}
-			return nil
-		}).Error
-	if err != nil {
-		return fmt.Errorf("admin: loading users: %w", err)
-	}
-	return nil
-}
 
 func (s *Service) validateDefaultRole() error {
 	if s.cfg.DefaultRole == "" {

@@ -152,7 +152,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		u.PasswordHash, u.Active = h, true
 	}
 	var inv *Invitation
-	err := s.eng.Update(ctx, func(c *policy.Change) error {
+	err := s.update(ctx, func(c *tx) error {
 		for _, r := range roles {
 			if !s.roleExistsTx(c.DB(), r) {
 				return fieldErr("roles", "unknown role %q", r)
@@ -161,6 +161,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		if err := c.DB().Create(u).Error; err != nil {
 			return dbErr(err, "user "+quote(u.Username))
 		}
+		c.auditChange(ctx, "user.create", u.Username, "", policy.UserSubject(u.Username))
 		for _, r := range roles {
 			c.Add("g", policy.UserSubject(u.Username), r)
 		}
@@ -170,7 +171,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 				return err
 			}
 		}
-		c.OnCommit(func() { s.dir.put(u) })
+		c.userChanged(u)
 		return nil
 	})
 	if err != nil {
@@ -231,11 +232,12 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 	if err != nil {
 		return User{}, err
 	}
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.update", u.Username, policy.UserSubject(u.Username), policy.UserSubject(pick(in.Username, u.Username)))
 		if in.Active != nil && !*in.Active && u.Active {
 			if u.ID == actorID {
 				return conflictf("you cannot deactivate yourself")
@@ -278,7 +280,7 @@ func hashIfSet(field string, pw *string) (string, error) {
 }
 
 // applyProfile validates and applies name, email and full name changes.
-func (s *Service) applyProfile(c *policy.Change, u *store.User, username, email, fullName *string) error {
+func (s *Service) applyProfile(c *tx, u *store.User, username, email, fullName *string) error {
 	if email != nil {
 		if err := validateEmail(*email); err != nil {
 			return err
@@ -306,18 +308,18 @@ func (s *Service) applyProfile(c *policy.Change, u *store.User, username, email,
 }
 
 // saveUser writes u and puts it in the directory after the commit.
-func (s *Service) saveUser(c *policy.Change, u *store.User) error {
+func (s *Service) saveUser(c *tx, u *store.User) error {
 	u.UpdatedAt = s.now().UTC()
 	if err := c.DB().Save(u).Error; err != nil {
 		return dbErr(err, "user "+quote(u.Username))
 	}
-	c.OnCommit(func() { s.dir.put(u) })
+	c.userChanged(u)
 	return nil
 }
 
 // DeleteUser deletes a user and every assignment of it.
 func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
-	return s.eng.Update(ctx, func(c *policy.Change) error {
+	return s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
@@ -332,6 +334,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		if err := s.guardAdmins(c, u); err != nil {
 			return err
 		}
+		c.auditChange(ctx, "user.delete", u.Username, sub, "")
 		c.RemoveSubject(sub)
 		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
 			return dbErr(err, "invitation")
@@ -339,7 +342,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		if err := c.DB().Delete(u).Error; err != nil {
 			return dbErr(err, "user "+quote(u.Username))
 		}
-		c.OnCommit(func() { s.dir.remove(u.ID) })
+		c.userDeleted(u.ID)
 		return nil
 	})
 }
@@ -347,7 +350,7 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 // guardAdmins refuses a change that would leave no active user holding the
 // admin role, when u is about to stop counting (deleted, deactivated or
 // losing the role in c).
-func (s *Service) guardAdmins(c *policy.Change, u *store.User) error {
+func (s *Service) guardAdmins(c *tx, u *store.User) error {
 	if !s.eng.Reaches(policy.UserSubject(u.Username), RoleAdmin) {
 		return nil
 	}
@@ -378,11 +381,12 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		return User{}, fieldErr("current_password", "is required to change the password")
 	}
 	var out *store.User
-	err = s.eng.Update(ctx, func(c *policy.Change) error {
+	err = s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), id.UserID())
 		if err != nil {
 			return err
 		}
+		c.auditChange(ctx, "me.update", u.Username, policy.UserSubject(u.Username), policy.UserSubject(pick(in.Username, u.Username)))
 		if hash != "" {
 			ok, err := checkPassword(u.PasswordHash, *in.CurrentPassword)
 			if err != nil || !ok {
@@ -401,4 +405,12 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		return User{}, err
 	}
 	return s.view(out), nil
+}
+
+// pick returns *p when p is set, else def.
+func pick(p *string, def string) string {
+	if p != nil {
+		return *p
+	}
+	return def
 }

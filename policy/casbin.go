@@ -26,10 +26,14 @@ func (e *Engine) newCasbin(m model.Model, lines []Line) (*casbin.Enforcer, error
 	if err := enf.BuildRoleLinks(); err != nil {
 		return nil, err
 	}
-	// A first decision compiles the matcher and reports undefined
-	// functions or bad expressions now rather than on the first request.
+	// A first decision compiles the matcher and reports bad expressions
+	// now rather than on the first request. An eval() matcher with no p
+	// lines fails on nothing to evaluate; that is not a bad model.
 	if _, err := enf.Enforce(Public, "/", "GET"); err != nil {
-		return nil, err
+		ps, _ := enf.GetPolicy()
+		if len(ps) > 0 || !strings.Contains(m["m"]["m"].Value, "eval(") {
+			return nil, err
+		}
 	}
 	return enf, nil
 }
@@ -88,7 +92,8 @@ func registerFunctions(enf *casbin.Enforcer, selfID func(string) string) {
 }
 
 // decideCasbin decides with Casbin itself: the user first, then the public
-// role, whose rules apply to everyone.
+// role, whose rules apply to everyone. A rule that explicitly denies the
+// user (a deny effect) is final: public's rules do not override it.
 func (e *Engine) decideCasbin(sub, method, path string, explain bool) (Decision, error) {
 	act := decisionMethod(method)
 	e.mu.RLock()
@@ -108,8 +113,8 @@ func (e *Engine) decideCasbin(sub, method, path string, explain bool) (Decision,
 			}
 			return d, nil
 		}
-		if s == Public {
-			break
+		if s == Public || len(rule) > 0 {
+			break // public asked already, or a deny rule decided
 		}
 	}
 	return Decision{}, nil

@@ -201,7 +201,21 @@ func (e *Engine) Update(ctx context.Context, fn func(c *Change) error) error {
 }
 
 func (c *Change) validate() error {
+	fast := c.e.snap.Load().x != nil
 	for _, l := range c.add {
+		if l.Ptype == "p" && fast {
+			// A rule must compile before it commits: the index is rebuilt
+			// from it after the commit.
+			if len(l.Fields) != 3 {
+				return fmt.Errorf("invalid rule %s: want subject, path, methods", l.String())
+			}
+			if _, err := compilePattern(l.Fields[1]); err != nil {
+				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
+			}
+			if _, err := parseMethods(l.Fields[2]); err != nil {
+				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
+			}
+		}
 		for _, f := range l.Fields {
 			if !validSubject(f) && l.Ptype == "g" {
 				return fmt.Errorf("invalid name %q in %s", f, l.String())
@@ -245,7 +259,7 @@ func (e *Engine) apply(add, del []Line) {
 	}
 	x := e.snap.Load().x
 	if rulesChanged && x != nil {
-		nx, err := compileIndex(unionLines(e.fileKey, dbKey))
+		nx, err := compileIndex(ruleLines(e.files, e.fileKey, dbKey))
 		if err != nil {
 			// The lines are committed; keep deciding with the last good
 			// index and say so. A reload heals it once the lines are fixed.
@@ -294,4 +308,53 @@ func (e *Engine) unlink(l Line) {
 			_, _ = e.casbin.RemoveNamedPolicy(l.Ptype, l.Fields)
 		}
 	}
+}
+
+// Pending returns the line changes the change has collected so far.
+func (c *Change) Pending() (add, del []Line) { return c.add, c.del }
+
+// ApplyCommitted puts line changes that another replica has committed into
+// memory now, before this change's own lines.
+func (c *Change) ApplyCommitted(add, del []Line) { c.e.apply(add, del) }
+
+// ReplaceDatabaseLines replaces the whole database layer in memory with
+// lines read from the database, as a full reload does.
+func (c *Change) ReplaceDatabaseLines(lines []Line) error {
+	dbKey := make(map[string]Line, len(lines))
+	for _, l := range lines {
+		l.File, l.Num = "", 0
+		dbKey[l.key()] = l
+	}
+	return c.e.install(c.e.files, dbKey)
+}
+
+// Exclusive runs fn serialized with every change, without a transaction of
+// its own, to apply what other replicas committed (ApplyCommitted,
+// ReplaceDatabaseLines). fn must not add or remove lines.
+func (e *Engine) Exclusive(ctx context.Context, fn func(c *Change) error) error {
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	c := &Change{e: e}
+	if e.db != nil {
+		c.tx = e.db.gdb.WithContext(ctx)
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	if len(c.add) > 0 || len(c.del) > 0 {
+		return errors.New("policy: Exclusive does not persist line changes; use Update")
+	}
+	for _, fn := range c.commit {
+		fn()
+	}
+	return nil
+}
+
+// LoadDatabaseLines reads every database line through db (for example a
+// read-only transaction of a full reload).
+func (e *Engine) LoadDatabaseLines(ctx context.Context, db *gorm.DB) ([]Line, error) {
+	if e.db == nil {
+		return nil, nil
+	}
+	return e.db.loadFrom(ctx, db)
 }

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
@@ -12,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/casbin/casbin/v2"
-	"github.com/casbin/casbin/v2/model"
 	"gorm.io/gorm"
 )
 
@@ -124,151 +121,77 @@ func (e *Engine) ReplaceFiles(files *Files) error {
 	return e.install(files, e.dbKey)
 }
 
-// install builds all derived state for a file layer and the database lines
-// and swaps it in. Callers hold wmu, or own e exclusively.
-func (e *Engine) install(files *Files, dbKey map[string]Line) error {
-	m, err := model.NewModelFromString(files.Model)
-	if err != nil {
-		return &LineError{File: files.ModelName, Msg: err.Error()}
-	}
-	if r, ok := m["r"]["r"]; !ok || len(r.Tokens) != 3 {
-		return &LineError{File: files.ModelName, Msg: "the request definition must be r = sub, obj, act"}
-	}
-	fast := isDefaultModel(files.Model)
-	fileKey := make(map[string]Line, len(files.Lines))
-	var errs []error
+// fileLines returns the valid file lines in file order.
+func fileLines(files *Files, fileKey map[string]Line) []Line {
+	out := make([]Line, 0, len(fileKey))
 	for _, l := range files.Lines {
-		if err := checkLine(m, fast, l); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fileKey[l.key()] = l
-	}
-	union := unionLines(fileKey, dbKey)
-	var x *index
-	if fast {
-		if x, err = compileIndex(union); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	parents := buildParents(union)
-	if err := checkAdmin(parents, files); err != nil {
-		return err
-	}
-	var enf *casbin.Enforcer
-	if !fast {
-		if enf, err = e.newCasbin(m, union); err != nil {
-			return &LineError{File: files.ModelName, Msg: err.Error()}
-		}
-	}
-	e.mu.Lock()
-	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
-	e.publish(x)
-	e.mu.Unlock()
-	return nil
-}
-
-// checkLine validates one line against the model.
-func checkLine(m model.Model, fast bool, l Line) error {
-	sec := l.Ptype[:1]
-	ast, ok := m[sec][l.Ptype]
-	if !ok {
-		return l.errorf("line type %q is not defined by the model", l.Ptype)
-	}
-	if sec == "g" {
-		if want := strings.Count(ast.Value, "_"); len(l.Fields) != want {
-			return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
-		}
-	} else if want := len(ast.Tokens); len(l.Fields) != want && !(len(l.Fields) == want+1 && slices.Contains(ast.Tokens, l.Ptype+"_eft")) {
-		return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
-	}
-	if !fast {
-		return nil
-	}
-	switch l.Ptype {
-	case "p":
-		if !validSubject(l.Fields[0]) {
-			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME", l.Fields[0])
-		}
-		if _, err := compilePattern(l.Fields[1]); err != nil {
-			return l.errorf("%v", err)
-		}
-		if _, err := parseMethods(l.Fields[2]); err != nil {
-			return l.errorf("%v", err)
-		}
-	case "g":
-		for _, f := range l.Fields {
-			if !validSubject(f) {
-				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME", f)
-			}
-		}
-		if strings.HasPrefix(l.Fields[1], UserPrefix) {
-			return l.errorf("%q cannot be a role: users are not roles", l.Fields[1])
-		}
-	}
-	return nil
-}
-
-// checkAdmin refuses a policy that takes read, write or me away from the
-// admin role: nothing may lock every administrator out.
-func checkAdmin(parents map[string][]string, files *Files) error {
-	reach := closure(parents, "admin")
-	var missing []string
-	for _, p := range []string{"read", "write", "me"} {
-		if !slices.Contains(reach, p) {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) > 0 {
-		name := DefaultPolicyName
-		if len(files.Lines) > 0 {
-			name = files.Lines[0].File
-		}
-		return &LineError{File: name, Msg: fmt.Sprintf("the admin role must keep read, write and me; it lacks %s", strings.Join(missing, ", "))}
-	}
-	return nil
-}
-
-func unionLines(fileKey, dbKey map[string]Line) []Line {
-	out := make([]Line, 0, len(fileKey)+len(dbKey))
-	for _, l := range fileKey {
-		out = append(out, l)
-	}
-	for k, l := range dbKey {
-		if _, dup := fileKey[k]; !dup {
+		if f, ok := fileKey[l.key()]; ok && f.File == l.File && f.Num == l.Num {
 			out = append(out, l)
 		}
 	}
-	sortLines(out)
 	return out
 }
 
-// sortLines orders lines as files list them (by file and line), database
-// lines after them by content.
+// unionLines returns the file lines in file order, then the database lines
+// that no file declares, in content order. It sorts the whole database
+// layer: use it for exports and custom models, not on frequent paths.
+func unionLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+	out := fileLines(files, fileKey)
+	return append(out, sortedDBLines(fileKey, dbKey, "")...)
+}
+
+// sortedDBLines returns the database lines of type ptype ("" for all) that
+// no file declares, sorted by content.
+func sortedDBLines(fileKey, dbKey map[string]Line, ptype string) []Line {
+	keys := make([]string, 0, len(dbKey))
+	for k, l := range dbKey {
+		if _, dup := fileKey[k]; !dup && (ptype == "" || l.Ptype == ptype) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := make([]Line, len(keys))
+	for i, k := range keys {
+		out[i] = dbKey[k]
+	}
+	return out
+}
+
+// ruleLines returns the p lines of both layers: what the index compiles.
+func ruleLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+	var out []Line
+	for _, l := range fileLines(files, fileKey) {
+		if l.Ptype == "p" {
+			out = append(out, l)
+		}
+	}
+	return append(out, sortedDBLines(fileKey, dbKey, "p")...)
+}
+
+// sortLines orders lines as files list them (by file and line).
 func sortLines(ls []Line) {
 	sort.SliceStable(ls, func(i, j int) bool {
-		a, b := ls[i], ls[j]
-		if (a.File == "") != (b.File == "") {
-			return a.File != ""
+		if ls[i].File != ls[j].File {
+			return ls[i].File < ls[j].File
 		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Num != b.Num {
-			return a.Num < b.Num
-		}
-		return a.key() < b.key()
+		return ls[i].Num < ls[j].Num
 	})
 }
 
-func buildParents(lines []Line) map[string][]string {
-	ps := map[string][]string{}
-	for _, l := range lines {
+// buildParents collects the 2-value g lines of both layers: child → parents.
+func buildParents(fileKey, dbKey map[string]Line) map[string][]string {
+	ps := make(map[string][]string, len(dbKey)/2+16)
+	add := func(l Line) {
 		if l.Ptype == "g" && len(l.Fields) == 2 {
 			ps[l.Fields[0]] = append(ps[l.Fields[0]], l.Fields[1])
+		}
+	}
+	for _, l := range fileKey {
+		add(l)
+	}
+	for k, l := range dbKey {
+		if _, dup := fileKey[k]; !dup {
+			add(l)
 		}
 	}
 	return ps
@@ -320,7 +243,9 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 		return v.(*grantSet)
 	}
 	e.mu.RLock()
-	g := &grantSet{groups: strings.Join(e.parents[sub], ",")}
+	roles := slices.Clone(e.parents[sub])
+	slices.Sort(roles)
+	g := &grantSet{groups: strings.Join(roles, ",")}
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
 		g.bits.or(s.public)

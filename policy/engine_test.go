@@ -130,7 +130,7 @@ func TestRoleChangesApplyAtOnce(t *testing.T) {
 	if !decide() {
 		t.Fatal("admin assignment not in force on the next decision")
 	}
-	if got := e.Groups(UserSubject("gus")); got != "guest,admin" {
+	if got := e.Groups(UserSubject("gus")); got != "admin,guest" {
 		t.Errorf("groups = %q", got)
 	}
 	err := e.Update(context.Background(), func(c *Change) error { return c.Remove("g", UserSubject("gus"), "admin") })
@@ -289,4 +289,48 @@ func casbinReference(t testing.TB, f *Files) *casbin.Enforcer {
 		}
 	}
 	return enf
+}
+
+func TestBadDatabaseRulesAreRefusedBeforeCommit(t *testing.T) {
+	db := sqliteDB(t)
+	e := newTestEngine(t, db, nil)
+	err := e.Update(context.Background(), func(c *Change) error {
+		c.Add("p", "read", "no-slash", "GET")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "must start with /") {
+		t.Fatalf("err = %v", err)
+	}
+	var n int64
+	db.Table(casbinTable).Where("ptype = 'p'").Count(&n)
+	if n != 0 {
+		t.Fatalf("%d bad rules committed", n)
+	}
+}
+
+// TestCustomModelDenyBeatsPublic: under a deny-effect model, public's
+// allow does not override a rule that denies the user.
+func TestCustomModelDenyBeatsPublic(t *testing.T) {
+	model := `[request_definition]
+r = sub, obj, act
+[policy_definition]
+p = sub, obj, act, eft
+[role_definition]
+g = _, _
+[policy_effect]
+e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
+[matchers]
+m = g(r.sub, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act
+`
+	f := testFiles(t, model, "p, public, /docs/*, GET, allow\np, user:mallory, /docs/*, GET, deny\ng, admin, read\ng, admin, write\ng, admin, me\n")
+	e := newTestEngine(t, nil, f)
+	if d, _ := e.Decide("", "", "", "GET", "/docs/a"); !d.Allowed {
+		t.Fatal("public denied")
+	}
+	if d, _ := e.Decide(UserSubject("bob"), "", "bob", "GET", "/docs/a"); !d.Allowed {
+		t.Fatal("public's rule does not reach bob")
+	}
+	if d, _ := e.Decide(UserSubject("mallory"), "", "mallory", "GET", "/docs/a"); d.Allowed {
+		t.Fatal("public's allow overrode an explicit deny")
+	}
 }

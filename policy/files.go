@@ -22,10 +22,11 @@ const (
 // Files is the file layer of a policy: a model and its lines, read from
 // --policy-dir or embedded.
 type Files struct {
-	Model     string // model.conf text
-	ModelName string // where Model comes from, for messages
-	Lines     []Line
-	Revision  string // content hash of the model and the policy files
+	Model      string // model.conf text
+	ModelName  string // where Model comes from, for messages
+	PolicyName string // where Lines come from, for messages
+	Lines      []Line
+	Revision   string // content hash of the model and the policy files
 }
 
 // DefaultFiles returns the embedded default model and policy.
@@ -35,7 +36,7 @@ func DefaultFiles() *Files {
 		// The embedded policy is part of the binary; tests keep it valid.
 		panic("embedded default policy: " + errs[0].Error())
 	}
-	f := &Files{Model: defaultModel, ModelName: DefaultModelName, Lines: lines}
+	f := &Files{Model: defaultModel, ModelName: DefaultModelName, PolicyName: DefaultPolicyName, Lines: lines}
 	f.Revision = revision(f.Model, defaultPolicy)
 	return f
 }

@@ -37,6 +37,22 @@ func (l Line) String() string {
 	return l.Ptype + ", " + strings.Join(l.Fields, ", ")
 }
 
+// CSV renders the line as a Casbin CSV record that ParseCSV reads back
+// to the same line: values holding a comma or a quote are quoted.
+func (l Line) CSV() string {
+	var b strings.Builder
+	b.WriteString(l.Ptype)
+	for _, f := range l.Fields {
+		b.WriteString(", ")
+		if strings.ContainsAny(f, ",\"") {
+			b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
+		} else {
+			b.WriteString(f)
+		}
+	}
+	return b.String()
+}
+
 // key identifies a line's content, whatever its origin.
 func (l Line) key() string {
 	return l.Ptype + "\x00" + strings.Join(l.Fields, "\x00")
@@ -48,10 +64,14 @@ func (l Line) errorf(format string, args ...any) error {
 
 // LineError is a problem with one line of a policy file.
 type LineError struct {
-	File string
-	Num  int
+	File string // the file's name as given to the loader
+	Num  int    // the line number, from 1; 0 when no line can be named
 	Msg  string
+	Err  error // the kind of problem, for errors.Is; may be nil
 }
+
+// Unwrap returns the kind of problem.
+func (e *LineError) Unwrap() error { return e.Err }
 
 func (e *LineError) Error() string {
 	if e.File == "" {

@@ -6,16 +6,22 @@ import (
 )
 
 // Lines returns every line in force: file lines in file order, then
-// database lines.
+// database lines in content order. A line in both layers is reported from
+// its file. It sorts the database layer; prefer the narrower queries.
 func (e *Engine) Lines() []Line {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	out := unionLines(e.fileKey, e.dbKey)
-	// Lines in both layers are reported from their file.
-	return out
+	return unionLines(e.files, e.fileKey, e.dbKey)
 }
 
-// Groupings returns the 2-value g lines in force.
+// FileLines returns the lines of the file layer in file order.
+func (e *Engine) FileLines() []Line {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return fileLines(e.files, e.fileKey)
+}
+
+// Groupings returns the 2-value g lines in force, file lines first.
 func (e *Engine) Groupings() []Line {
 	var out []Line
 	for _, l := range e.Lines() {
@@ -26,15 +32,11 @@ func (e *Engine) Groupings() []Line {
 	return out
 }
 
-// Rules returns the p lines in force.
+// Rules returns the p lines in force, file lines first.
 func (e *Engine) Rules() []Line {
-	var out []Line
-	for _, l := range e.Lines() {
-		if l.Ptype == "p" {
-			out = append(out, l)
-		}
-	}
-	return out
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return ruleLines(e.files, e.fileKey, e.dbKey)
 }
 
 // Parents returns the direct parents of sub (for a user: its roles).

@@ -26,9 +26,12 @@ func openDBLayer(db *gorm.DB) (*dbLayer, error) {
 }
 
 // load reads every database line.
-func (d *dbLayer) load(ctx context.Context) ([]Line, error) {
+func (d *dbLayer) load(ctx context.Context) ([]Line, error) { return d.loadFrom(ctx, d.gdb) }
+
+// loadFrom reads every database line through db.
+func (d *dbLayer) loadFrom(ctx context.Context, db *gorm.DB) ([]Line, error) {
 	var rows []gormadapter.CasbinRule
-	if err := d.a.GetDb().WithContext(ctx).Order("id").Find(&rows).Error; err != nil {
+	if err := db.WithContext(ctx).Table(casbinTable).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("policy: loading %s: %w", casbinTable, err)
 	}
 	lines := make([]Line, 0, len(rows))

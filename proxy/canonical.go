@@ -47,7 +47,7 @@ func Canonicalize(escaped string) (string, error) {
 			return "", pathErr("a control character in the path")
 		case c == '%' || c >= 0x80:
 			work = true
-		case c == '/' && i+1 < len(escaped) && (escaped[i+1] == '/' || escaped[i+1] == '.'):
+		case c == '/' && i+1 < len(escaped) && (escaped[i+1] == '/' || dotSegmentAt(escaped, i+1)):
 			work = true
 		}
 	}
@@ -55,6 +55,20 @@ func Canonicalize(escaped string) (string, error) {
 		return escaped, nil
 	}
 	return canonicalizeSlow(escaped)
+}
+
+// dotSegmentAt reports whether the segment that starts at s[i] is "." or
+// "..", with or without a path parameter. A segment that merely starts
+// with a dot, such as ".well-known", is a name and keeps the fast path.
+func dotSegmentAt(s string, i int) bool {
+	if s[i] != '.' {
+		return false
+	}
+	i++
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	return i == len(s) || s[i] == '/' || s[i] == ';'
 }
 
 func canonicalizeSlow(escaped string) (string, error) {
@@ -98,23 +112,23 @@ func canonicalizeSlow(escaped string) (string, error) {
 // decodeSegment decodes one escaped segment and refuses what could be read
 // two ways.
 func decodeSegment(rs string) (string, error) {
-	if base, _, hasParam := strings.Cut(rs, ";"); hasParam && (base == "." || base == ".." || strings.Contains(base, "%")) {
-		if d, _ := unescape(base); d == "." || d == ".." {
-			return "", pathErr(`path parameters on a dot segment ("..;")`)
+	seg := rs
+	if strings.Contains(rs, "%") {
+		var err error
+		if seg, err = unescape(rs); err != nil {
+			return "", err
 		}
-	}
-	if !strings.Contains(rs, "%") {
-		if !utf8.ValidString(rs) {
-			return "", pathErr("invalid UTF-8 in the path")
+		if seg == "." || seg == ".." {
+			return "", pathErr("an encoded dot segment")
 		}
-		return rs, nil
+	} else if !utf8.ValidString(rs) {
+		return "", pathErr("invalid UTF-8 in the path")
 	}
-	seg, err := unescape(rs)
-	if err != nil {
-		return "", err
-	}
-	if seg == "." || seg == ".." {
-		return "", pathErr("an encoded dot segment")
+	// A servlet container reads "..;x" as "..". The check runs on the
+	// decoded segment because a decoded ";" is forwarded as a raw ";", so
+	// "..%3B" would otherwise be decided as a name and read upstream as "..".
+	if base, _, hasParam := strings.Cut(seg, ";"); hasParam && (base == "." || base == "..") {
+		return "", pathErr(`path parameters on a dot segment ("..;")`)
 	}
 	return seg, nil
 }

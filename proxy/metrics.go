@@ -14,10 +14,11 @@ const (
 	outcomeBadRequest
 	outcomeNotFound
 	outcomeError
+	outcomeWouldDeny // shadow mode: denied by the policy, forwarded anyway
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"allow", "deny", "unauthenticated", "bad_request", "not_found", "error"}
+var outcomeNames = [numOutcomes]string{"allow", "deny", "unauthenticated", "bad_request", "not_found", "error", "would_deny"}
 
 // Metrics are the data plane's Prometheus metrics.
 type Metrics struct {

@@ -79,6 +79,12 @@ type Config struct {
 	Authorizer    Authorizer
 	// ForwardToken passes the caller's Authorization header upstream.
 	ForwardToken bool
+	// Shadow turns enforcement off for rolling out a policy: a request the
+	// policy denies (403) is forwarded all the same, logged as would_deny
+	// and counted as decision "would_deny". Only the policy's decision is
+	// relaxed: a request without valid credentials is still 401, one that
+	// cannot be decided 503, one that cannot be read 400.
+	Shadow bool
 	// DialTimeout and ResponseHeaderTimeout bound the wait for the
 	// upstream; zero means 5s and 60s.
 	DialTimeout           time.Duration
@@ -98,6 +104,7 @@ type Handler struct {
 	upstream     *url.URL
 	basePath     string
 	forwardToken bool
+	shadow       bool
 	metrics      *Metrics
 	log          *slog.Logger
 	ids          *requestIDs
@@ -126,6 +133,7 @@ func New(cfg Config) (*Handler, error) {
 		upstream:     cfg.Upstream,
 		basePath:     strings.TrimRight(cfg.Upstream.Path, "/"),
 		forwardToken: cfg.ForwardToken,
+		shadow:       cfg.Shadow,
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
@@ -152,7 +160,7 @@ func New(cfg Config) (*Handler, error) {
 // ServeHTTP canonicalizes, authenticates, decides and forwards a request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := h.ids.ensure(r.Header)
-	path, err := Canonicalize(r.URL.EscapedPath())
+	path, err := Canonicalize(sentPath(r.URL))
 	if err != nil {
 		h.metrics.count(outcomeBadRequest, "")
 		writeError(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
@@ -173,11 +181,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p, d, status, err := h.decide(r, path)
 	h.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
-	if status != 0 {
+	switch {
+	case status == http.StatusForbidden && h.shadow:
+		// Shadow mode relaxes the policy's decision and nothing else:
+		// decide returns 401 for missing or bad credentials (an
+		// anonymous request the policy denies included), 503 when no
+		// decision could be made, and those are still refused.
+		h.wouldDeny(r, rid, path, p)
+	case status != 0:
 		h.refuse(w, r, rid, path, p, status, err)
 		return
+	default:
+		h.metrics.count(outcomeAllow, d.Permission)
 	}
-	h.metrics.count(outcomeAllow, d.Permission)
 	dropH2C(r.Header)
 	r.URL.Path, r.URL.RawPath = path, ""
 	if p != nil {
@@ -186,6 +202,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// sentPath returns the request path escaped as the client sent it. The
+// server keeps it in RawPath whenever it differs from the default escaping;
+// url.URL.EscapedPath is not used because it drops RawPath when that holds a
+// byte Go would escape ("{", "|", a quote), and re-escapes the decoded Path
+// instead, which turns "%2F" and "%2e%2e" into a real "/" and ".." before
+// Canonicalize could refuse them.
+func sentPath(u *url.URL) string {
+	if u.RawPath != "" {
+		return u.RawPath
+	}
+	return u.EscapedPath()
 }
 
 // decide authenticates and authorizes. A non-zero status means refuse.
@@ -213,6 +242,10 @@ func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int
 	return p, d, http.StatusForbidden, nil
 }
 
+// auditLevel is the level of audit lines (admin.LevelAudit): above
+// warnings, so that --log-level warn keeps the audit trail.
+const auditLevel = slog.Level(6)
+
 var (
 	errNoToken  = errors.New("authentication required: send a bearer token")
 	errBadToken = errors.New("invalid or expired token")
@@ -238,8 +271,21 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 		writeError(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request denied",
+	h.log.LogAttrs(r.Context(), auditLevel, "request denied", slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
+}
+
+// wouldDeny counts and logs a request that shadow mode forwards although
+// the policy denies it.
+func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
+	h.metrics.count(outcomeWouldDeny, "")
+	user := ""
+	if p != nil {
+		user = p.Username()
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "would_deny",
+		slog.String("request_id", rid), slog.String("decision", "would_deny"), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
 }
 

@@ -24,6 +24,11 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b) + "-"}
 }
 
+// RequestID returns the X-Request-Id of a request's headers, setting a fresh
+// one when the client sent none or an unusable one. Gatehouse's own routes
+// use it so that their audit lines carry ids like the data plane's.
+func (h *Handler) RequestID(hd http.Header) string { return h.ids.ensure(hd) }
+
 // ensure returns the request's id, setting the header when it was missing
 // or unusable.
 func (g *requestIDs) ensure(h http.Header) string {

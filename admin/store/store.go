@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"strings"
 	"time"
 
+	gormadapter "github.com/casbin/gorm-adapter/v3"
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -55,12 +57,30 @@ type Invitation struct {
 	UsedAt    *time.Time
 }
 
+// Change is one committed change, kept for a while so that every replica
+// sharing the database can apply it (see admin's replication). Payload is
+// JSON.
+type Change struct {
+	ID        uint64    `gorm:"primaryKey;autoIncrement"`
+	Payload   []byte    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"index"`
+}
+
 // Tables lists every table the store owns, for migrations.
-var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}}
+var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &Change{}}
+
+// Pool configures the connection pool of a PostgreSQL store.
+type Pool struct {
+	MaxOpen     int           // connections at most; 0 means 10
+	MaxIdle     int           // idle connections kept; 0 means 5
+	MaxLifetime time.Duration // a connection's lifetime; 0 means 30m
+}
 
 // Open connects to the database named by dsn ("sqlite:PATH" or
-// "postgres://…") and creates or updates the schema.
-func Open(ctx context.Context, dsn string) (*gorm.DB, error) {
+// "postgres://…") and creates or updates the schema. Several replicas may
+// start at once: on PostgreSQL the schema changes run under an advisory
+// lock.
+func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 	dial, err := dialector(dsn)
 	if err != nil {
 		return nil, err
@@ -72,16 +92,102 @@ func Open(ctx context.Context, dsn string) (*gorm.DB, error) {
 	if err := Ping(ctx, db); err != nil {
 		return nil, fmt.Errorf("store: connecting to %s: %w", Redact(dsn), err)
 	}
-	if db.Dialector.Name() == "sqlite" {
-		sqlDB, _ := db.DB()
+	sqlDB, _ := db.DB()
+	if IsPostgres(db) {
+		p := Pool{MaxOpen: 10, MaxIdle: 5, MaxLifetime: 30 * time.Minute}
+		if len(pool) > 0 {
+			p = pool[0].withDefaults()
+		}
+		sqlDB.SetMaxOpenConns(p.MaxOpen)
+		sqlDB.SetMaxIdleConns(p.MaxIdle)
+		sqlDB.SetConnMaxLifetime(p.MaxLifetime)
+	} else {
 		// SQLite allows one writer; one connection avoids "database is
 		// locked" between our own goroutines, WAL keeps readers going.
 		sqlDB.SetMaxOpenConns(1)
 	}
-	if err := db.WithContext(ctx).AutoMigrate(tables...); err != nil {
+	err = WithLock(ctx, db, "migrate", func() error {
+		if err := db.WithContext(ctx).AutoMigrate(tables...); err != nil {
+			return err
+		}
+		// gorm-adapter creates its table and unique index when missing.
+		_, err := gormadapter.NewAdapterByDBUseTableName(db.WithContext(ctx), "", "casbin_rule")
+		return err
+	})
+	if err != nil {
+		sqlDB.Close()
 		return nil, fmt.Errorf("store: migrating schema: %w", err)
 	}
 	return db, nil
+}
+
+func (p Pool) withDefaults() Pool {
+	if p.MaxOpen <= 0 {
+		p.MaxOpen = 10
+	}
+	if p.MaxIdle <= 0 {
+		p.MaxIdle = 5
+	}
+	if p.MaxIdle > p.MaxOpen {
+		p.MaxIdle = p.MaxOpen
+	}
+	if p.MaxLifetime <= 0 {
+		p.MaxLifetime = 30 * time.Minute
+	}
+	return p
+}
+
+// IsPostgres reports whether db is a PostgreSQL store.
+func IsPostgres(db *gorm.DB) bool { return db.Dialector.Name() == "postgres" }
+
+// lockKey derives a 64-bit advisory lock key from a name.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("gatehouse:" + name))
+	return int64(h.Sum64())
+}
+
+// WithLock runs fn while holding the named lock across every replica that
+// shares a PostgreSQL database (a session advisory lock on a connection of
+// its own). On SQLite, a single-replica store, it just runs fn.
+func WithLock(ctx context.Context, db *gorm.DB, name string, fn func() error) error {
+	if !IsPostgres(db) {
+		return fn()
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey(name)); err != nil {
+		return fmt.Errorf("taking lock %q: %w", name, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey(name))
+	return fn()
+}
+
+// LockWrites serializes the transaction tx with every other writing
+// transaction of every replica (a transaction advisory lock, released at
+// commit or rollback). On SQLite it does nothing: the single replica
+// serializes its writers itself.
+func LockWrites(tx *gorm.DB) error {
+	if !IsPostgres(tx) {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", lockKey("writes")).Error
+}
+
+// Notify sends payload on channel to every listening replica when tx
+// commits; nothing is sent if it rolls back. On SQLite it does nothing.
+func Notify(tx *gorm.DB, channel, payload string) error {
+	if !IsPostgres(tx) {
+		return nil
+	}
+	return tx.Exec("SELECT pg_notify(?, ?)", channel, payload).Error
 }
 
 func dialector(dsn string) (gorm.Dialector, error) {

@@ -83,7 +83,7 @@ func TestCredentialsFileIsPrivate(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := &credentials{Current: "http://h", Logins: map[string]*login{"http://h": {Username: "u", Token: "t0k", ExpiresAt: time.Now()}}}
+	c := &credentials{Current: "http://h", Logins: map[string]*storedLogin{"http://h": {Username: "u", Token: "t0k", ExpiresAt: time.Now()}}}
 	if err := c.save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestServerAndTokenPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &credentials{Current: storedSrv.URL, Logins: map[string]*login{
+	c := &credentials{Current: storedSrv.URL, Logins: map[string]*storedLogin{
 		storedSrv.URL: {Username: "admin", Token: admin.Secret("stored-token"), ExpiresAt: time.Now().Add(time.Hour)},
 	}}
 	if err := c.save(path); err != nil {
@@ -195,7 +195,7 @@ func TestExpiredLoginIsNotSent(t *testing.T) {
 	defer srv.Close()
 	vars := map[string]string{"HOME": t.TempDir()}
 	path, _ := credentialsPath(func(k string) string { return vars[k] })
-	c := &credentials{Current: srv.URL, Logins: map[string]*login{srv.URL: {Username: "bob", Token: "old", ExpiresAt: time.Now().Add(-time.Minute)}}}
+	c := &credentials{Current: srv.URL, Logins: map[string]*storedLogin{srv.URL: {Username: "bob", Token: "old", ExpiresAt: time.Now().Add(-time.Minute)}}}
 	if err := c.save(path); err != nil {
 		t.Fatal(err)
 	}

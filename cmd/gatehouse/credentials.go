@@ -19,12 +19,12 @@ import (
 // <user config dir>/gatehouse/credentials.json, mode 0600 in a 0700
 // directory, because it holds bearer tokens.
 type credentials struct {
-	Current string            `json:"current"`
-	Logins  map[string]*login `json:"logins"`
+	Current string                  `json:"current"`
+	Logins  map[string]*storedLogin `json:"logins"`
 }
 
-// login is a stored token for one server.
-type login struct {
+// storedLogin is a stored token for one server.
+type storedLogin struct {
 	Username  string       `json:"username"`
 	Token     admin.Secret `json:"token"`
 	ExpiresAt time.Time    `json:"expires_at"`
@@ -71,7 +71,7 @@ func credentialsPath(getenv env) (string, error) {
 
 // loadCredentials reads the login file; a missing file is an empty one.
 func loadCredentials(path string) (*credentials, error) {
-	c := &credentials{Logins: map[string]*login{}}
+	c := &credentials{Logins: map[string]*storedLogin{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return c, nil
@@ -83,7 +83,7 @@ func loadCredentials(path string) (*credentials, error) {
 		return nil, fmt.Errorf("credentials file %s is damaged (%v); log in again to replace it", path, err)
 	}
 	if c.Logins == nil {
-		c.Logins = map[string]*login{}
+		c.Logins = map[string]*storedLogin{}
 	}
 	return c, nil
 }

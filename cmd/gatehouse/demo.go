@@ -59,12 +59,12 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
 	o.listen, o.opsListen = listen, opsListen
 	o.upstream = "http://" + upLn.Addr().String()
 	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
-	o.logLevel = "warn"
+	o.logLevel = "error" // keep the terminal for the curl lines
 	if err := o.validate(); err != nil {
 		return err
 	}
 	o.publicURL = "" // derived from the bound address below
-	log, err := a.logger(o.logLevel)
+	log, audit, err := a.logger(o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
 		}
 		return ""
 	}
-	s, err := newServer(ctx, o, getenv, log)
+	s, err := newServer(ctx, o, getenv, log, audit)
 	if err != nil {
 		return fmt.Errorf("demo: %w (is something else on %s? try --listen 127.0.0.1:0)", err, listen)
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,24 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
+
+// lockedBuffer collects Chromium's output, which its own goroutine writes.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // chromiumPath finds a Chromium or Chrome binary, or "".
 func chromiumPath() string {
@@ -129,7 +149,7 @@ func TestSignupPageInBrowser(t *testing.T) {
 	if me.Value.Username != "erin" || !me.Value.Active || me.Value.Email != "erin@example.com" {
 		t.Errorf("GET /me as erin: %+v", me.Value)
 	}
-	if strings.Contains(srv.Log.String(), pw) {
+	if strings.Contains(srv.proc.Logs(), pw) {
 		t.Error("the server log holds erin's password")
 	}
 }

@@ -1,151 +1,45 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// e2eBuild is the gatehouse binary the end-to-end tests run, built once
-// per test binary on first use and removed by TestMain.
-var e2eBuild struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
+// TestMain removes the binary that gatehouseBinary built, once every test
+// of the package is done with it.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if e2eBuild.dir != "" {
-		os.RemoveAll(e2eBuild.dir)
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
 	}
 	os.Exit(code)
 }
 
-// gatehouseBinary builds ./cmd/gatehouse once and returns its path.
-func gatehouseBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: builds and runs the binary; skipped with -short")
-	}
-	e2eBuild.once.Do(func() {
-		if e2eBuild.dir, e2eBuild.err = os.MkdirTemp("", "gatehouse-e2e-"); e2eBuild.err != nil {
-			return
-		}
-		e2eBuild.bin = filepath.Join(e2eBuild.dir, "gatehouse")
-		if runtime.GOOS == "windows" {
-			e2eBuild.bin += ".exe"
-		}
-		out, err := exec.Command("go", "build", "-o", e2eBuild.bin, ".").CombinedOutput()
-		if err != nil {
-			e2eBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if e2eBuild.err != nil {
-		t.Fatal(e2eBuild.err)
-	}
-	return e2eBuild.bin
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and many readers.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // e2eServer is a running `gatehouse serve` in front of an echo upstream.
 type e2eServer struct {
-	URL string        // http://127.0.0.1:PORT, the bound data plane
-	Log *lockedBuffer // everything serve wrote to stderr
+	URL  string        // http://127.0.0.1:PORT, the bound data plane
+	proc *process      // the serve process and its log
+	up   *echoUpstream // what reached the protected server
 }
 
-// startGatehouse runs `gatehouse serve` on 127.0.0.1 (ports picked by the
-// kernel, read back from the "gatehouse serving" log line) with a temporary
-// SQLite store, the admin password adminPW, and an echo upstream that
-// answers every request with what it received.
+// startGatehouse runs `gatehouse serve` on 127.0.0.1 (startServe) with a
+// temporary SQLite store and the admin password adminPW, in front of an
+// echo upstream.
 func startGatehouse(t *testing.T, adminPW string) *e2eServer {
 	t.Helper()
-	bin := gatehouseBinary(t)
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path, "headers": r.Header})
-	}))
-	t.Cleanup(up.Close)
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
-		"--upstream", up.URL, "--db", "sqlite:"+filepath.Join(dir, "g.db"))
-	cmd.Env = []string{"HOME=" + dir, "GATEHOUSE_ADMIN_PASSWORD=" + adminPW}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	srv := &e2eServer{Log: &lockedBuffer{}}
-	listen := make(chan string, 1)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Bytes()
-			srv.Log.Write(append(line, '\n'))
-			var rec struct{ Msg, Listen string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "gatehouse serving" {
-				listen <- rec.Listen
-			}
-		}
-	}()
-	exited := make(chan error, 1)
-	go func() { <-copied; exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("serve did not stop on SIGTERM; log:\n%s", srv.Log)
-		}
-	})
-	select {
-	case addr := <-listen:
-		srv.URL = "http://" + addr
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("serve exited before serving (%v); log:\n%s", err, srv.Log)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not log \"gatehouse serving\" in 60s; log:\n%s", srv.Log)
-	}
-	return srv
+	up := newEchoUpstream(t)
+	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + adminPW},
+		"--upstream", up.url, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	return &e2eServer{URL: p.url, proc: p, up: up}
 }
 
 // e2eCLI runs the built binary as one user would: with a home directory of

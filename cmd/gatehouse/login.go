@@ -86,7 +86,7 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	}
 	expires := time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
 	creds.Current = base
-	creds.Logins[base] = &login{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
+	creds.Logins[base] = &storedLogin{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
 	if err := creds.save(path); err != nil {
 		return err
 	}

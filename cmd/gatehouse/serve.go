@@ -24,18 +24,24 @@ type serveOptions struct {
 	tokenTTL          time.Duration
 	inviteTTL         time.Duration
 	forwardToken      bool
+	enforce           bool
 	defaultRole       string
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
 	trustedProxies    []string
 	logLevel          string
+	dbMaxOpen         int
+	dbMaxIdle         int
+	dbConnLifetime    time.Duration
+	reloadInterval    time.Duration
 }
 
 func defaultServeOptions() *serveOptions {
 	return &serveOptions{
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
-		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest",
+		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest", enforce: true,
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
+		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
 }
 
@@ -49,11 +55,16 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
 	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
+	fs.BoolVar(&o.enforce, "enforce", o.enforce, "refuse what the policy denies; false is shadow mode for rolling out a policy: denied requests are forwarded, logged as would_deny and counted (authentication is still required)")
 	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
+	fs.IntVar(&o.dbMaxOpen, "db-max-open-conns", o.dbMaxOpen, "PostgreSQL: connections at most")
+	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")
+	fs.DurationVar(&o.dbConnLifetime, "db-conn-max-lifetime", o.dbConnLifetime, "PostgreSQL: lifetime of a connection")
+	fs.DurationVar(&o.reloadInterval, "reload-interval", o.reloadInterval, "how often users and policy are fully reloaded from the store, to heal missed changes")
 }
 
 // validate reports every problem at once.
@@ -88,10 +99,14 @@ func (o *serveOptions) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--token-ttl", o.tokenTTL}, {"--invite-ttl", o.inviteTTL}, {"--upstream-timeout", o.upstreamTimeout}} {
+	}{{"--token-ttl", o.tokenTTL}, {"--invite-ttl", o.inviteTTL}, {"--upstream-timeout", o.upstreamTimeout},
+		{"--db-conn-max-lifetime", o.dbConnLifetime}, {"--reload-interval", o.reloadInterval}} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", d.flag))
 		}
+	}
+	if o.dbMaxOpen < 1 || o.dbMaxIdle < 0 {
+		errs = append(errs, errors.New("--db-max-open-conns must be at least 1 and --db-max-idle-conns not negative"))
 	}
 	if o.shutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
@@ -134,12 +149,15 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Run the sidecar in front of an upstream server",
 		Long: `Run the sidecar: every request on --listen is authenticated (bearer JWT),
 decided by the Casbin policy and, when allowed, forwarded to --upstream.
-Gatehouse's own API lives under /gatehouse/. Every flag has an environment
+Gatehouse's own API lives under /gatehouse/. With --policy-dir the directory
+is watched and valid changes apply within seconds; a broken change is logged
+and the last good policy stays. Every flag has an environment
 twin GATEHOUSE_<FLAG>; on an empty store the first admin comes from
 GATEHOUSE_ADMIN_USERNAME (default admin) and GATEHOUSE_ADMIN_PASSWORD, or,
 without a password, from a one-time sign-up URL printed in the log.`,
 		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237
-  gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy`,
+  gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy
+  gatehouse serve --upstream http://127.0.0.1:8237 --policy-dir policy/ --enforce=false   # shadow mode`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags(), a.env); err != nil {
@@ -148,11 +166,11 @@ without a password, from a one-time sign-up URL printed in the log.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			log, err := a.logger(o.logLevel)
+			log, audit, err := a.logger(o.logLevel)
 			if err != nil {
 				return err
 			}
-			s, err := newServer(cmd.Context(), o, a.env, log)
+			s, err := newServer(cmd.Context(), o, a.env, log, audit)
 			if err != nil {
 				return err
 			}
@@ -163,13 +181,14 @@ without a password, from a one-time sign-up URL printed in the log.`,
 	return cmd
 }
 
-// logger returns the JSON logger on stderr.
-func (a *app) logger(level string) (*slog.Logger, error) {
+// logger returns the JSON logger on stderr and its audit counter.
+func (a *app) logger(level string) (*slog.Logger, *auditHandler, error) {
 	l, err := parseLevel(level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: l})), nil
+	log, audit := newLogger(a.stderr, l)
+	return log, audit, nil
 }
 
 // splitCSV splits a comma-separated list, dropping blanks.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -33,15 +34,18 @@ type server struct {
 	svc  *admin.Service
 	data *http.Server
 	ops  *http.Server
+	// watcher reloads --policy-dir; nil without one.
+	watcher *policy.Watcher
 
 	dataLn, opsLn net.Listener
+	listening     bool // a PostgreSQL change listener runs
 }
 
 // newServer builds every component and binds both listeners, so that a bad
 // configuration fails here, at start, and not on the first request. The
 // listeners are bound first: without --public-url, invitation links point
 // at the bound address, which is only known then (--listen 127.0.0.1:0).
-func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger) (*server, error) {
+func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler) (*server, error) {
 	dataLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
@@ -51,13 +55,13 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		dataLn.Close()
 		return nil, fmt.Errorf("--ops-listen: %w", err)
 	}
-	db, err := store.Open(ctx, o.db)
+	db, err := store.Open(ctx, o.db, store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime})
 	if err != nil {
 		dataLn.Close()
 		opsLn.Close()
 		return nil, err
 	}
-	s, err := assemble(ctx, o, getenv, log, db, dataLn.Addr().String())
+	s, err := assemble(ctx, o, getenv, log, audit, db, dataLn.Addr().String())
 	if err != nil {
 		closeStore(db)
 		dataLn.Close()
@@ -68,9 +72,10 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	return s, nil
 }
 
-// assemble builds the policy engine, the control plane and the data plane
-// on an open store, for a server whose data plane listens on addr.
-func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, db *gorm.DB, addr string) (*server, error) {
+// assemble builds the policy engine, the control plane, the data plane and
+// the policy watcher on an open store, for a server whose data plane
+// listens on addr.
+func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler, db *gorm.DB, addr string) (*server, error) {
 	files, err := loadPolicyFiles(o.policyDir)
 	if err != nil {
 		return nil, err
@@ -92,12 +97,15 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	audit.countAudit(reg)
+	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:              upstream,
 		Authenticator:         authenticator{svc.Authenticator()},
 		Authorizer:            authorizer{eng},
 		ForwardToken:          o.forwardToken,
+		Shadow:                !o.enforce,
 		ResponseHeaderTimeout: o.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
 		Log:                   log,
@@ -118,12 +126,32 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	s.ops = &http.Server{Handler: s.opsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
+	if o.policyDir != "" {
+		// The same name as loadPolicyFiles gives, so that the watcher's
+		// revision and messages match the first load's.
+		if s.watcher, err = policy.NewWatcher(eng, filepath.Clean(o.policyDir), reg, log); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// enforcedGauge exposes whether the policy is enforced (1) or in shadow
+// mode (0), so that a forgotten --enforce=false can be alerted on.
+func enforcedGauge(enforce bool) prometheus.Collector {
+	v := 0.0
+	if enforce {
+		v = 1
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_policy_enforced",
+		Help: "1 when the policy is enforced, 0 in shadow mode (--enforce=false: denials are logged as would_deny, not refused).",
+	}, func() float64 { return v })
 }
 
 // newRouter builds the Gin engine: Gatehouse's own routes, and the data
 // plane for everything else.
-func newRouter(svc *admin.Service, dataPlane http.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
+func newRouter(svc *admin.Service, dataPlane *proxy.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Redirects would answer before a decision; the data plane refuses or
@@ -136,7 +164,7 @@ func newRouter(svc *admin.Service, dataPlane http.Handler, trusted []string, log
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	r.Use(recoverJSON(log))
-	admin.NewAPI(svc, proxy.Canonicalize, log).Mount(r)
+	admin.NewAPI(svc, admin.APIOptions{Canonicalize: proxy.Canonicalize, RequestID: dataPlane.RequestID}, log).Mount(r)
 	r.NoRoute(gin.WrapH(dataPlane))
 	return r, nil
 }
@@ -168,15 +196,7 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := s.svc.Ready(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "store: unavailable: %v\npolicy: revision %s\n", err, s.eng.Revision())
-			return
-		}
-		fmt.Fprintf(w, "store: ok\npolicy: revision %s\n", s.eng.Revision())
-	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
 }
@@ -187,6 +207,27 @@ func (s *server) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
 		"policy_revision", s.eng.Revision())
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	listenDSN := ""
+	if store.IsPostgres(s.db) {
+		listenDSN, s.listening = s.opts.db, true
+	}
+	go s.svc.Run(bg, listenDSN, s.opts.reloadInterval)
+	if !s.opts.enforce {
+		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	watchDone := make(chan struct{})
+	if s.watcher != nil {
+		go func() {
+			defer close(watchDone)
+			s.watcher.Run(watchCtx)
+		}()
+	} else {
+		close(watchDone)
+	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, p := range []struct {
@@ -216,6 +257,8 @@ func (s *server) run(ctx context.Context) error {
 	}
 	_ = s.ops.Shutdown(sctx)
 	wg.Wait()
+	stopWatch()
+	<-watchDone
 	closeStore(s.db)
 	s.log.Info("stopped")
 	return runErr

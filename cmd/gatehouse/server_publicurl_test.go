@@ -26,7 +26,8 @@ func TestInvitationURLUsesBoundPort(t *testing.T) {
 		return ""
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := newServer(ctx, o, getenv, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log, audit := newLogger(io.Discard, slog.LevelInfo)
+	s, err := newServer(ctx, o, getenv, log, audit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,504 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+const testAdminPW = "admin-password-1"
+
+// conformanceService opens a Service on dsn, as serve does.
+func conformanceService(t *testing.T, dsn string) *Service {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	eng, err := policy.New(ctx, db, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, db, eng, Config{
+		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: RoleGuest,
+		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW,
+	}, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// eachStore runs fn on SQLite and, when configured, PostgreSQL.
+func eachStore(t *testing.T, fn func(t *testing.T, dsn string)) {
+	for _, st := range storetest.Stores(t) {
+		t.Run(st.Name, func(t *testing.T) { fn(t, st.DSN) })
+	}
+}
+
+func mustCreate(t *testing.T, s *Service, in CreateUser) User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), in)
+	if err != nil {
+		t.Fatalf("create %s: %v", in.Username, err)
+	}
+	return u
+}
+
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != field {
+		t.Fatalf("err = %v, want a FieldError on %q", err, field)
+	}
+}
+
+func wantIs(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
+
+func roles(t *testing.T, s *Service, user string) string {
+	t.Helper()
+	u, err := s.GetUser(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(u.Roles, ",")
+}
+
+func TestUsersConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+
+		ada := mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password", Email: "ada@example.com", FullName: "Ada L"})
+		if !ada.Active || strings.Join(ada.Roles, ",") != "guest" || ada.InvitationURL != "" {
+			t.Fatalf("created %+v: want active, default role guest, no invitation", ada)
+		}
+		bob := mustCreate(t, s, CreateUser{Username: "bob", Roles: &[]string{"admin", "guest"}})
+		if bob.Active || !strings.HasPrefix(bob.InvitationURL, "https://gatehouse.example/gatehouse/signup?token=") {
+			t.Fatalf("created %+v: want inactive with an invitation URL", bob)
+		}
+		if got := roles(t, s, "bob"); got != "admin,guest" {
+			t.Fatalf("bob roles = %q", got)
+		}
+		none := mustCreate(t, s, CreateUser{Username: "nobody", Password: "nobody-password", Roles: &[]string{}})
+		if len(none.Roles) != 0 {
+			t.Fatalf("explicit empty roles gave %v", none.Roles)
+		}
+
+		_, err := s.CreateUser(ctx, CreateUser{Username: "ada", Password: "another-pass"})
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateUser(ctx, CreateUser{Username: "cy", Password: "cy-password", Roles: &[]string{"nope"}})
+		wantField(t, err, "roles")
+		_, err = s.GetUser(ctx, "cy")
+		wantIs(t, err, ErrNotFound) // nothing half-written
+		_, err = s.CreateUser(ctx, CreateUser{Username: "bad name"})
+		wantField(t, err, "username")
+		_, err = s.CreateUser(ctx, CreateUser{Username: "6f1c3b0e-8d52-4c55-9d67-1b2f3a4c5d6e"})
+		wantField(t, err, "username")
+		_, err = s.CreateUser(ctx, CreateUser{Username: "dee", Email: "not an email"})
+		wantField(t, err, "email")
+		_, err = s.CreateUser(ctx, CreateUser{Username: "dee", Password: "short"})
+		wantField(t, err, "password")
+
+		byID, err := s.GetUser(ctx, ada.ID)
+		if err != nil || byID.Username != "ada" {
+			t.Fatalf("get by id: %+v %v", byID, err)
+		}
+		list, err := s.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, u := range list {
+			names = append(names, u.Username)
+		}
+		if got := strings.Join(names, ","); got != "admin,ada,bob,nobody" && got != "ada,admin,bob,nobody" {
+			t.Fatalf("list = %s", got)
+		}
+
+		// A rename carries the user's assignments along.
+		newName := "ada2"
+		u, err := s.UpdateUser(ctx, "", "ada", UpdateUser{Username: &newName})
+		if err != nil || u.Username != "ada2" || strings.Join(u.Roles, ",") != "guest" {
+			t.Fatalf("rename: %+v %v", u, err)
+		}
+		if s.eng.Reaches(policy.UserSubject("ada"), "read") {
+			t.Fatal("the old name still holds a role")
+		}
+		if !s.eng.Reaches(policy.UserSubject("ada2"), "read") {
+			t.Fatal("the new name lost its role")
+		}
+		bad := "x@"
+		_, err = s.UpdateUser(ctx, "", "ada2", UpdateUser{Email: &bad})
+		wantField(t, err, "email")
+
+		if err := s.DeleteUser(ctx, "", "ada2"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.GetUser(ctx, "ada2")
+		wantIs(t, err, ErrNotFound)
+		as, _ := s.ListAssignments(ctx, "", "")
+		for _, a := range as {
+			if a.User == "ada2" || a.User == "ada" {
+				t.Fatalf("assignment left after delete: %+v", a)
+			}
+		}
+		if len(as) != 3 { // admin's, and bob's two
+			t.Fatalf("assignments after delete = %+v", as)
+		}
+		wantIs(t, s.DeleteUser(ctx, "", "ada2"), ErrNotFound)
+	})
+}
+
+func TestRolesAndAssignmentsConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		mustCreate(t, s, CreateUser{Username: "rita", Password: "rita-password", Roles: &[]string{}})
+
+		r, err := s.CreateRole(ctx, "releaser", []string{"read", "write", "write"})
+		if err != nil || strings.Join(r.Permissions, ",") != "read,write" || r.Builtin || r.Source != "database" {
+			t.Fatalf("create role: %+v %v", r, err)
+		}
+		_, err = s.CreateRole(ctx, "releaser", nil)
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateRole(ctx, "write", nil) // a permission's name
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateRole(ctx, "public", nil)
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateRole(ctx, "admin", nil) // defined by the policy file
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateRole(ctx, "x", []string{"deploy"})
+		wantField(t, err, "permissions")
+		_, err = s.CreateRole(ctx, "a:b", nil)
+		wantField(t, err, "name")
+
+		if _, err := s.Assign(ctx, "rita", "releaser"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Assign(ctx, "rita", "releaser")
+		wantIs(t, err, ErrConflict)
+		_, err = s.Assign(ctx, "rita", "nope")
+		wantIs(t, err, ErrNotFound)
+		_, err = s.Assign(ctx, "nobody", "guest")
+		wantIs(t, err, ErrNotFound)
+		if !s.eng.Reaches(policy.UserSubject("rita"), "write") {
+			t.Fatal("assignment not in force")
+		}
+		as, err := s.ListAssignments(ctx, "rita", "")
+		if err != nil || len(as) != 1 || as[0].Role != "releaser" {
+			t.Fatalf("list by user: %+v %v", as, err)
+		}
+		as, _ = s.ListAssignments(ctx, "", "admin")
+		if len(as) != 1 || as[0].User != "admin" {
+			t.Fatalf("list by role: %+v", as)
+		}
+
+		wantIs(t, s.DeleteRole(ctx, "releaser"), ErrConflict) // still assigned
+		if err := s.DeleteRole(ctx, "releaser"); !strings.Contains(err.Error(), "rita") {
+			t.Fatalf("conflict does not name the holder: %v", err)
+		}
+		r, err = s.UpdateRole(ctx, "releaser", []string{"read", "me"})
+		if err != nil || strings.Join(r.Permissions, ",") != "me,read" {
+			t.Fatalf("update role: %+v %v", r, err)
+		}
+		if s.eng.Reaches(policy.UserSubject("rita"), "write") {
+			t.Fatal("removed permission still in force")
+		}
+		_, err = s.UpdateRole(ctx, "admin", []string{"read"})
+		wantIs(t, err, ErrConflict)
+		wantIs(t, s.DeleteRole(ctx, "admin"), ErrConflict)
+		wantIs(t, s.DeleteRole(ctx, "guest"), ErrConflict)
+
+		wantIs(t, s.Revoke(ctx, "rita", "guest"), ErrNotFound)
+		if err := s.Revoke(ctx, "rita", "releaser"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteRole(ctx, "releaser"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.GetRole(ctx, "releaser")
+		wantIs(t, err, ErrNotFound)
+
+		perms := s.ListPermissions()
+		var names []string
+		for _, p := range perms {
+			names = append(names, p.Name)
+		}
+		if strings.Join(names, ",") != "read,write,me" {
+			t.Fatalf("permissions = %v", names)
+		}
+		rs, err := s.ListRoles(ctx)
+		if err != nil || len(rs) != 2 || rs[0].Name != "admin" || !rs[0].Builtin || !strings.Contains(rs[0].Source, "policy.csv") {
+			t.Fatalf("roles = %+v %v", rs, err)
+		}
+	})
+}
+
+func TestLockOutGuardsConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		adminID := s.dir.idOf("admin")
+		mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password"})
+
+		f := false
+		_, err := s.UpdateUser(ctx, "", "admin", UpdateUser{Active: &f})
+		wantIs(t, err, ErrConflict)
+		wantIs(t, s.DeleteUser(ctx, "", "admin"), ErrConflict)
+		wantIs(t, s.Revoke(ctx, "admin", "admin"), ErrConflict)
+		wantIs(t, s.DeleteUser(ctx, adminID, "admin"), ErrConflict) // nobody deletes themselves
+		_, err = s.UpdateUser(ctx, adminID, "admin", UpdateUser{Active: &f})
+		wantIs(t, err, ErrConflict)
+
+		// An inactive second admin does not count.
+		mustCreate(t, s, CreateUser{Username: "ida", Roles: &[]string{"admin"}})
+		wantIs(t, s.Revoke(ctx, "admin", "admin"), ErrConflict)
+
+		// An active one does.
+		if _, err := s.Assign(ctx, "gus", "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Revoke(ctx, "admin", "admin"); err != nil {
+			t.Fatalf("revoke with another active admin: %v", err)
+		}
+		wantIs(t, s.DeleteUser(ctx, "", "gus"), ErrConflict) // gus is now the last one
+		if !s.eng.Reaches(policy.UserSubject("gus"), "write") {
+			t.Fatal("guard failure changed state")
+		}
+	})
+}
+
+func TestLoginAndRevocationConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password"})
+		mustCreate(t, s, CreateUser{Username: "ivy", Roles: &[]string{}}) // inactive
+
+		login := func(user, pw string) (string, error) {
+			tok, err := s.Login(ctx, user, pw, "192.0.2.1")
+			return tok.AccessToken, err
+		}
+		tok, err := login("gus", "gus-password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.auth.Authenticate(tok); err != nil {
+			t.Fatalf("fresh token refused: %v", err)
+		}
+		_, e1 := login("gus", "wrong-password")
+		_, e2 := login("nobody", "gus-password")
+		_, e3 := login("ivy", "whatever-pw")
+		for _, e := range []error{e1, e2, e3} {
+			if e == nil || e.Error() != errBadLogin.Error() {
+				t.Fatalf("login failure = %v, want the one answer %v", e, errBadLogin)
+			}
+		}
+
+		// A role change applies to the existing token's next decision.
+		id, _ := s.auth.Authenticate(tok)
+		allowed := func() bool {
+			d, _ := s.eng.Decide(id.Subject(), id.UserID(), id.Username(), "POST", "/api/v1/pipelines")
+			return d.Allowed
+		}
+		if allowed() {
+			t.Fatal("guest may write")
+		}
+		s.Assign(ctx, "gus", "admin")
+		if !allowed() {
+			t.Fatal("assignment not applied to the existing token")
+		}
+		s.Revoke(ctx, "gus", "admin")
+		if allowed() {
+			t.Fatal("revocation not applied to the existing token")
+		}
+
+		// A password change ends earlier tokens, this one included.
+		pw, cur := "gus-password-2", "gus-password"
+		wrong := "wrong-password"
+		_, err = s.UpdateMe(ctx, id, UpdateMe{Password: &pw})
+		wantField(t, err, "current_password")
+		_, err = s.UpdateMe(ctx, id, UpdateMe{Password: &pw, CurrentPassword: &wrong})
+		wantField(t, err, "current_password")
+		if _, err := s.UpdateMe(ctx, id, UpdateMe{Password: &pw, CurrentPassword: &cur}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.auth.Authenticate(tok)
+		wantIs(t, err, ErrUnauthenticated)
+		if _, err := login("gus", "gus-password"); err == nil {
+			t.Fatal("old password still works")
+		}
+		tok2, err := login("gus", pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Deactivation ends it; reactivation does not revive it.
+		f, tr := false, true
+		if _, err := s.UpdateUser(ctx, "", "gus", UpdateUser{Active: &f}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.auth.Authenticate(tok2)
+		wantIs(t, err, ErrUnauthenticated)
+		if _, err := s.UpdateUser(ctx, "", "gus", UpdateUser{Active: &tr}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.auth.Authenticate(tok2)
+		wantIs(t, err, ErrUnauthenticated)
+
+		// Deletion ends every token.
+		tok3, _ := login("gus", pw)
+		if err := s.DeleteUser(ctx, "", "gus"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.auth.Authenticate(tok3)
+		wantIs(t, err, ErrUnauthenticated)
+
+		// Expiry.
+		tok4, _ := login("admin", testAdminPW)
+		later := time.Now().Add(2 * time.Hour)
+		s.setClock(func() time.Time { return later })
+		_, err = s.auth.Authenticate(tok4)
+		wantIs(t, err, ErrUnauthenticated)
+	})
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := s.Login(ctx, "admin", "wrong-password", "198.51.100.7"); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	_, err := s.Login(ctx, "admin", testAdminPW, "198.51.100.7")
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+		t.Fatalf("11th attempt: %v, want a rate limit", err)
+	}
+	if _, err := s.Login(ctx, "admin", testAdminPW, "198.51.100.8"); err != nil {
+		t.Fatalf("another client is not limited: %v", err)
+	}
+}
+
+func invitationToken(t *testing.T, inviteURL string) string {
+	t.Helper()
+	u, err := url.Parse(inviteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("token")
+}
+
+func TestInvitationsConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		ivy := mustCreate(t, s, CreateUser{Username: "ivy"})
+		tok := invitationToken(t, ivy.InvitationURL)
+
+		var rows []store.Invitation
+		s.db.Find(&rows)
+		for _, r := range rows {
+			if strings.Contains(r.TokenHash, tok) || r.TokenHash == tok {
+				t.Fatal("the token is stored in the clear")
+			}
+		}
+		if name, err := s.InvitedUser(ctx, tok, "c1"); err != nil || name != "ivy" {
+			t.Fatalf("invited user: %q %v", name, err)
+		}
+		_, err := s.Signup(ctx, tok, "short", "c1")
+		wantField(t, err, "password")
+		u, err := s.Signup(ctx, tok, "ivy-password", "c1")
+		if err != nil || !u.Active {
+			t.Fatalf("signup: %+v %v", u, err)
+		}
+		if _, err := s.Login(ctx, "ivy", "ivy-password", "c1"); err != nil {
+			t.Fatalf("login after signup: %v", err)
+		}
+		_, err = s.Signup(ctx, tok, "ivy-password-2", "c1")
+		wantIs(t, err, ErrGone) // single use
+
+		// A new invitation voids the old one.
+		inv1, err := s.Invite(ctx, "ivy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv2, err := s.Invite(ctx, "ivy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Signup(ctx, inv1.token, "ivy-password-3", "c1")
+		wantField(t, err, "token")
+		// Expiry.
+		later := time.Now().Add(73 * time.Hour)
+		s.setClock(func() time.Time { return later })
+		_, err = s.Signup(ctx, inv2.token, "ivy-password-3", "c1")
+		wantIs(t, err, ErrGone)
+		// Forged tokens are refused and rate-limited per client.
+		var limited atomic.Bool
+		for i := 0; i < 25; i++ {
+			_, err = s.Signup(ctx, "forged-token-"+string(rune('a'+i)), "whatever-pw", "c2")
+			var rl *RateLimitError
+			if errors.As(err, &rl) {
+				limited.Store(true)
+				break
+			}
+			wantField(t, err, "token")
+		}
+		if !limited.Load() {
+			t.Fatal("wrong invitation tokens are not rate-limited")
+		}
+	})
+}
+
+func TestRestartKeepsEverything(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password"})
+		if _, err := s.CreateRole(ctx, "ops", []string{"read", "write"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Assign(ctx, "gus", "ops"); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.Login(ctx, "gus", "gus-password", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		s2 := conformanceService(t, dsn)
+		id, err := s2.auth.Authenticate(tok.AccessToken)
+		if err != nil {
+			t.Fatalf("token from before the restart: %v", err)
+		}
+		if got := roles(t, s2, "gus"); got != "guest,ops" {
+			t.Fatalf("roles after restart = %q", got)
+		}
+		d, _ := s2.eng.Decide(id.Subject(), id.UserID(), id.Username(), "DELETE", "/api/v1/runs/1")
+		if !d.Allowed {
+			t.Fatal("custom role lost on restart")
+		}
+	})
+}

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// gatehouseBinary builds the command once per test run and returns its path.
+func gatehouseBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gatehouse-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "gatehouse")
+		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// process is a running gatehouse serve.
+type process struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string // data plane base URL
+	ops    string // ops base URL
+	mu     sync.Mutex
+	logs   bytes.Buffer // guarded by mu
+	exited chan error
+}
+
+// startServe runs `gatehouse serve` with args on loopback ports and waits
+// until it listens.
+func startServe(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	bin := gatehouseBinary(t)
+	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--log-level", "debug"}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{t: t, cmd: cmd, exited: make(chan error, 1)}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan map[string]any, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.logs.Write(line)
+			p.logs.WriteByte('\n')
+			p.mu.Unlock()
+			var m map[string]any
+			if json.Unmarshal(line, &m) == nil && m["msg"] == "gatehouse serving" {
+				ready <- m
+			}
+		}
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	select {
+	case m := <-ready:
+		p.url = "http://" + m["listen"].(string)
+		p.ops = "http://" + m["ops_listen"].(string)
+	case err := <-p.exited:
+		t.Fatalf("gatehouse exited at start: %v\n%s", err, p.Logs())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gatehouse did not start\n%s", p.Logs())
+	}
+	return p
+}
+
+// Logs returns everything the process logged so far.
+func (p *process) Logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// stop sends SIGTERM and returns the exit error and how long it took.
+func (p *process) stop(timeout time.Duration) (error, time.Duration) {
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		return err, time.Since(start)
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("did not exit within %s", timeout), time.Since(start)
+	}
+}
+
+// do sends a request with an optional bearer token and returns status,
+// body and headers.
+func do(t *testing.T, method, url, token, body string, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+// rawRequest sends a request line exactly as given, so that no client
+// library normalizes the path, and returns the status code.
+func rawRequest(t *testing.T, base, method, target, token string) int {
+	t.Helper()
+	host := strings.TrimPrefix(base, "http://")
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target, host, token)
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// login returns an access token.
+func login(t *testing.T, base, user, pw string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": user, "password": pw})
+	status, out, _ := do(t, "POST", base+"/gatehouse/v1/login", "", string(body))
+	if status != http.StatusOK {
+		t.Fatalf("login %s: %d %s", user, status, out)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.AccessToken == "" {
+		t.Fatalf("login %s: %s", user, out)
+	}
+	return tok.AccessToken
+}
+
+// echoUpstream records what reaches the protected server.
+type echoUpstream struct {
+	mu       sync.Mutex
+	received []seen // guarded by mu
+	release  chan struct{}
+	srv      *http.Server
+	url      string
+}
+
+type seen struct {
+	Method, Path string
+	Header       http.Header
+}
+
+func newEchoUpstream(t *testing.T) *echoUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &echoUpstream{release: make(chan struct{}), url: "http://" + ln.Addr().String()}
+	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = u.srv.Serve(ln) }()
+	t.Cleanup(func() { u.srv.Close() })
+	return u
+}
+
+func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	u.mu.Lock()
+	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone()})
+	u.mu.Unlock()
+	switch r.URL.Path {
+	case "/events":
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-u.release:
+		case <-time.After(10 * time.Second):
+		}
+		fmt.Fprint(w, "data: last\n\n")
+		return
+	case "/slow":
+		time.Sleep(1500 * time.Millisecond)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path})
+}
+
+// count returns how many requests reached the upstream.
+func (u *echoUpstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.received)
+}
+
+// last returns the last request that reached the upstream.
+func (u *echoUpstream) last() seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.received[len(u.received)-1]
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
+
+// checkOptions are the flags of policy check.
+type checkOptions struct {
+	user, method, path string
+	roles              []string
+	policyDir          string
+	server, token      string
+	output             string
+}
+
+// checkResult is the answer of policy check, locally or from the server's
+// POST /gatehouse/v1/check.
+type checkResult struct {
+	Allowed bool   `json:"allowed"`
+	Rule    string `json:"rule"`
+}
+
+func (a *app) policyCheckCmd() *cobra.Command {
+	o := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check --method M --path P [--user U] [--role R]... [--policy-dir DIR]",
+		Short: "Decide one request and print the decision and the deciding rule",
+		Long: `Decide one request. With --policy-dir the policy files are evaluated
+locally, the user holding exactly the roles given with --role (a user's id is
+its name, so {self} matches it). Without it the running server decides (POST
+/gatehouse/v1/check on --server, env GATEHOUSE_SERVER, with the token of
+--token, env GATEHOUSE_TOKEN) with the user's real roles; this needs read.
+Without --user the request is anonymous.
+
+The exit code is 0 whether the request is allowed or denied; read the
+decision from the output (-o json: {"allowed": bool, "rule": "..."}). It is 1
+when no decision could be made and 2 for a usage error.`,
+		Example: `  gatehouse policy check --policy-dir policy/ --user rita --role releaser --method POST --path /api/v1/deployments/d1
+  gatehouse policy check --policy-dir policy/ --method GET --path /health -o json
+  GATEHOUSE_SERVER=https://gatehouse.example.com gatehouse policy check --user gus --method DELETE --path /api/v1/pipelines/p1`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd, a.env); err != nil {
+				return err
+			}
+			var res checkResult
+			var err error
+			if o.policyDir != "" {
+				res, err = o.local(cmd.Context())
+			} else {
+				res, err = postCheck(cmd.Context(), &http.Client{Timeout: 30 * time.Second}, o.server, o.token,
+					checkRequest{User: o.user, Method: o.method, Path: o.path})
+			}
+			if err != nil {
+				return err
+			}
+			return a.printCheck(o, res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.user, "user", "", "user name (or id, against a server); leave out for an anonymous request")
+	f.StringSliceVar(&o.roles, "role", nil, "a role the user holds in a local check (repeatable); needs --policy-dir")
+	f.StringVar(&o.method, "method", "", "HTTP method (required)")
+	f.StringVar(&o.path, "path", "", "request path (required); canonicalized as the proxy does")
+	f.StringVar(&o.policyDir, "policy-dir", "", "evaluate these policy files locally instead of asking a server")
+	f.StringVar(&o.server, "server", "", "Gatehouse URL (env GATEHOUSE_SERVER)")
+	f.StringVar(&o.token, "token", "", "access token (env GATEHOUSE_TOKEN)")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// complete fills the server and token from the environment and checks the
+// flags. Only --server and --token have environment twins: a user or path
+// taken from the environment by accident would answer another question.
+func (o *checkOptions) complete(cmd *cobra.Command, getenv env) error {
+	if !cmd.Flags().Changed("server") {
+		o.server = getenv("GATEHOUSE_SERVER")
+	}
+	if !cmd.Flags().Changed("token") {
+		o.token = getenv("GATEHOUSE_TOKEN")
+	}
+	var errs []error
+	if o.method == "" {
+		errs = append(errs, errors.New("--method is required"))
+	}
+	if o.path == "" {
+		errs = append(errs, errors.New("--path is required"))
+	}
+	if o.output != "text" && o.output != "json" {
+		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.output))
+	}
+	if o.user != "" && o.policyDir != "" && !policy.ValidName(o.user) {
+		errs = append(errs, fmt.Errorf("--user %q: names use [A-Za-z0-9._@-]", o.user))
+	}
+	for _, r := range o.roles {
+		if !policy.ValidName(r) {
+			errs = append(errs, fmt.Errorf("--role %q: names use [A-Za-z0-9._@-]", r))
+		}
+	}
+	if len(o.roles) > 0 && o.user == "" {
+		errs = append(errs, errors.New("--role needs --user: an anonymous request holds no roles"))
+	}
+	if len(o.roles) > 0 && o.policyDir == "" {
+		errs = append(errs, errors.New("--role needs --policy-dir: a server decides with the user's real roles"))
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	if o.policyDir == "" && o.server == "" {
+		return usageError{errors.New("no server: set --server or GATEHOUSE_SERVER, or give --policy-dir for a local check")}
+	}
+	return nil
+}
+
+// local decides with the policy files of --policy-dir and the --role
+// fixtures.
+func (o *checkOptions) local(ctx context.Context) (checkResult, error) {
+	dir, fsys, err := policyDir(o.policyDir)
+	if err != nil {
+		return checkResult{}, err
+	}
+	files, err := policy.LoadDir(fsys, dir)
+	if err != nil {
+		return checkResult{}, err
+	}
+	path, err := proxy.Canonicalize(o.path)
+	if err != nil {
+		return checkResult{}, fmt.Errorf("--path %q: the proxy refuses it (400): %w", o.path, err)
+	}
+	files.Lines = slices.Clone(files.Lines)
+	for i, r := range o.roles {
+		files.Lines = append(files.Lines, policy.Line{Ptype: "g", Fields: []string{policy.UserSubject(o.user), r}, File: "--role", Num: i + 1})
+	}
+	eng, err := policy.New(ctx, nil, files, nil)
+	if err != nil {
+		return checkResult{}, err
+	}
+	sub := ""
+	if o.user != "" {
+		sub = policy.UserSubject(o.user)
+	}
+	d, err := eng.Explain(sub, o.user, o.user, o.method, path)
+	if err != nil {
+		return checkResult{}, err
+	}
+	return checkResult{Allowed: d.Allowed, Rule: d.Rule}, nil
+}
+
+func (a *app) printCheck(o *checkOptions, res checkResult) error {
+	if o.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		return enc.Encode(res)
+	}
+	who := "anonymous"
+	if o.user != "" {
+		who = o.user
+	}
+	if res.Allowed {
+		fmt.Fprintf(a.stdout, "allowed: %s %s for %s\nrule: %s\n", o.method, o.path, who, res.Rule)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "denied: %s %s for %s\nrule: none allows it\n", o.method, o.path, who)
+	return nil
+}

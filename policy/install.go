@@ -1,0 +1,228 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+)
+
+// install builds all derived state for a file layer and the database lines
+// and swaps it in. Callers hold wmu, or own e exclusively. Every problem is
+// a *LineError naming the file and line; all of them are returned at once,
+// joined.
+func (e *Engine) install(files *Files, dbKey map[string]Line) error {
+	m, layout, err := parseModel(files)
+	if err != nil {
+		return err
+	}
+	fast := isDefaultModel(files.Model)
+	checks := lineChecksFor(m, layout, fast)
+	fileKey := make(map[string]Line, len(files.Lines))
+	var errs []error
+	badRoles := false // a g line is in error: admin's roles are unknown
+	for _, l := range files.Lines {
+		if err := checks.check(l); err != nil {
+			errs = append(errs, err)
+			badRoles = badRoles || l.Ptype[0] == 'g'
+			continue
+		}
+		fileKey[l.key()] = l
+	}
+	var x *index
+	if fast {
+		if x, err = compileIndex(ruleLines(files, fileKey, dbKey)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	parents := buildParents(fileKey, dbKey)
+	if _, roles := m["g"]["g"]; roles && !badRoles {
+		if err := checkAdmin(parents, files); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	var enf *casbin.Enforcer
+	if !fast {
+		if enf, err = e.newCasbin(m, unionLines(files, fileKey, dbKey)); err != nil {
+			return modelError(layout, err)
+		}
+	}
+	e.mu.Lock()
+	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
+	e.publish(x)
+	e.mu.Unlock()
+	return nil
+}
+
+// parseModel checks a model's text and parses it. Problems are reported
+// against the model file's lines.
+func parseModel(files *Files) (model.Model, *modelLayout, error) {
+	layout, errs := scanModel(files.ModelName, files.Model)
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	m, err := model.NewModelFromString(files.Model)
+	if err != nil {
+		return nil, nil, layout.errorf(1, "%v", err)
+	}
+	if r, ok := m["r"]["r"]; !ok || len(r.Tokens) != 3 {
+		return nil, nil, layout.errorf(layout.line("r"), "the request definition must be r = sub, obj, act (user, path, method)")
+	}
+	if errs := checkFunctions(layout, m); len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	return m, layout, nil
+}
+
+// modelError places an error Casbin found while building an enforcer: a
+// policy line's own error as it is, an effect error on the effect's line,
+// anything else on the matcher's.
+func modelError(layout *modelLayout, err error) error {
+	var le *LineError
+	if errors.As(err, &le) {
+		return err
+	}
+	if strings.Contains(err.Error(), "effect") {
+		return layout.errorf(layout.line("e"), "%v", err)
+	}
+	return layout.errorf(layout.line("m"), "%v", err)
+}
+
+// lineChecks validates policy lines against a model.
+type lineChecks struct {
+	m    model.Model
+	fast bool // the default model: subjects, patterns and methods are Gatehouse's
+	// patterns and methods name, per line type, the value indexes that a
+	// custom model's matcher passes to pathMatch and methodMatch.
+	patterns, methods map[string][]int
+}
+
+func lineChecksFor(m model.Model, layout *modelLayout, fast bool) *lineChecks {
+	c := &lineChecks{m: m, fast: fast}
+	if fast {
+		c.patterns = map[string][]int{"p": {1}}
+		c.methods = map[string][]int{"p": {2}}
+		return c
+	}
+	var matchers strings.Builder
+	for key, v := range layout.vals {
+		if strings.HasPrefix(key, "m") {
+			matchers.WriteString(v + "\n")
+		}
+	}
+	c.patterns = matcherArgs(m, matchers.String(), "pathMatch")
+	c.methods = matcherArgs(m, matchers.String(), "methodMatch")
+	return c
+}
+
+// matcherArgs finds fn(r.x, p.y …) calls in a matcher and returns, per
+// policy type, the indexes of the values named as fn's second argument.
+func matcherArgs(m model.Model, matcher, fn string) map[string][]int {
+	re := regexp.MustCompile(fn + `\(\s*r\d*\.\w+\s*,\s*(p\d*)\.(\w+)`)
+	out := map[string][]int{}
+	for _, sm := range re.FindAllStringSubmatch(matcher, -1) {
+		ptype, field := sm[1], sm[2]
+		ast, ok := m["p"][ptype]
+		if !ok {
+			continue
+		}
+		if i := slices.Index(ast.Tokens, ptype+"_"+field); i >= 0 && !slices.Contains(out[ptype], i) {
+			out[ptype] = append(out[ptype], i)
+		}
+	}
+	return out
+}
+
+// check validates one line against the model.
+func (c *lineChecks) check(l Line) error {
+	sec := l.Ptype[:1]
+	ast, ok := c.m[sec][l.Ptype]
+	if !ok {
+		return l.errorf("line type %q is not defined by the model", l.Ptype)
+	}
+	if sec == "g" {
+		if want := strings.Count(ast.Value, "_"); len(l.Fields) != want {
+			return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
+		}
+	} else if want := len(ast.Tokens); len(l.Fields) != want && !(len(l.Fields) == want+1 && slices.Contains(ast.Tokens, l.Ptype+"_eft")) {
+		return l.errorf("%s line has %d values, the model's %s wants %d", l.Ptype, len(l.Fields), l.Ptype, want)
+	}
+	for _, i := range c.patterns[l.Ptype] {
+		if _, err := compilePattern(l.Fields[i]); err != nil {
+			return l.errorf("%v", err)
+		}
+	}
+	for _, i := range c.methods[l.Ptype] {
+		if _, err := parseMethods(l.Fields[i]); err != nil {
+			return l.errorf("%v", err)
+		}
+	}
+	if c.fast {
+		return checkNames(l)
+	}
+	return nil
+}
+
+// checkNames checks the subjects and roles of a line under the default
+// model.
+func checkNames(l Line) error {
+	switch l.Ptype {
+	case "p":
+		if !validSubject(l.Fields[0]) {
+			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME", l.Fields[0])
+		}
+	case "g":
+		for _, f := range l.Fields {
+			if !validSubject(f) {
+				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME", f)
+			}
+		}
+		if strings.HasPrefix(l.Fields[1], UserPrefix) {
+			return l.errorf("%q cannot be a role: users are not roles", l.Fields[1])
+		}
+	}
+	return nil
+}
+
+// ErrAdminPermissions means a policy takes read, write or me away from the
+// admin role.
+var ErrAdminPermissions = errors.New("the admin role must keep read, write and me")
+
+// checkAdmin refuses a policy that takes read, write or me away from the
+// admin role: nothing may lock every administrator out. The problem is
+// reported on the first line that gives admin a role or permission, or
+// else on the last line of the policy.
+func checkAdmin(parents map[string][]string, files *Files) error {
+	reach := closure(parents, "admin")
+	var missing []string
+	for _, p := range []string{"read", "write", "me"} {
+		if !slices.Contains(reach, p) {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	at := LineError{File: files.PolicyName, Num: 1, Err: ErrAdminPermissions}
+	if at.File == "" {
+		at.File = DefaultPolicyName
+	}
+	for _, l := range files.Lines {
+		if l.File == at.File {
+			at.Num = l.Num
+		}
+		if l.Ptype == "g" && len(l.Fields) == 2 && l.Fields[0] == "admin" {
+			break
+		}
+	}
+	at.Msg = fmt.Sprintf("%v; it lacks %s (add g, admin, %s)",
+		ErrAdminPermissions, strings.Join(missing, ", "), strings.Join(missing, " and g, admin, "))
+	return &at
+}

@@ -1,0 +1,136 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+)
+
+// Suite is a policy directory's tests.yaml: role fixtures for users and
+// the decisions the policy must make.
+//
+//	users:            # role fixtures for the cases
+//	  rita: [releaser]
+//	cases:
+//	  - {user: rita, method: POST, path: /api/v1/deployments/d1, allow: true}
+//	  - {method: GET, path: /health, allow: true}   # no user: anonymous
+//
+// In a test a user's id is its name, so {self} matches it. Every user a
+// case names must be listed under users (with [] for no roles), so that a
+// misspelt name cannot make a deny case pass.
+type Suite struct {
+	File  string // the file's name, for messages
+	Users []UserFixture
+	Cases []Case
+}
+
+// UserFixture gives a test user roles: each becomes a line
+// "g, user:NAME, ROLE".
+type UserFixture struct {
+	Name  string
+	Roles []string
+	Line  int
+}
+
+// Case is one expected decision.
+type Case struct {
+	User   string // "" for an anonymous request
+	Method string
+	Path   string
+	Allow  bool
+	File   string // the tests file, for messages
+	Line   int
+}
+
+// CaseResult is the outcome of one case.
+type CaseResult struct {
+	Case
+	Decision Decision
+	// Refused says why the path was refused before any decision (the
+	// data plane answers 400); such a request is not allowed.
+	Refused string
+}
+
+// Passed reports whether the decision is the expected one.
+func (r CaseResult) Passed() bool { return r.Decision.Allowed == r.Allow }
+
+// String describes the case and its outcome, with the deciding rule.
+func (r CaseResult) String() string {
+	who := "anonymous"
+	if r.User != "" {
+		who = r.User
+	}
+	want, got := verdict(r.Allow), verdict(r.Decision.Allowed)
+	why := "no rule allows it"
+	switch {
+	case r.Refused != "":
+		why = "the path is refused before the policy: " + r.Refused
+	case r.Decision.Allowed:
+		why = "allowed by " + r.Decision.Rule
+	}
+	return fmt.Sprintf("%s:%d: %s %s %s: want %s, got %s (%s)", r.File, r.Line, who, r.Method, r.Path, want, got, why)
+}
+
+func verdict(allowed bool) string {
+	if allowed {
+		return "allow"
+	}
+	return "deny"
+}
+
+// LoadSuite reads and parses DIR/tests.yaml. dir is the name used in
+// messages. Every problem is reported, each as FILE:LINE: message.
+func LoadSuite(fsys fs.FS, dir string) (*Suite, error) {
+	name := path.Join(dir, TestsFile)
+	data, err := fs.ReadFile(fsys, TestsFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s, errs := ParseSuite(name, data)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// Run decides every case with the policy of files plus the suite's user
+// fixtures. canonical, when not nil, canonicalizes each path as the data
+// plane does; a path it refuses is a request that is not allowed. The
+// error reports a policy that cannot be loaded with the fixtures.
+func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]CaseResult, error) {
+	f := *files
+	f.Lines = slices.Clone(files.Lines)
+	for _, u := range s.Users {
+		for _, r := range u.Roles {
+			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: s.File, Num: u.Line})
+		}
+	}
+	e, err := New(context.Background(), nil, &f, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CaseResult, 0, len(s.Cases))
+	for _, c := range s.Cases {
+		r := CaseResult{Case: c}
+		p := c.Path
+		if canonical != nil {
+			if p, err = canonical(c.Path); err != nil {
+				r.Refused = err.Error()
+				out = append(out, r)
+				continue
+			}
+		}
+		sub := ""
+		if c.User != "" {
+			sub = UserSubject(c.User)
+		}
+		if r.Decision, err = e.Explain(sub, c.User, c.User, c.Method, p); err != nil {
+			return nil, fmt.Errorf("%s:%d: deciding %s %s: %w", s.File, c.Line, c.Method, c.Path, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,150 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseSuiteReportsProblemsWithLines(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unclosed flow sequence", "users:\n  rita: [releaser\ncases: []\n", []string{"tests.yaml:2: did not find expected ',' or ']'"}},
+		{"unclosed flow mapping", "cases:\n  - {method: GET\n  - x\n", []string{"tests.yaml:2: did not find expected ',' or '}'"}},
+		{"first line", "[a\nb: 1\n", []string{"tests.yaml:2: did not find expected ',' or ']'"}},
+		{"bad indentation", "a: 1\n\nb: 2\n c: 3\n", []string{"tests.yaml:4: mapping values are not allowed in this context"}},
+		{"block mapping", "users:\n  rita: []\n - x\n", []string{"tests.yaml:3: did not find expected key"}},
+		{"control character", "users:\n  rita: []\n\x01\n", []string{"tests.yaml:3: control characters are not allowed"}},
+		{"bad utf-8", "users:\n  rita: [\xff]\n", []string{"tests.yaml:2: invalid"}},
+		{"tab indentation", "users:\n\trita: []\n", []string{"tests.yaml:2: found character that cannot start any token"}},
+		{"empty", "", []string{"tests.yaml:1: no cases"}},
+		{"not a mapping", "- a\n- b\n", []string{"tests.yaml:1: want a mapping with users: and cases:"}},
+		{"no cases", "users:\n  rita: []\n", []string{"tests.yaml:1: no cases"}},
+		{
+			"unknown keys",
+			"users: {rita: []}\nextra: 1\ncases:\n  - {user: rita, method: GET, path: /, allow: true, note: x}\n",
+			[]string{`tests.yaml:2: unknown key "extra"`, `tests.yaml:4: unknown key "note"`},
+		},
+		{
+			"duplicate keys",
+			"users: {rita: []}\ncases:\n  - {method: GET, path: /, allow: true, allow: false}\nusers: {}\n",
+			[]string{`tests.yaml:3: "allow" is given twice (first on line 3)`, `tests.yaml:4: "users" is given twice (first on line 1)`},
+		},
+		{
+			"bad values",
+			"users:\n  rita: releaser\n  bad name: []\n  sam: [ok, 'no good']\ncases:\n" +
+				"  - {method: get, path: /, allow: true}\n" +
+				"  - {method: GET, path: api, allow: yes}\n" +
+				"  - {method: GET, allow: true}\n" +
+				"  - {user: [a], method: GET, path: /, allow: true}\n" +
+				"  - just a string\n",
+			[]string{
+				"tests.yaml:2: user rita: want a list of roles",
+				`tests.yaml:3: invalid user name "bad name"`,
+				`tests.yaml:4: user sam: invalid role "no good"`,
+				`tests.yaml:6: invalid method "get"`,
+				`tests.yaml:7: invalid path "api"`,
+				`tests.yaml:7: allow: want true or false, got "yes"`,
+				"tests.yaml:8: the case has no path",
+				"tests.yaml:9: user: want a single value",
+				"tests.yaml:10: a case must be a mapping",
+			},
+		},
+		{
+			"undeclared user",
+			"users: {rita: []}\ncases:\n  - {user: rtia, method: GET, path: /, allow: false}\n",
+			[]string{`tests.yaml:3: user "rtia" is not listed under users:`},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, errs := ParseSuite("tests.yaml", []byte(c.yaml))
+			if s != nil {
+				t.Errorf("a suite with problems was returned")
+			}
+			SortProblems(errs)
+			if len(errs) != len(c.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(errs), len(c.want), errors.Join(errs...))
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(errs[i].Error(), w) {
+					t.Errorf("problem %d = %q, want prefix %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestSuiteRun(t *testing.T) {
+	const doc = `# a comment
+users:
+  rita: [releaser]
+  gus: [guest]
+  nob: []
+base: &case {method: GET, path: /api/v1/users/gus, allow: true}
+cases:
+  - {user: rita, method: POST, path: /api/v1/deployments/d1, allow: true}
+  - {user: gus, method: POST, path: /api/v1/deployments/d1, allow: true}
+  - {user: gus, method: PUT, path: /api/v1/users/gus, allow: true}
+  - {user: gus, method: PUT, path: /api/v1/users/rita, allow: true}
+  - {method: GET, path: /health, allow: false}
+  - {method: GET, path: /a/../health, allow: true}
+  - {method: GET, path: /a/%2F/b, allow: true}
+  - {user: nob, method: GET, path: /x, allow: false}
+`
+	// The alias line is an unknown key: check that first.
+	if _, errs := ParseSuite("tests.yaml", []byte(doc)); len(errs) != 1 || !strings.Contains(errs[0].Error(), `tests.yaml:6: unknown key "base"`) {
+		t.Fatalf("errs = %v", errs)
+	}
+	s, errs := ParseSuite("tests.yaml", []byte(strings.Replace(doc, "base: &case {method: GET, path: /api/v1/users/gus, allow: true}\n", "", 1)))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	files := testFiles(t, "", string(defaultPolicy)+"p, releaser, /api/v1/deployments/{id}, POST\np, public, /health, GET\n")
+	canon := func(p string) (string, error) {
+		if strings.Contains(p, "%2F") {
+			return "", errors.New("encoded slash")
+		}
+		return strings.Replace(p, "/a/../", "/", 1), nil
+	}
+	results, err := s.Run(files, canon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		passed bool
+		text   string
+	}{
+		{true, "tests.yaml:7: rita POST /api/v1/deployments/d1: want allow, got allow (allowed by p, releaser, /api/v1/deployments/{id}, POST (policy.csv:11))"},
+		{false, "tests.yaml:8: gus POST /api/v1/deployments/d1: want allow, got deny (no rule allows it)"},
+		{true, "tests.yaml:9: gus PUT /api/v1/users/gus: want allow, got allow (allowed by p, me, /api/v1/users/{self}, GET|PUT|PATCH (policy.csv:5))"},
+		{false, "tests.yaml:10: gus PUT /api/v1/users/rita: want allow, got deny (no rule allows it)"},
+		{false, "tests.yaml:11: anonymous GET /health: want deny, got allow (allowed by p, public, /health, GET (policy.csv:12))"},
+		{true, "tests.yaml:12: anonymous GET /a/../health: want allow, got allow"},
+		{false, "tests.yaml:13: anonymous GET /a/%2F/b: want allow, got deny (the path is refused before the policy: encoded slash)"},
+		{true, "tests.yaml:14: nob GET /x: want deny, got deny (no rule allows it)"},
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%d results, want %d", len(results), len(want))
+	}
+	for i, w := range want {
+		if results[i].Passed() != w.passed || !strings.HasPrefix(results[i].String(), w.text) {
+			t.Errorf("case %d: passed=%v %q\nwant passed=%v %q", i, results[i].Passed(), results[i].String(), w.passed, w.text)
+		}
+	}
+}
+
+func TestSuiteRunReportsBadFixtures(t *testing.T) {
+	// Role fixtures are g lines; a model without roles cannot take them.
+	noRoles := strings.Replace(strings.Replace(customModel, "[role_definition]\ng = _, _\n", "", 1), "g(r.sub, p.sub)", "r.sub == p.sub", 1)
+	s, errs := ParseSuite("tests.yaml", []byte("users:\n  rita: [admin]\ncases:\n  - {user: rita, method: GET, path: /, allow: true}\n"))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	_, err := s.Run(testFiles(t, noRoles, "p, user:rita, /*, GET\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `tests.yaml:2: line type "g" is not defined by the model`) {
+		t.Fatalf("err = %v", err)
+	}
+}

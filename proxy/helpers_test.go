@@ -1,0 +1,234 @@
+package proxy
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testUser is a Principal.
+type testUser struct{ id, name, email, groups string }
+
+func (u *testUser) UserID() string   { return u.id }
+func (u *testUser) Username() string { return u.name }
+func (u *testUser) Email() string    { return u.email }
+func (u *testUser) Groups() string   { return u.groups }
+func (u *testUser) Subject() string  { return "user:" + u.name }
+
+var (
+	alice = &testUser{id: "u-alice", name: "alice", email: "alice@example.com", groups: "admin,guest"}
+	bob   = &testUser{id: "u-bob", name: "bob"} // no email, no roles
+)
+
+// testTokens is the fake authenticator's view: "boom" cannot be checked,
+// anything else unknown is a bad token.
+func testAuthenticator() AuthenticatorFunc {
+	return func(token string) (Principal, error) {
+		switch token {
+		case "alice-token":
+			return alice, nil
+		case "bob-token":
+			return bob, nil
+		case "boom":
+			return nil, errors.New("token store unreachable")
+		}
+		return nil, nil
+	}
+}
+
+// decisions records what the authorizer was asked.
+type decisions struct {
+	mu   sync.Mutex // guards seen
+	seen []string   // "METHOD PATH", in order
+}
+
+func (d *decisions) add(method, path string) {
+	d.mu.Lock()
+	d.seen = append(d.seen, method+" "+path)
+	d.mu.Unlock()
+}
+
+func (d *decisions) all() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.seen...)
+}
+
+// last returns the last request decided, or "".
+func (d *decisions) last() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.seen) == 0 {
+		return ""
+	}
+	return d.seen[len(d.seen)-1]
+}
+
+// testAuthorizer fails under /fail, denies under /deny, allows only
+// /public to anonymous callers and everything else to authenticated ones.
+func testAuthorizer(rec *decisions) AuthorizerFunc {
+	return func(p Principal, method, path string) (Decision, error) {
+		rec.add(method, path)
+		switch {
+		case strings.HasPrefix(path, "/fail"):
+			return Decision{}, errors.New("policy unavailable")
+		case strings.HasPrefix(path, "/deny"):
+			return Decision{}, nil
+		case p == nil:
+			return Decision{Allowed: path == "/public", Permission: "public"}, nil
+		}
+		return Decision{Allowed: true, Permission: "read"}, nil
+	}
+}
+
+// echoed is what the echo upstream received.
+type echoed struct {
+	Method  string      `json:"method"`
+	Path    string      `json:"path"`
+	RawPath string      `json:"raw_path"`
+	URI     string      `json:"uri"`
+	Query   string      `json:"query"`
+	Host    string      `json:"host"`
+	Header  http.Header `json:"header"`
+	Body    string      `json:"body"`
+}
+
+// echoUpstream reports every request it receives as JSON, and its method in
+// X-Echo-Method (for HEAD, which has no body). hits counts requests.
+type echoUpstream struct {
+	*httptest.Server
+	hits atomic.Int32
+}
+
+func newEchoUpstream(t *testing.T) *echoUpstream {
+	t.Helper()
+	up := &echoUpstream{}
+	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		e := echoed{
+			Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, URI: r.RequestURI,
+			Query: r.URL.RawQuery, Host: r.Host, Header: r.Header, Body: string(body),
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo-Method", r.Method)
+		_ = json.NewEncoder(w).Encode(e)
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+// gatehouse is a Handler under test, served on loopback.
+type gatehouse struct {
+	*httptest.Server
+	h   *Handler
+	rec *decisions
+}
+
+// newGatehouse serves a Handler in front of upstream with the fake
+// authenticator and authorizer; edit adjusts the config.
+func newGatehouse(t *testing.T, upstream string, edit func(*Config)) *gatehouse {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &decisions{}
+	cfg := Config{Upstream: u, Authenticator: testAuthenticator(), Authorizer: testAuthorizer(rec)}
+	if edit != nil {
+		edit(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &gatehouse{Server: srv, h: h, rec: rec}
+}
+
+func (g *gatehouse) addr() string { return g.Listener.Addr().String() }
+
+// send writes one raw HTTP/1.1 request to addr and reads the answer, so a
+// test controls the request line and the header names byte for byte.
+// headers are "Name: value" lines.
+func send(t *testing.T, addr, method, target string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: gatehouse.test\r\n", method, target)
+	for _, h := range headers {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("Connection: close\r\n\r\n")
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("%s %q: reading the response: %v", method, target, err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %q: reading the body: %v", method, target, err)
+	}
+	return res, body
+}
+
+// decodeEcho decodes what the echo upstream received.
+func decodeEcho(t *testing.T, res *http.Response, body []byte) echoed {
+	t.Helper()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200; body %s", res.StatusCode, body)
+	}
+	var e echoed
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("the upstream's answer is not its echo: %v; body %s", err, body)
+	}
+	return e
+}
+
+// wantError checks Gatehouse's JSON error shape and status.
+func wantError(t *testing.T, res *http.Response, body []byte, status int, code string) {
+	t.Helper()
+	if res.StatusCode != status {
+		t.Errorf("status %d, want %d; body %s", res.StatusCode, status, body)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("Content-Type %q, want JSON", ct)
+	}
+	var e errorBody
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("error body is not JSON: %v; body %s", err, body)
+	}
+	if e.Error.Code != code || e.Error.Message == "" {
+		t.Errorf("error %+v, want code %q and a message", e.Error, code)
+	}
+	if res.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the error response")
+	}
+}
+
+// newServer serves h on loopback until the test ends.
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
