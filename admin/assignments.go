@@ -17,7 +17,8 @@ type Assignment struct {
 }
 
 // ListAssignments returns role assignments, filtered by user and role name
-// when they are not empty.
+// when they are not empty. An unknown user or role is ErrNotFound, so that
+// a typo in a filter does not read as "nobody holds it".
 func (s *Service) ListAssignments(ctx context.Context, user, role string) ([]Assignment, error) {
 	if user != "" {
 		u, err := s.findUser(s.db.WithContext(ctx), user)
@@ -25,6 +26,9 @@ func (s *Service) ListAssignments(ctx context.Context, user, role string) ([]Ass
 			return nil, err
 		}
 		user = u.Username
+	}
+	if role != "" && !s.roleExists(role) {
+		return nil, notFoundf("role %s not found", quote(role))
 	}
 	out := []Assignment{}
 	for _, l := range s.eng.Groupings() {
@@ -52,7 +56,7 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 			return err
 		}
 		if !s.roleExistsTx(c.DB(), role) {
-			return notFoundf("role %s", quote(role))
+			return notFoundf("role %s not found", quote(role))
 		}
 		sub := policy.UserSubject(u.Username)
 		if l, ok := s.eng.Source("g", sub, role); ok {

@@ -43,7 +43,8 @@ func conflictf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrConflict}, args...)...)
 }
 
-// notFoundf returns an ErrNotFound with a message.
+// notFoundf returns an ErrNotFound whose message is the whole sentence
+// the API shows, such as `role "x" not found`.
 func notFoundf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrNotFound}, args...)...)
 }

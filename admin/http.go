@@ -171,7 +171,7 @@ func errorStatus(err error) (int, string, string) {
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, "forbidden", trimSentinel(err, ErrForbidden)
 	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, "not_found", trimSentinel(err, ErrNotFound) + " not found"
+		return http.StatusNotFound, "not_found", trimSentinel(err, ErrNotFound)
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict, "conflict", trimSentinel(err, ErrConflict)
 	case errors.Is(err, ErrGone):

@@ -204,7 +204,7 @@ func dbErr(err error, what string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		return notFoundf("%s", what)
+		return notFoundf("%s not found", what)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return conflictf("%s already exists", what)
 	}

@@ -80,7 +80,11 @@ func (a *API) render(c *gin.Context, status int, v signupView) {
 	h.Set("Content-Security-Policy", signupCSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // the URL holds the token
+	// The page's URL holds the token: strict-origin keeps it out of every
+	// Referer header. Not no-referrer: under it browsers send "Origin: null"
+	// with the form post, which sameOrigin rightly refuses, so no browser
+	// could sign up.
+	h.Set("Referrer-Policy", "strict-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	c.Status(status)

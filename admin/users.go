@@ -159,7 +159,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 			}
 		}
 		if err := c.DB().Create(u).Error; err != nil {
-			return dbErr(err, "user "+u.Username)
+			return dbErr(err, "user "+quote(u.Username))
 		}
 		c.auditChange(ctx, "user.create", u.Username, "", policy.UserSubject(u.Username))
 		for _, r := range roles {

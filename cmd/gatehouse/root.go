@@ -73,6 +73,7 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
+	root.AddCommand(a.loginCmd(), a.userCmd(), a.roleCmd(), a.permissionCmd())
 	root.AddCommand(a.policyCmd())
 	return root
 }

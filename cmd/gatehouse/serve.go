@@ -82,6 +82,7 @@ func (o *serveOptions) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT or :PORT", a.flag, a.addr))
 		}
 	}
+	// Port 0 asks the kernel for a free port, so two of them never clash.
 	if _, port, _ := net.SplitHostPort(o.listen); o.listen == o.opsListen && port != "0" {
 		errs = append(errs, errors.New("--listen and --ops-listen must differ"))
 	}

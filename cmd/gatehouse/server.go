@@ -42,12 +42,40 @@ type server struct {
 }
 
 // newServer builds every component and binds both listeners, so that a bad
-// configuration fails here, at start, and not on the first request.
+// configuration fails here, at start, and not on the first request. The
+// listeners are bound first: without --public-url, invitation links point
+// at the bound address, which is only known then (--listen 127.0.0.1:0).
 func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler) (*server, error) {
+	dataLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	opsLn, err := net.Listen("tcp", o.opsListen)
+	if err != nil {
+		dataLn.Close()
+		return nil, fmt.Errorf("--ops-listen: %w", err)
+	}
 	db, err := store.Open(ctx, o.db, store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime})
 	if err != nil {
+		dataLn.Close()
+		opsLn.Close()
 		return nil, err
 	}
+	s, err := assemble(ctx, o, getenv, log, audit, db, dataLn.Addr().String())
+	if err != nil {
+		closeStore(db)
+		dataLn.Close()
+		opsLn.Close()
+		return nil, err
+	}
+	s.dataLn, s.opsLn = dataLn, opsLn
+	return s, nil
+}
+
+// assemble builds the policy engine, the control plane, the data plane and
+// the policy watcher on an open store, for a server whose data plane
+// listens on addr.
+func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler, db *gorm.DB, addr string) (*server, error) {
 	files, err := loadPolicyFiles(o.policyDir)
 	if err != nil {
 		return nil, err
@@ -58,7 +86,7 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	}
 	publicURL := o.publicURL
 	if publicURL == "" {
-		publicURL = defaultPublicURL(o.listen)
+		publicURL = defaultPublicURL(addr)
 	}
 	svc, err := admin.New(ctx, db, eng, admin.Config{
 		TokenTTL: o.tokenTTL, InviteTTL: o.inviteTTL, DefaultRole: o.defaultRole, PublicURL: publicURL,
@@ -98,19 +126,10 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	s.ops = &http.Server{Handler: s.opsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
-	if s.dataLn, err = net.Listen("tcp", o.listen); err != nil {
-		return nil, fmt.Errorf("--listen: %w", err)
-	}
-	if s.opsLn, err = net.Listen("tcp", o.opsListen); err != nil {
-		s.dataLn.Close()
-		return nil, fmt.Errorf("--ops-listen: %w", err)
-	}
 	if o.policyDir != "" {
 		// The same name as loadPolicyFiles gives, so that the watcher's
 		// revision and messages match the first load's.
 		if s.watcher, err = policy.NewWatcher(eng, filepath.Clean(o.policyDir), reg, log); err != nil {
-			s.dataLn.Close()
-			s.opsLn.Close()
 			return nil, err
 		}
 	}
@@ -240,11 +259,16 @@ func (s *server) run(ctx context.Context) error {
 	wg.Wait()
 	stopWatch()
 	<-watchDone
-	if sqlDB, err := s.db.DB(); err == nil {
-		sqlDB.Close()
-	}
+	closeStore(s.db)
 	s.log.Info("stopped")
 	return runErr
+}
+
+// closeStore closes the store's connections.
+func closeStore(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
 }
 
 // authenticator adapts the control plane's authenticator to the data plane.

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
+)
+
+// clientOptions are the flags every client command shares: which server,
+// and how to print.
+type clientOptions struct {
+	server string
+	output string
+	// relogin, set by connect, tells the user what to do when the server
+	// refuses the token.
+	relogin string
+}
+
+func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
+	fs.StringVarP(&o.output, "output", "o", "table", `output format: "table" or "json" (the API's JSON, for scripts)`)
+}
+
+// clientGroup returns a command that only holds subcommands. Run without
+// one, or with an unknown one, it is a usage error (exit 2), not help with
+// exit 0, so that a typo in a script fails.
+func (a *app) clientGroup(use, short, example string, o *clientOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return usageError{fmt.Errorf("%q needs a command", cmd.CommandPath())}
+		},
+	}
+	if o != nil {
+		o.addFlags(cmd.PersistentFlags())
+	}
+	return cmd
+}
+
+// connect returns a client of the chosen server with the chosen token.
+// The server is --server, else GATEHOUSE_SERVER, else the server of the
+// last login; the token is GATEHOUSE_TOKEN, else the stored login for that
+// server. A stored token is only ever sent to the server it came from.
+func (a *app) connect(o *clientOptions) (*client.Client, error) {
+	if o.output != "table" && o.output != "json" {
+		return nil, usageError{fmt.Errorf("--output %q: want table or json", o.output)}
+	}
+	server, source := o.server, "--server"
+	if server == "" {
+		server, source = a.env("GATEHOUSE_SERVER"), "GATEHOUSE_SERVER"
+	}
+	if tok := a.env("GATEHOUSE_TOKEN"); tok != "" {
+		// Never pair this token with the stored server: it may belong to
+		// another deployment.
+		if server == "" {
+			return nil, usageError{errors.New("GATEHOUSE_TOKEN is set but no server is: pass --server or set GATEHOUSE_SERVER")}
+		}
+		o.relogin = "GATEHOUSE_TOKEN was refused; set a fresh token or unset it to use the stored login"
+		return a.newClient(server, source, tok)
+	}
+	path, err := credentialsPath(a.env)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := loadCredentials(path)
+	if err != nil {
+		return nil, err
+	}
+	if server == "" {
+		if creds.Current == "" {
+			return nil, usageError{errors.New("no server: log in first (gatehouse login --server URL --username NAME), or pass --server and set GATEHOUSE_TOKEN")}
+		}
+		server, source = creds.Current, path
+	}
+	base, err := client.ParseServer(server)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", source, err)}
+	}
+	l := creds.Logins[base]
+	if l == nil || l.Token == "" {
+		return nil, fmt.Errorf("not logged in to %s: run gatehouse login --server %s --username NAME, or set GATEHOUSE_TOKEN", base, base)
+	}
+	if !l.ExpiresAt.IsZero() && time.Now().After(l.ExpiresAt) {
+		return nil, fmt.Errorf("your login to %s as %s expired at %s: run gatehouse login --server %s --username %s",
+			base, l.Username, l.ExpiresAt.UTC().Format(time.RFC3339), base, l.Username)
+	}
+	o.relogin = fmt.Sprintf("log in again: gatehouse login --server %s --username %s", base, l.Username)
+	return a.newClient(base, source, string(l.Token))
+}
+
+func (a *app) newClient(server, source, token string) (*client.Client, error) {
+	c, err := client.New(server, token, nil)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", source, err)}
+	}
+	return c, nil
+}
+
+// apiError adds a hint to the errors a user can act on.
+func (o *clientOptions) apiError(err error) error {
+	if client.IsCode(err, "unauthenticated") && o.relogin != "" {
+		return fmt.Errorf("%w (%s)", err, o.relogin)
+	}
+	return err
+}
+
+// printJSON writes an API answer as it came, indented for people.
+func printJSON(w io.Writer, body json.RawMessage) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, body, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// table writes tab-separated rows as aligned columns.
+func table(w io.Writer, header string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// orDash shows an empty value as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// readPassword reads a password: one line of stdin with --password-stdin,
+// else a prompt without echo when stdin is a terminal.
+func (a *app) readPassword(fromStdin bool, prompt string) (admin.Secret, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("reading the password from stdin: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", usageError{errors.New("--password-stdin: stdin holds no password")}
+		}
+		return admin.Secret(pw), nil
+	}
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usageError{errors.New("stdin is not a terminal: pass the password with --password-stdin")}
+	}
+	fmt.Fprint(a.stderr, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(a.stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	if len(b) == 0 {
+		return "", errors.New("no password given")
+	}
+	return admin.Secret(b), nil
+}

@@ -1,0 +1,232 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Token is the answer of a login.
+type Token struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"` // seconds
+}
+
+// User is a user as the API shows it.
+type User struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	FullName  string    `json:"full_name"`
+	Email     string    `json:"email"`
+	Active    bool      `json:"active"`
+	Roles     []string  `json:"roles"`
+	CreatedAt time.Time `json:"created_at"`
+	// InvitationURL is set, once, when a user is created without a
+	// password.
+	InvitationURL       string     `json:"invitation_url,omitempty"`
+	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
+}
+
+// CreateUser is the body of a user creation. Roles nil means the server's
+// default role; a password left empty makes an invitation.
+type CreateUser struct {
+	Username string    `json:"username"`
+	Password string    `json:"password,omitempty"`
+	Roles    *[]string `json:"roles,omitempty"`
+	Email    string    `json:"email,omitempty"`
+	FullName string    `json:"full_name,omitempty"`
+}
+
+// UpdateUser is a partial update; nil fields stay as they are.
+type UpdateUser struct {
+	Username *string `json:"username,omitempty"`
+	Email    *string `json:"email,omitempty"`
+	FullName *string `json:"full_name,omitempty"`
+	Active   *bool   `json:"active,omitempty"`
+}
+
+// Invitation is a new invitation link, shown once.
+type Invitation struct {
+	URL       string    `json:"invitation_url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Permission is a permission and the rules it opens.
+type Permission struct {
+	Name   string `json:"name"`
+	Rules  []Rule `json:"rules"`
+	Source string `json:"source"`
+}
+
+// Rule is one policy rule of a permission.
+type Rule struct {
+	Path    string `json:"path"`
+	Methods string `json:"methods"`
+	Source  string `json:"source"`
+}
+
+// Role is a role and its permissions.
+type Role struct {
+	Name        string   `json:"name"`
+	Permissions []string `json:"permissions"`
+	Builtin     bool     `json:"builtin"`
+	Source      string   `json:"source"`
+}
+
+// Assignment is a role held by a user.
+type Assignment struct {
+	User   string `json:"user"`
+	Role   string `json:"role"`
+	Source string `json:"source"`
+}
+
+// items is the envelope of every list answer.
+type items[T any] struct {
+	Items []T `json:"items"`
+}
+
+// list unwraps a list answer, keeping the body as sent.
+func list[T any](ctx context.Context, c *Client, path string, q url.Values) (Result[[]T], error) {
+	r, err := do[items[T]](ctx, c, http.MethodGet, path, q, nil)
+	return Result[[]T]{Value: r.Value.Items, Body: r.Body}, err
+}
+
+// Login exchanges a username and password for an access token.
+func (c *Client) Login(ctx context.Context, username, password string) (Token, error) {
+	r, err := do[Token](ctx, c, http.MethodPost, "/login", nil, map[string]string{"username": username, "password": password})
+	return r.Value, err
+}
+
+// Signup uses an invitation token: the invited user gets the password and
+// becomes active.
+func (c *Client) Signup(ctx context.Context, token, password string) (Result[User], error) {
+	return do[User](ctx, c, http.MethodPost, "/signup", nil, map[string]string{"token": token, "password": password})
+}
+
+// Me returns the caller's own user.
+func (c *Client) Me(ctx context.Context) (Result[User], error) {
+	return do[User](ctx, c, http.MethodGet, "/me", nil, nil)
+}
+
+// ListUsers returns every user.
+func (c *Client) ListUsers(ctx context.Context) (Result[[]User], error) {
+	return list[User](ctx, c, "/users", nil)
+}
+
+// CreateUser creates a user.
+func (c *Client) CreateUser(ctx context.Context, in CreateUser) (Result[User], error) {
+	return do[User](ctx, c, http.MethodPost, "/users", nil, in)
+}
+
+// GetUser returns a user by name or id.
+func (c *Client) GetUser(ctx context.Context, user string) (Result[User], error) {
+	p, err := segment("user", user)
+	if err != nil {
+		return Result[User]{}, err
+	}
+	return do[User](ctx, c, http.MethodGet, "/users/"+p, nil, nil)
+}
+
+// UpdateUser changes a user.
+func (c *Client) UpdateUser(ctx context.Context, user string, in UpdateUser) (Result[User], error) {
+	p, err := segment("user", user)
+	if err != nil {
+		return Result[User]{}, err
+	}
+	return do[User](ctx, c, http.MethodPatch, "/users/"+p, nil, in)
+}
+
+// DeleteUser deletes a user.
+func (c *Client) DeleteUser(ctx context.Context, user string) error {
+	p, err := segment("user", user)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(ctx, http.MethodDelete, "/users/"+p, nil, nil)
+	return err
+}
+
+// Invite issues a new invitation for a user; the previous one stops
+// working.
+func (c *Client) Invite(ctx context.Context, user string) (Result[Invitation], error) {
+	p, err := segment("user", user)
+	if err != nil {
+		return Result[Invitation]{}, err
+	}
+	return do[Invitation](ctx, c, http.MethodPost, "/users/"+p+"/invitation", nil, nil)
+}
+
+// ListPermissions returns every permission with its rules.
+func (c *Client) ListPermissions(ctx context.Context) (Result[[]Permission], error) {
+	return list[Permission](ctx, c, "/permissions", nil)
+}
+
+// ListRoles returns every role.
+func (c *Client) ListRoles(ctx context.Context) (Result[[]Role], error) {
+	return list[Role](ctx, c, "/roles", nil)
+}
+
+// GetRole returns one role.
+func (c *Client) GetRole(ctx context.Context, role string) (Result[Role], error) {
+	p, err := segment("role", role)
+	if err != nil {
+		return Result[Role]{}, err
+	}
+	return do[Role](ctx, c, http.MethodGet, "/roles/"+p, nil, nil)
+}
+
+// CreateRole creates a role with a set of permissions.
+func (c *Client) CreateRole(ctx context.Context, role string, permissions []string) (Result[Role], error) {
+	if permissions == nil {
+		permissions = []string{}
+	}
+	return do[Role](ctx, c, http.MethodPost, "/roles", nil, map[string]any{"name": role, "permissions": permissions})
+}
+
+// SetRolePermissions replaces the permissions of a role.
+func (c *Client) SetRolePermissions(ctx context.Context, role string, permissions []string) (Result[Role], error) {
+	p, err := segment("role", role)
+	if err != nil {
+		return Result[Role]{}, err
+	}
+	if permissions == nil {
+		permissions = []string{}
+	}
+	return do[Role](ctx, c, http.MethodPatch, "/roles/"+p, nil, map[string]any{"permissions": permissions})
+}
+
+// DeleteRole deletes a role nobody holds.
+func (c *Client) DeleteRole(ctx context.Context, role string) error {
+	p, err := segment("role", role)
+	if err != nil {
+		return err
+	}
+	_, err = c.send(ctx, http.MethodDelete, "/roles/"+p, nil, nil)
+	return err
+}
+
+// ListAssignments returns role assignments, filtered by user and role when
+// they are not empty.
+func (c *Client) ListAssignments(ctx context.Context, user, role string) (Result[[]Assignment], error) {
+	q := url.Values{}
+	if user != "" {
+		q.Set("user", user)
+	}
+	if role != "" {
+		q.Set("role", role)
+	}
+	return list[Assignment](ctx, c, "/role-assignments", q)
+}
+
+// Assign gives a user a role.
+func (c *Client) Assign(ctx context.Context, user, role string) (Result[Assignment], error) {
+	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, map[string]string{"user": user, "role": role})
+}
+
+// Revoke takes a role from a user.
+func (c *Client) Revoke(ctx context.Context, user, role string) error {
+	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", url.Values{"user": {user}, "role": {role}}, nil)
+	return err
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
+)
+
+// TestInvitationURLUsesBoundPort: with --listen on port 0 and no
+// --public-url, invitation links must name the port actually bound, not
+// ":0", or every link printed by serve (and by demo) is dead.
+func TestInvitationURLUsesBoundPort(t *testing.T) {
+	o := defaultServeOptions()
+	o.listen, o.opsListen = "127.0.0.1:0", "127.0.0.1:0"
+	o.upstream = "http://127.0.0.1:9"
+	o.db = "sqlite:" + filepath.Join(t.TempDir(), "g.db")
+	getenv := func(k string) string {
+		if k == "GATEHOUSE_ADMIN_PASSWORD" {
+			return "admin-password-1"
+		}
+		return ""
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log, audit := newLogger(io.Discard, slog.LevelInfo)
+	s, err := newServer(ctx, o, getenv, log, audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := s.run(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := s.svc.CreateUser(ctx, admin.CreateUser{Username: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "http://" + s.dataLn.Addr().String() + admin.SignupPath + "?token="
+	if !strings.HasPrefix(u.InvitationURL, want) {
+		t.Errorf("invitation URL %q, want it to start with %q", u.InvitationURL, want)
+	}
+}
