@@ -27,7 +27,9 @@ func (s *Service) ListAssignments(ctx context.Context, user, role string) ([]Ass
 		}
 		user = u.Username
 	}
-	if role != "" && !s.roleExists(role) {
+	if ok, err := s.roleExists(role); err != nil {
+		return nil, err
+	} else if role != "" && !ok {
 		return nil, notFoundf("role %s not found", quote(role))
 	}
 	out := []Assignment{}
@@ -55,7 +57,9 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 		if err != nil {
 			return err
 		}
-		if !s.roleExistsTx(c.DB(), role) {
+		if ok, err := s.roleExistsTx(c.DB(), role); err != nil {
+			return err
+		} else if !ok {
 			return notFoundf("role %s not found", quote(role))
 		}
 		sub := policy.UserSubject(u.Username)

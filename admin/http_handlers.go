@@ -156,18 +156,12 @@ func (a *API) getRole(c *gin.Context) {
 }
 
 func (a *API) patchRole(c *gin.Context) {
-	var in struct {
-		Permissions *[]string `json:"permissions"`
-	}
+	var in RoleUpdate
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
 	}
-	if in.Permissions == nil {
-		a.fail(c, fieldErr("permissions", "is required: the new set of permissions"))
-		return
-	}
-	r, err := a.svc.UpdateRole(c.Request.Context(), c.Param("role"), *in.Permissions)
+	r, err := a.svc.ChangeRole(c.Request.Context(), c.Param("role"), in)
 	a.reply(c, http.StatusOK, r, err)
 }
 

@@ -71,17 +71,19 @@ func (s *Service) fileRoles() map[string]policy.Line {
 	return out
 }
 
-func (s *Service) roleExists(name string) bool { return s.roleExistsTx(s.db, name) }
+func (s *Service) roleExists(name string) (bool, error) { return s.roleExistsTx(s.db, name) }
 
 // roleExistsTx reports whether name is a role, reading the roles table
 // through db (a transaction when called inside a change).
-func (s *Service) roleExistsTx(db *gorm.DB, name string) bool {
+func (s *Service) roleExistsTx(db *gorm.DB, name string) (bool, error) {
 	if _, ok := s.fileRoles()[name]; ok {
-		return true
+		return true, nil
 	}
 	var n int64
-	db.Model(&store.Role{}).Where("name = ?", name).Count(&n)
-	return n > 0
+	if err := db.Model(&store.Role{}).Where("name = ?", name).Count(&n).Error; err != nil {
+		return false, dbErr(err, "role "+quote(name))
+	}
+	return n > 0, nil
 }
 
 func (s *Service) roleView(name, source string) Role {
@@ -175,21 +177,66 @@ func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (
 	return s.roleView(name, policy.OriginDatabase), nil
 }
 
+// RoleUpdate changes a role's permissions: Permissions replaces the set;
+// otherwise Add and Remove change it in place, in one transaction, so that
+// concurrent edits of other permissions are not lost.
+type RoleUpdate struct {
+	Permissions *[]string `json:"permissions"`
+	Add         []string  `json:"add_permissions"`
+	Remove      []string  `json:"remove_permissions"`
+}
+
 // UpdateRole replaces the permissions of a role made through the API.
 func (s *Service) UpdateRole(ctx context.Context, name string, perms []string) (Role, error) {
+	return s.ChangeRole(ctx, name, RoleUpdate{Permissions: &perms})
+}
+
+// ChangeRole changes the permissions of a role made through the API.
+func (s *Service) ChangeRole(ctx context.Context, name string, in RoleUpdate) (Role, error) {
 	if l, ok := s.fileRoles()[name]; ok {
 		return Role{}, conflictf("role %q is defined in %s and is read-only through the API", name, l.Origin())
 	}
-	perms, err := s.checkPermissions(perms)
-	if err != nil {
-		return Role{}, err
+	if in.Permissions != nil && (len(in.Add) > 0 || len(in.Remove) > 0) {
+		return Role{}, fieldErr("permissions", "give either the new set or add_permissions/remove_permissions, not both")
 	}
-	err = s.update(ctx, func(c *tx) error {
+	if in.Permissions == nil && len(in.Add) == 0 && len(in.Remove) == 0 {
+		return Role{}, fieldErr("permissions", "is required: the new set, or add_permissions/remove_permissions")
+	}
+	for _, p := range in.Add {
+		if slices.Contains(in.Remove, p) {
+			return Role{}, fieldErr("add_permissions", "%q is both added and removed", p)
+		}
+	}
+	if _, err := s.checkPermissions(in.Add); err != nil {
+		return Role{}, fieldErr("add_permissions", "%v", err.(*FieldError).Msg)
+	}
+	err := s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
-		c.auditChange(ctx, "role.update", name, name, name)
 		have := s.eng.Parents(name)
+		var perms []string
+		if in.Permissions != nil {
+			var err error
+			if perms, err = s.checkPermissions(*in.Permissions); err != nil {
+				return err
+			}
+		} else {
+			perms = slices.Clone(have)
+			for _, p := range in.Remove {
+				i := slices.Index(perms, p)
+				if i < 0 {
+					return fieldErr("remove_permissions", "role %q does not have permission %q", name, p)
+				}
+				perms = slices.Delete(perms, i, i+1)
+			}
+			for _, p := range in.Add {
+				if !slices.Contains(perms, p) {
+					perms = append(perms, p)
+				}
+			}
+		}
+		c.auditChange(ctx, "role.update", name, name, name)
 		for _, p := range have {
 			if !slices.Contains(perms, p) {
 				if err := c.Remove("g", name, p); err != nil {

@@ -137,7 +137,9 @@ func (s *Service) validateDefaultRole() error {
 	if s.cfg.DefaultRole == "" {
 		return nil
 	}
-	if !s.roleExists(s.cfg.DefaultRole) {
+	if ok, err := s.roleExists(s.cfg.DefaultRole); err != nil {
+		return fmt.Errorf("admin: checking --default-role: %w", err)
+	} else if !ok {
 		return fmt.Errorf("admin: --default-role %q is not a known role", s.cfg.DefaultRole)
 	}
 	return nil

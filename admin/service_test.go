@@ -502,3 +502,60 @@ func TestRestartKeepsEverything(t *testing.T) {
 		}
 	})
 }
+
+// TestNamesConferNothing: a user named like a permission or a role, and a
+// role named like a user, gain nothing from their names.
+func TestNamesConferNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		for _, name := range []string{"write", "read", "guest", "public"} {
+			mustCreate(t, s, CreateUser{Username: name, Password: name + "-password", Roles: &[]string{}})
+			tok, err := s.Login(ctx, name, name+"-password", "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := s.auth.Authenticate(tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []string{"GET", "POST", "DELETE"} {
+				if d, _ := s.eng.Decide(id.Subject(), id.UserID(), id.Username(), m, "/api/v1/pipelines"); d.Allowed {
+					t.Fatalf("user %q with no roles may %s", name, m)
+				}
+			}
+		}
+		// A role named like a user gives that user nothing.
+		if _, err := s.CreateRole(ctx, "read2", []string{"read"}); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, CreateUser{Username: "read2", Password: "read2-password", Roles: &[]string{}})
+		if s.eng.Reaches(policy.UserSubject("read2"), "read") {
+			t.Fatal("a user named like a role holds its permissions")
+		}
+	})
+}
+
+func TestRoleDeltaChanges(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	if _, err := s.CreateRole(ctx, "ops", []string{"read"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.ChangeRole(ctx, "ops", RoleUpdate{Add: []string{"write", "me"}, Remove: []string{"read"}})
+	if err != nil || strings.Join(r.Permissions, ",") != "me,write" {
+		t.Fatalf("delta: %+v %v", r, err)
+	}
+	_, err = s.ChangeRole(ctx, "ops", RoleUpdate{Remove: []string{"read"}})
+	wantField(t, err, "remove_permissions")
+	_, err = s.ChangeRole(ctx, "ops", RoleUpdate{Add: []string{"deploy"}})
+	wantField(t, err, "add_permissions")
+	set := []string{"read"}
+	_, err = s.ChangeRole(ctx, "ops", RoleUpdate{Permissions: &set, Add: []string{"me"}})
+	wantField(t, err, "permissions")
+	_, err = s.ChangeRole(ctx, "ops", RoleUpdate{})
+	wantField(t, err, "permissions")
+	if got, _ := s.GetRole(ctx, "ops"); strings.Join(got.Permissions, ",") != "me,write" {
+		t.Fatalf("refused changes changed the role: %v", got.Permissions)
+	}
+}

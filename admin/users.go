@@ -154,7 +154,9 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 	var inv *Invitation
 	err := s.update(ctx, func(c *tx) error {
 		for _, r := range roles {
-			if !s.roleExistsTx(c.DB(), r) {
+			if ok, err := s.roleExistsTx(c.DB(), r); err != nil {
+				return err
+			} else if !ok {
 				return fieldErr("roles", "unknown role %q", r)
 			}
 		}

@@ -79,7 +79,11 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
 	}
 	s, err := newServer(ctx, o, getenv, log, audit)
 	if err != nil {
-		return fmt.Errorf("demo: %w (is something else on %s? try --listen 127.0.0.1:0)", err, listen)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "listen" {
+			return fmt.Errorf("demo: %w (is something else on that port? try --listen 127.0.0.1:0 --ops-listen 127.0.0.1:0)", err)
+		}
+		return fmt.Errorf("demo: %w", err)
 	}
 	if _, err := s.svc.CreateUser(ctx, admin.CreateUser{Username: "guest", Password: guestPW, Roles: &[]string{"guest"}, FullName: "Guest User"}); err != nil {
 		return err

@@ -140,6 +140,11 @@ func TestCLIUserManagement(t *testing.T) {
 	}
 	newCLI(t).login(srv.URL, "dave", "dave-password-1")
 
+	// A key rotation keeps earlier tokens valid and signs new ones.
+	contains(t, "token rotate-key", admin.ok("token", "rotate-key"), "New tokens are signed with key")
+	admin.ok("user", "list")
+	bob.ok("user", "list")
+
 	// Deactivating bob ends his token at once; deleting him removes him.
 	contains(t, "user update --active=false", admin.ok("user", "update", "bob", "--active=false"), "Active:", "no")
 	bob.fails(1, []string{"invalid or expired token", "log in again: gatehouse login --server " + srv.URL + " --username bob"}, "user", "list")
@@ -149,7 +154,9 @@ func TestCLIUserManagement(t *testing.T) {
 	// Wrong input: API refusals exit 1 with the API's message ...
 	admin.fails(1, []string{`Error: role "nosuch" not found`}, "role", "assign", "nosuch", "--user", "alice")
 	admin.fails(1, []string{`user "ghost" not found`}, "role", "assign", "releaser", "--user", "ghost")
-	admin.fails(1, []string{`role releaser does not have permission "write"`}, "role", "update", "releaser", "--remove-permission", "write")
+	admin.fails(1, []string{`remove_permissions: role "releaser" does not have permission "write"`}, "role", "update", "releaser", "--remove-permission", "write")
+	// Roles change by delta on the server: add and remove in one request.
+	contains(t, "role update", admin.ok("role", "update", "releaser", "--add-permission", "write", "--add-permission", "me", "--remove-permission", "read"), "me, write")
 	admin.fails(1, []string{"you cannot delete yourself"}, "user", "delete", "admin")
 	// ... command-line mistakes exit 2 with what is wrong and the usage.
 	for _, tt := range []struct {

@@ -143,24 +143,7 @@ me; roles from policy files are changed in those files.`,
 			if err != nil {
 				return err
 			}
-			cur, err := c.GetRole(cmd.Context(), args[0])
-			if err != nil {
-				return o.apiError(err)
-			}
-			perms := slices.Clone(cur.Value.Permissions)
-			for _, p := range remove {
-				i := slices.Index(perms, p)
-				if i < 0 {
-					return fmt.Errorf("role %s does not have permission %q (it has: %s)", args[0], p, orDash(strings.Join(perms, ", ")))
-				}
-				perms = slices.Delete(perms, i, i+1)
-			}
-			for _, p := range add {
-				if !slices.Contains(perms, p) {
-					perms = append(perms, p)
-				}
-			}
-			res, err := c.SetRolePermissions(cmd.Context(), args[0], perms)
+			res, err := c.ChangeRolePermissions(cmd.Context(), args[0], add, remove)
 			if err != nil {
 				return o.apiError(err)
 			}

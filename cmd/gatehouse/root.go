@@ -75,6 +75,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd(), a.userCmd(), a.roleCmd(), a.permissionCmd())
 	root.AddCommand(a.policyCmd())
+	root.AddCommand(a.tokenCmd())
 	return root
 }
 

@@ -278,8 +278,11 @@ var _ proxy.Authenticator = authenticator{}
 
 func (x authenticator) Authenticate(token string) (proxy.Principal, error) {
 	id, err := x.a.Authenticate(token)
-	if err != nil {
-		return nil, nil // every failure is a bad token: the data plane answers 401
+	switch {
+	case errors.Is(err, admin.ErrUnauthenticated):
+		return nil, nil // a bad token: the data plane answers 401
+	case err != nil:
+		return nil, err // could not decide: the data plane answers 503
 	}
 	return id, nil
 }

@@ -197,6 +197,16 @@ func (c *Client) SetRolePermissions(ctx context.Context, role string, permission
 	return do[Role](ctx, c, http.MethodPatch, "/roles/"+p, nil, map[string]any{"permissions": permissions})
 }
 
+// ChangeRolePermissions adds and removes permissions of a role in one
+// change on the server, so concurrent edits of other permissions stay.
+func (c *Client) ChangeRolePermissions(ctx context.Context, role string, add, remove []string) (Result[Role], error) {
+	p, err := segment("role", role)
+	if err != nil {
+		return Result[Role]{}, err
+	}
+	return do[Role](ctx, c, http.MethodPatch, "/roles/"+p, nil, map[string]any{"add_permissions": add, "remove_permissions": remove})
+}
+
 // DeleteRole deletes a role nobody holds.
 func (c *Client) DeleteRole(ctx context.Context, role string) error {
 	p, err := segment("role", role)
@@ -229,4 +239,15 @@ func (c *Client) Assign(ctx context.Context, user, role string) (Result[Assignme
 func (c *Client) Revoke(ctx context.Context, user, role string) error {
 	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", url.Values{"user": {user}, "role": {role}}, nil)
 	return err
+}
+
+// SigningKey is a new signing key's id.
+type SigningKey struct {
+	Kid string `json:"kid"`
+}
+
+// RotateKey makes every replica sign new tokens with a new key; tokens
+// signed before stay valid until they expire.
+func (c *Client) RotateKey(ctx context.Context) (Result[SigningKey], error) {
+	return do[SigningKey](ctx, c, http.MethodPost, "/signing-keys", nil, map[string]any{})
 }
