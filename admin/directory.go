@@ -15,6 +15,8 @@ type Identity struct {
 	active          bool
 	version         int64
 	eng             *policy.Engine
+	// Header values, built once: the data plane forwards them as they are.
+	userHdr, idHdr, emailHdr []string
 }
 
 // UserID returns the user's id.
@@ -31,6 +33,13 @@ func (i *Identity) Subject() string { return i.subject }
 
 // Groups returns the user's roles, comma-separated, as they are now.
 func (i *Identity) Groups() string { return i.eng.Groups(i.subject) }
+
+// IdentityHeaders returns the values of the identity headers forwarded
+// upstream, shared and never to be modified; email and groups are nil when
+// empty.
+func (i *Identity) IdentityHeaders() (user, id, email, groups []string) {
+	return i.userHdr, i.idHdr, i.emailHdr, i.eng.GroupsHeader(i.subject)
+}
 
 // directory is the in-memory view of every user, by id and by name, that
 // authentication reads on each request. Every change to a user updates it
@@ -55,6 +64,10 @@ func (d *directory) put(u *store.User) {
 		id: u.ID, name: u.Username, email: u.Email,
 		subject: policy.UserSubject(u.Username),
 		active:  u.Active, version: u.TokenVersion, eng: d.eng,
+		userHdr: []string{u.Username}, idHdr: []string{u.ID},
+	}
+	if u.Email != "" {
+		id.emailHdr = []string{u.Email}
 	}
 	d.mu.Lock()
 	if old, ok := d.byID.Load(u.ID); ok && old.(*Identity).name != u.Username {

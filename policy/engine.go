@@ -62,8 +62,9 @@ type snapshot struct {
 
 // grantSet is what one subject reaches, cached per snapshot.
 type grantSet struct {
-	bits   bitset
-	groups string // direct roles, comma-separated
+	bits      bitset
+	groups    string   // direct roles, comma-separated
+	groupsHdr []string // groups as a header value; nil without roles
 }
 
 // New builds an engine from the file layer and, when db is not nil, the
@@ -246,6 +247,9 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 	roles := slices.Clone(e.parents[sub])
 	slices.Sort(roles)
 	g := &grantSet{groups: strings.Join(roles, ",")}
+	if g.groups != "" {
+		g.groupsHdr = []string{g.groups}
+	}
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
 		g.bits.or(s.public)
@@ -283,6 +287,12 @@ func (e *Engine) Decide(sub, userID, username, method, path string) (Decision, e
 // Groups returns the roles directly assigned to sub, comma-separated.
 func (e *Engine) Groups(sub string) string {
 	return e.grants(e.snap.Load(), sub).groups
+}
+
+// GroupsHeader returns Groups(sub) as a one-value header slice, nil when
+// sub has no roles. The slice is cached and shared: do not modify it.
+func (e *Engine) GroupsHeader(sub string) []string {
+	return e.grants(e.snap.Load(), sub).groupsHdr
 }
 
 // Explain decides like Decide and names the deciding rule.

@@ -45,9 +45,33 @@ func (b *bufferPool) Get() []byte { return *(b.p.Get().(*[]byte)) }
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
+// prepareHeaders readies the headers of an allowed request before
+// ReverseProxy copies them: it removes what the client must not send
+// upstream (stripHeaders, an h2c upgrade offer), keeps Connection from
+// naming the identity headers (ReverseProxy drops the headers Connection
+// names), and sets the identity headers. Setting them here rather than in
+// rewrite spares a copy of the request to carry the principal.
+func prepareHeaders(hd http.Header, p Principal, forwardToken bool) {
+	stripHeaders(hd, forwardToken)
+	dropH2C(hd)
+	if p == nil {
+		return
+	}
+	scrubConnection(hd)
+	user, id, email, groups := p.IdentityHeaders()
+	hd["X-Forwarded-User"] = user
+	hd["X-Forwarded-User-Id"] = id
+	if email != nil {
+		hd["X-Forwarded-Email"] = email
+	}
+	if groups != nil {
+		hd["X-Forwarded-Groups"] = groups
+	}
+}
+
 // rewrite prepares the outgoing request. ReverseProxy has already removed
 // hop-by-hop headers (including any named in Connection) and the client's
-// X-Forwarded-For/Host/Proto.
+// X-Forwarded-For/Host/Proto; prepareHeaders did the rest.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
 	out.URL.Scheme, out.URL.Host = h.upstream.Scheme, h.upstream.Host
@@ -55,19 +79,7 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Path = h.basePath + out.URL.Path
 	}
 	out.URL.RawPath = ""
-	stripHeaders(out.Header, h.forwardToken)
 	pr.SetXForwarded()
-	if p := PrincipalFrom(out.Context()); p != nil {
-		hd := out.Header
-		hd["X-Forwarded-User"] = []string{p.Username()}
-		hd["X-Forwarded-User-Id"] = []string{p.UserID()}
-		if e := p.Email(); e != "" {
-			hd["X-Forwarded-Email"] = []string{e}
-		}
-		if g := p.Groups(); g != "" {
-			hd["X-Forwarded-Groups"] = []string{g}
-		}
-	}
 }
 
 // modifyResponse returns the request id to the client.

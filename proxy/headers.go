@@ -1,6 +1,9 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // stripHeaders removes every header a client must not be able to send to
 // the upstream: identity headers (Gatehouse sets its own), routing hints
@@ -13,6 +16,41 @@ func stripHeaders(h http.Header, forwardToken bool) {
 			delete(h, k)
 		}
 	}
+}
+
+// scrubConnection removes from the Connection header any token that names
+// a header the data plane strips or sets: ReverseProxy deletes the headers
+// Connection names, which would otherwise let a client delete Gatehouse's
+// identity headers.
+func scrubConnection(h http.Header) {
+	vs := h["Connection"]
+	if len(vs) == 0 {
+		return
+	}
+	dirty := false
+	for _, v := range vs {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strippedHeader(strings.TrimSpace(tok)) {
+				dirty = true
+			}
+		}
+	}
+	if !dirty {
+		return
+	}
+	var keep []string
+	for _, v := range vs {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" && !strippedHeader(tok) {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(keep, ", ")}
 }
 
 // strippedPrefixes and strippedNames are in normalized form: lower case,
@@ -28,6 +66,13 @@ var (
 
 func strippedHeader(k string) bool {
 	if len(k) < 6 {
+		return false
+	}
+	// Every stripped name starts with x, f or r: most headers (Accept,
+	// User-Agent, Content-Type, Authorization…) leave here.
+	switch k[0] | 0x20 {
+	case 'x', 'f', 'r':
+	default:
 		return false
 	}
 	for _, p := range strippedPrefixes {

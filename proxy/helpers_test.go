@@ -18,17 +18,32 @@ import (
 )
 
 // testUser is a Principal.
-type testUser struct{ id, name, email, groups string }
+type testUser struct {
+	id, name, email, groups string
+	hdr                     [4][]string // built once, as admin.Identity does
+}
 
 func (u *testUser) UserID() string   { return u.id }
 func (u *testUser) Username() string { return u.name }
-func (u *testUser) Email() string    { return u.email }
-func (u *testUser) Groups() string   { return u.groups }
 func (u *testUser) Subject() string  { return "user:" + u.name }
 
+func (u *testUser) IdentityHeaders() (user, id, email, groups []string) {
+	return u.hdr[0], u.hdr[1], u.hdr[2], u.hdr[3]
+}
+
+func newTestUser(id, name, email, groups string) *testUser {
+	opt := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	return &testUser{id: id, name: name, email: email, groups: groups, hdr: [4][]string{{name}, {id}, opt(email), opt(groups)}}
+}
+
 var (
-	alice = &testUser{id: "u-alice", name: "alice", email: "alice@example.com", groups: "admin,guest"}
-	bob   = &testUser{id: "u-bob", name: "bob"} // no email, no roles
+	alice = newTestUser("u-alice", "alice", "alice@example.com", "admin,guest")
+	bob   = newTestUser("u-bob", "bob", "", "") // no email, no roles
 )
 
 // testTokens is the fake authenticator's view: "boom" cannot be checked,

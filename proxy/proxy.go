@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,11 +19,14 @@ const ReservedPrefix = "/gatehouse/"
 type Principal interface {
 	UserID() string
 	Username() string
-	Email() string
-	// Groups returns the caller's roles, comma-separated.
-	Groups() string
 	// Subject returns the caller's policy subject.
 	Subject() string
+	// IdentityHeaders returns the values of X-Forwarded-User,
+	// X-Forwarded-User-Id, X-Forwarded-Email and X-Forwarded-Groups (roles,
+	// comma-separated) as they are now; a nil slice leaves the header
+	// unset. The slices are shared: the data plane never modifies them,
+	// which lets an implementation build them once instead of per request.
+	IdentityHeaders() (user, id, email, groups []string)
 }
 
 // Authenticator turns a bearer token into a principal. It returns a nil
@@ -60,14 +62,6 @@ type AuthorizerFunc func(p Principal, method, path string) (Decision, error)
 // Authorize calls f.
 func (f AuthorizerFunc) Authorize(p Principal, method, path string) (Decision, error) {
 	return f(p, method, path)
-}
-
-type principalKey struct{}
-
-// PrincipalFrom returns the principal of a request being forwarded, or nil.
-func PrincipalFrom(ctx context.Context) Principal {
-	p, _ := ctx.Value(principalKey{}).(Principal)
-	return p
 }
 
 // Config configures a Handler.
@@ -194,11 +188,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.metrics.count(outcomeAllow, d.Permission)
 	}
-	dropH2C(r.Header)
+	prepareHeaders(r.Header, p, h.forwardToken)
 	r.URL.Path, r.URL.RawPath = path, ""
-	if p != nil {
-		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
-	}
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())

@@ -19,9 +19,11 @@ type shadowUser struct{}
 
 func (shadowUser) UserID() string   { return "u-gus" }
 func (shadowUser) Username() string { return "gus" }
-func (shadowUser) Email() string    { return "" }
-func (shadowUser) Groups() string   { return "guest" }
 func (shadowUser) Subject() string  { return "user:gus" }
+
+func (shadowUser) IdentityHeaders() (user, id, email, groups []string) {
+	return []string{"gus"}, []string{"u-gus"}, nil, []string{"guest"}
+}
 
 // shadowHandler builds a data plane in front of an upstream that answers
 // 200 "upstream" to everything. Tokens: "good" is gus, anything else is

@@ -34,6 +34,7 @@ type serveOptions struct {
 	dbMaxIdle         int
 	dbConnLifetime    time.Duration
 	reloadInterval    time.Duration
+	pprof             bool
 }
 
 func defaultServeOptions() *serveOptions {
@@ -65,6 +66,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")
 	fs.DurationVar(&o.dbConnLifetime, "db-conn-max-lifetime", o.dbConnLifetime, "PostgreSQL: lifetime of a connection")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", o.reloadInterval, "how often users and policy are fully reloaded from the store, to heal missed changes")
+	fs.BoolVar(&o.pprof, "pprof", o.pprof, "serve Go's profiler at /debug/pprof/ on --ops-listen (never on --listen)")
 }
 
 // validate reports every problem at once.
