@@ -140,6 +140,7 @@ func TestKustomizeChecksCatch(t *testing.T) {
 		pgKust     = "/kubernetes/overlays/postgres/kustomization.yaml"
 		pgPDB      = "/kubernetes/overlays/postgres/pdb.yaml"
 		sqlite     = "/kubernetes/sqlite-deployment.yaml"
+		policyKust = "/kubernetes/policy/kustomization.yaml"
 	)
 	cases := []struct {
 		name          string
@@ -151,6 +152,8 @@ func TestKustomizeChecksCatch(t *testing.T) {
 			"targetPort: http", "targetPort: 8237", "targetPort 8237 is the upstream port"},
 		{"policy mounted with subPath", sqliteVariant, deployment,
 			"              mountPath: /etc/gatehouse/policy\n", "              mountPath: /etc/gatehouse/policy\n              subPath: policy.csv\n", "subPath"},
+		{"policy ConfigMap renamed on every change", pgVariant, policyKust,
+			"      disableNameSuffixHash: true\n", "", "want gatehouse-policy"},
 		{"--policy-dir names another directory", sqliteVariant, deployment,
 			"--policy-dir=/etc/gatehouse/policy", "--policy-dir=/etc/gatehouse", "is not a mount path"},
 		{"pipeline server on every interface", sqliteVariant, deployment,
