@@ -1,6 +1,6 @@
-# syntax=docker/dockerfile:1
-#
-# Gatehouse: a static binary on distroless.
+# Gatehouse: a static binary on distroless. Needs BuildKit (the default
+# builder since Docker 23) for the cache mounts; there is no
+# `# syntax=` line, which would pull an unpinned frontend image.
 #
 #   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t gatehouse .
 #
