@@ -142,6 +142,24 @@ func (g *gatehouseProc) login(user, password string) (string, error) {
 	return tok.AccessToken, nil
 }
 
+// cpuTime returns the CPU time (user and system) a process has used.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; fields count from after ")".
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
 // rssKB returns a process's resident set and its peak, in KiB.
 func rssKB(pid int) (rss, peak int) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

@@ -33,9 +33,12 @@ func (l *lab) compare(ctx context.Context, o options) error {
 		return err
 	}
 	path := "/api/v1/pipelines"
+	// Both proxies get the same client traffic, token included; the bare
+	// proxy passes it upstream, Gatehouse checks it and strips it.
+	auth := map[string]string{"Authorization": "Bearer " + tok}
 	targets := map[string]target{
-		"bare":      {url: "http://" + bareAddr + path},
-		"gatehouse": {url: g.url + path, header: map[string]string{"Authorization": "Bearer " + tok}},
+		"bare":      {url: "http://" + bareAddr + path, header: auth},
+		"gatehouse": {url: g.url + path, header: auth},
 	}
 	fmt.Printf("load: %s, %d connections, %d rounds of %s per proxy, interleaved; GET %s (%d-byte JSON)\n",
 		gen.name(), o.conns, o.rounds, o.duration, path, len(upstreamBody))
@@ -45,26 +48,31 @@ func (l *lab) compare(ctx context.Context, o options) error {
 			return fmt.Errorf("warm-up %s: %w", name, err)
 		}
 	}
+	pids := map[string]int{"bare": bare.Process.Pid, "gatehouse": g.cmd.Process.Pid}
 	res := map[string][]result{}
+	cpuPerReq := map[string][]float64{}
 	for r := 0; r < o.rounds; r++ {
 		order := []string{"bare", "gatehouse"}
 		if r%2 == 1 {
 			order = []string{"gatehouse", "bare"}
 		}
 		for _, name := range order {
+			cpu0 := cpuTime(pids[name])
 			x, err := gen.run(ctx, targets[name], o.conns, o.duration)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			us := float64((cpuTime(pids[name]) - cpu0).Microseconds()) / float64(max(x.requests, 1))
 			res[name] = append(res[name], x)
-			fmt.Printf("  round %d %-9s %9.0f req/s  p50 %s  p99 %s  errors %d\n", r+1, name, x.rps, ms(x.p50), ms(x.p99), x.errors)
+			cpuPerReq[name] = append(cpuPerReq[name], us)
+			fmt.Printf("  round %d %-9s %9.0f req/s  p50 %s  p99 %s  errors %d  proxy CPU %.1f µs/req\n", r+1, name, x.rps, ms(x.p50), ms(x.p99), x.errors, us)
 		}
 	}
 	ratios := make([]float64, o.rounds)
 	for i := range ratios {
 		ratios[i] = res["gatehouse"][i].rps / res["bare"][i].rps
 	}
-	rows := [][]string{{"proxy", "req/s (median)", "p50", "p99", "errors", "RSS"}}
+	rows := [][]string{{"proxy", "req/s (median)", "p50", "p99", "errors", "proxy CPU/req", "RSS"}}
 	for _, name := range []string{"bare", "gatehouse"} {
 		var rps []float64
 		var p50, p99 []time.Duration
@@ -78,7 +86,8 @@ func (l *lab) compare(ctx context.Context, o options) error {
 			pid = g.cmd.Process.Pid
 		}
 		rss, _ := rssKB(pid)
-		rows = append(rows, []string{name, fmt.Sprintf("%.0f", median(rps)), ms(medianDur(p50)), ms(medianDur(p99)), fmt.Sprint(errs), mib(rss)})
+		rows = append(rows, []string{name, fmt.Sprintf("%.0f", median(rps)), ms(medianDur(p50)), ms(medianDur(p99)), fmt.Sprint(errs),
+			fmt.Sprintf("%.1f µs", median(cpuPerReq[name])), mib(rss)})
 	}
 	fmt.Println()
 	fmt.Print(table(rows))
