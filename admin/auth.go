@@ -35,7 +35,11 @@ func (a *Authenticator) Authenticate(token string) (*Identity, error) {
 	if a.now().Unix() > v.exp+int64(tokenLeeway/time.Second) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthenticated)
 	}
-	id := a.dir.get(v.userID)
+	id := v.id.Load()
+	if id == nil || id.stale.Load() {
+		id = a.dir.get(v.userID)
+		v.id.Store(id)
+	}
 	switch {
 	case id == nil:
 		return nil, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)

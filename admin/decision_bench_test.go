@@ -26,7 +26,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				d, err := eng.Decide(id.Subject(), id.UserID(), id.Username(), bc.method, bc.path)
+				d, err := id.Decide(bc.method, bc.path)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -17,6 +18,11 @@ type Identity struct {
 	eng             *policy.Engine
 	// Header values, built once: the data plane forwards them as they are.
 	userHdr, idHdr, emailHdr []string
+	// grants caches what the user reaches under the policy in force.
+	grants policy.GrantCache
+	// stale is set when a newer identity replaces this one (or the user is
+	// deleted), so that holders of this pointer look the user up again.
+	stale atomic.Bool
 }
 
 // UserID returns the user's id.
@@ -34,11 +40,17 @@ func (i *Identity) Subject() string { return i.subject }
 // Groups returns the user's roles, comma-separated, as they are now.
 func (i *Identity) Groups() string { return i.eng.Groups(i.subject) }
 
+// Decide decides a request of this user with the policy in force, through
+// the identity's own grant cache.
+func (i *Identity) Decide(method, path string) (policy.Decision, error) {
+	return i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
+}
+
 // IdentityHeaders returns the values of the identity headers forwarded
 // upstream, shared and never to be modified; email and groups are nil when
 // empty.
 func (i *Identity) IdentityHeaders() (user, id, email, groups []string) {
-	return i.userHdr, i.idHdr, i.emailHdr, i.eng.GroupsHeader(i.subject)
+	return i.userHdr, i.idHdr, i.emailHdr, i.eng.GroupsHeaderCached(&i.grants, i.subject)
 }
 
 // directory is the in-memory view of every user, by id and by name, that
@@ -70,8 +82,11 @@ func (d *directory) put(u *store.User) {
 		id.emailHdr = []string{u.Email}
 	}
 	d.mu.Lock()
-	if old, ok := d.byID.Load(u.ID); ok && old.(*Identity).name != u.Username {
-		delete(d.byName, old.(*Identity).name)
+	if old, ok := d.byID.Load(u.ID); ok {
+		if old.(*Identity).name != u.Username {
+			delete(d.byName, old.(*Identity).name)
+		}
+		defer old.(*Identity).stale.Store(true) // after the new one is in
 	}
 	d.byName[u.Username] = u.ID
 	d.byID.Store(u.ID, id)
@@ -82,6 +97,7 @@ func (d *directory) remove(id string) {
 	d.mu.Lock()
 	if old, ok := d.byID.LoadAndDelete(id); ok {
 		delete(d.byName, old.(*Identity).name)
+		old.(*Identity).stale.Store(true)
 	}
 	d.mu.Unlock()
 }

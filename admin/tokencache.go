@@ -3,6 +3,7 @@ package admin
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // tokenCache remembers verified tokens so that a signature is checked once
@@ -24,6 +25,9 @@ type verifiedToken struct {
 	userID string
 	ver    int64
 	exp    int64 // unix seconds
+	// id is the user's identity when last looked up; it is looked up again
+	// once a change supersedes it, which spares a directory lookup per use.
+	id atomic.Pointer[Identity]
 }
 
 func newTokenCache(max int) *tokenCache {

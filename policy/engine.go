@@ -263,6 +263,44 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 	return g
 }
 
+// GrantCache remembers what one subject reaches under the policy in force,
+// for a holder that decides for the same subject again and again (a user's
+// identity): DecideCached then skips the engine's own per-subject lookup.
+// The engine refills it after every policy change. The zero value is ready.
+type GrantCache struct{ p atomic.Pointer[grantSlot] }
+
+type grantSlot struct {
+	snap *snapshot
+	g    *grantSet
+}
+
+// lookup returns sub's grants under s from c, filling c on a miss.
+func (e *Engine) cached(c *GrantCache, s *snapshot, sub string) *grantSet {
+	if sl := c.p.Load(); sl != nil && sl.snap == s {
+		return sl.g
+	}
+	g := e.grants(s, sub)
+	c.p.Store(&grantSlot{snap: s, g: g})
+	return g
+}
+
+// DecideCached is Decide for an authenticated subject with its GrantCache.
+func (e *Engine) DecideCached(c *GrantCache, sub, userID, username, method, path string) (Decision, error) {
+	s := e.snap.Load()
+	if s.x == nil || sub == "" {
+		return e.Decide(sub, userID, username, method, path)
+	}
+	if i := s.x.lookup(method, path, e.cached(c, s, sub).bits, username, userID); i >= 0 {
+		return Decision{Allowed: true, Permission: s.x.subjects[i]}, nil
+	}
+	return Decision{}, nil
+}
+
+// GroupsHeaderCached is GroupsHeader through a GrantCache.
+func (e *Engine) GroupsHeaderCached(c *GrantCache, sub string) []string {
+	return e.cached(c, e.snap.Load(), sub).groupsHdr
+}
+
 // Decide decides one request. sub is the user's subject (UserSubject), or
 // "" for an anonymous request; userID and username are what {self} matches;
 // path must be canonical. An error means the decision could not be made.

@@ -334,3 +334,37 @@ m = g(r.sub, p.sub) && keyMatch(r.obj, p.obj) && r.act == p.act
 		t.Fatal("public's allow overrode an explicit deny")
 	}
 }
+
+// TestGrantCacheFollowsChanges: a holder's GrantCache never decides with
+// what a subject reached before a change.
+func TestGrantCacheFollowsChanges(t *testing.T) {
+	e := newTestEngine(t, sqliteDB(t), nil)
+	grant(t, e, "gus", "guest")
+	var c GrantCache
+	decide := func() bool {
+		d, err := e.DecideCached(&c, UserSubject("gus"), "gus-id", "gus", "POST", "/api/v1/runs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Allowed
+	}
+	if decide() {
+		t.Fatal("guest may write")
+	}
+	grant(t, e, "gus", "admin")
+	if !decide() {
+		t.Fatal("the cache kept the grants from before the assignment")
+	}
+	if got := e.GroupsHeaderCached(&c, UserSubject("gus")); len(got) != 1 || got[0] != "admin,guest" {
+		t.Fatalf("groups header = %q", got)
+	}
+	if err := e.Update(context.Background(), func(c *Change) error { return c.Remove("g", UserSubject("gus"), "admin") }); err != nil {
+		t.Fatal(err)
+	}
+	if decide() {
+		t.Fatal("the cache kept the grants from before the revocation")
+	}
+	if d, _ := e.DecideCached(&c, "", "", "", "GET", "/api/v1/runs"); d.Allowed {
+		t.Fatal("an anonymous request through a cache was allowed")
+	}
+}
