@@ -16,8 +16,10 @@ type Identity struct {
 	active          bool
 	version         int64
 	eng             *policy.Engine
-	// Header values, built once: the data plane forwards them as they are.
-	userHdr, idHdr, emailHdr []string
+	// hdr holds the header values, built on first use (most of a large
+	// directory never makes a request to this replica) and then shared:
+	// the data plane forwards them as they are.
+	hdr atomic.Pointer[identityHeaders]
 	// grants caches what the user reaches under the policy in force.
 	grants policy.GrantCache
 	// stale is set when a newer identity replaces this one (or the user is
@@ -46,11 +48,21 @@ func (i *Identity) Decide(method, path string) (policy.Decision, error) {
 	return i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
 }
 
+type identityHeaders struct{ user, id, email []string }
+
 // IdentityHeaders returns the values of the identity headers forwarded
 // upstream, shared and never to be modified; email and groups are nil when
 // empty.
 func (i *Identity) IdentityHeaders() (user, id, email, groups []string) {
-	return i.userHdr, i.idHdr, i.emailHdr, i.eng.GroupsHeaderCached(&i.grants, i.subject)
+	h := i.hdr.Load()
+	if h == nil {
+		h = &identityHeaders{user: []string{i.name}, id: []string{i.id}}
+		if i.email != "" {
+			h.email = []string{i.email}
+		}
+		i.hdr.Store(h)
+	}
+	return h.user, h.id, h.email, i.eng.GroupsHeaderCached(&i.grants, i.subject)
 }
 
 // directory is the in-memory view of every user, by id and by name, that
@@ -76,10 +88,6 @@ func (d *directory) put(u *store.User) {
 		id: u.ID, name: u.Username, email: u.Email,
 		subject: policy.UserSubject(u.Username),
 		active:  u.Active, version: u.TokenVersion, eng: d.eng,
-		userHdr: []string{u.Username}, idHdr: []string{u.ID},
-	}
-	if u.Email != "" {
-		id.emailHdr = []string{u.Email}
 	}
 	d.mu.Lock()
 	if old, ok := d.byID.Load(u.ID); ok {

@@ -139,16 +139,20 @@ func (c *Change) FileLines(name string) []Line {
 // RemoveSubject removes every database g line in which sub is the child or
 // the parent. Lines from files are kept (see FileLines).
 func (c *Change) RemoveSubject(sub string) {
-	for _, l := range c.e.dbKey {
-		if l.Ptype == "g" && (l.Fields[0] == sub || (len(l.Fields) > 1 && l.Fields[1] == sub)) {
-			c.del = append(c.del, l)
+	for k := range c.e.dbKey {
+		if child, parent, ok := edgeOf(k); ok && (child == sub || parent == sub) {
+			c.del = append(c.del, lineOf(k))
 		}
 	}
 }
 
 // RenameSubject rewrites every database line that names old to name new.
 func (c *Change) RenameSubject(old, new string) {
-	for _, l := range c.e.dbKey {
+	for k := range c.e.dbKey {
+		if !strings.Contains(k, old) {
+			continue
+		}
+		l := lineOf(k)
 		renamed := false
 		fields := make([]string, len(l.Fields))
 		for i, f := range l.Fields {
@@ -250,11 +254,10 @@ func (e *Engine) apply(add, del []Line) {
 		if _, ok := dbKey[k]; ok {
 			continue
 		}
-		l.File, l.Num = "", 0
-		dbKey[k] = l
+		dbKey[k] = struct{}{}
 		if _, inFile := e.fileKey[k]; !inFile {
 			rulesChanged = rulesChanged || l.Ptype[0] == 'p'
-			e.link(l)
+			e.link(k, l)
 		}
 	}
 	x := e.snap.Load().x
@@ -271,10 +274,11 @@ func (e *Engine) apply(add, del []Line) {
 	e.publish(x)
 }
 
-// link adds a union line to the derived structures. Callers hold mu.
-func (e *Engine) link(l Line) {
-	if l.Ptype == "g" && len(l.Fields) == 2 {
-		e.parents[l.Fields[0]] = append(e.parents[l.Fields[0]], l.Fields[1])
+// link adds a union line (with key k) to the derived structures. Callers
+// hold mu.
+func (e *Engine) link(k string, l Line) {
+	if child, parent, ok := edgeOf(k); ok {
+		e.parents[child] = append(e.parents[child], parent)
 	}
 	if e.casbin != nil {
 		if l.Ptype[0] == 'g' {
@@ -317,15 +321,16 @@ func (c *Change) Pending() (add, del []Line) { return c.add, c.del }
 // memory now, before this change's own lines.
 func (c *Change) ApplyCommitted(add, del []Line) { c.e.apply(add, del) }
 
+// DatabaseLines is the database layer as read by LoadDatabaseLines.
+type DatabaseLines struct{ keys keySet }
+
+// Len returns the number of lines.
+func (d DatabaseLines) Len() int { return len(d.keys) }
+
 // ReplaceDatabaseLines replaces the whole database layer in memory with
 // lines read from the database, as a full reload does.
-func (c *Change) ReplaceDatabaseLines(lines []Line) error {
-	dbKey := make(map[string]Line, len(lines))
-	for _, l := range lines {
-		l.File, l.Num = "", 0
-		dbKey[l.key()] = l
-	}
-	return c.e.install(c.e.files, dbKey)
+func (c *Change) ReplaceDatabaseLines(lines DatabaseLines) error {
+	return c.e.install(c.e.files, lines.keys)
 }
 
 // Exclusive runs fn serialized with every change, without a transaction of
@@ -352,9 +357,10 @@ func (e *Engine) Exclusive(ctx context.Context, fn func(c *Change) error) error 
 
 // LoadDatabaseLines reads every database line through db (for example a
 // read-only transaction of a full reload).
-func (e *Engine) LoadDatabaseLines(ctx context.Context, db *gorm.DB) ([]Line, error) {
+func (e *Engine) LoadDatabaseLines(ctx context.Context, db *gorm.DB) (DatabaseLines, error) {
 	if e.db == nil {
-		return nil, nil
+		return DatabaseLines{keys: keySet{}}, nil
 	}
-	return e.db.loadFrom(ctx, db)
+	keys, err := e.db.loadFrom(ctx, db)
+	return DatabaseLines{keys: keys}, err
 }

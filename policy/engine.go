@@ -43,7 +43,7 @@ type Engine struct {
 	mu      sync.RWMutex        // guards the fields below
 	files   *Files              // the file layer
 	fileKey map[string]Line     // file layer lines by content
-	dbKey   map[string]Line     // database layer lines by content
+	dbKey   keySet              // database layer lines, by content
 	parents map[string][]string // 2-field g lines of the union: child → parents
 	casbin  *casbin.Enforcer    // non-default models only
 	selfID  func(username string) string
@@ -77,20 +77,18 @@ func New(ctx context.Context, db *gorm.DB, files *Files, log *slog.Logger) (*Eng
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{log: log, dbKey: map[string]Line{}}
+	e := &Engine{log: log, dbKey: keySet{}}
 	if db != nil {
 		d, err := openDBLayer(db)
 		if err != nil {
 			return nil, err
 		}
 		e.db = d
-		lines, err := d.load(ctx)
+		keys, err := d.load(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range lines {
-			e.dbKey[l.key()] = l
-		}
+		e.dbKey = keys
 	}
 	if err := e.install(files, e.dbKey); err != nil {
 		return nil, err
@@ -136,30 +134,30 @@ func fileLines(files *Files, fileKey map[string]Line) []Line {
 // unionLines returns the file lines in file order, then the database lines
 // that no file declares, in content order. It sorts the whole database
 // layer: use it for exports and custom models, not on frequent paths.
-func unionLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+func unionLines(files *Files, fileKey map[string]Line, dbKey keySet) []Line {
 	out := fileLines(files, fileKey)
 	return append(out, sortedDBLines(fileKey, dbKey, "")...)
 }
 
 // sortedDBLines returns the database lines of type ptype ("" for all) that
 // no file declares, sorted by content.
-func sortedDBLines(fileKey, dbKey map[string]Line, ptype string) []Line {
+func sortedDBLines(fileKey map[string]Line, dbKey keySet, ptype string) []Line {
 	keys := make([]string, 0, len(dbKey))
-	for k, l := range dbKey {
-		if _, dup := fileKey[k]; !dup && (ptype == "" || l.Ptype == ptype) {
+	for k := range dbKey {
+		if _, dup := fileKey[k]; !dup && (ptype == "" || strings.HasPrefix(k, ptype+"\x00")) {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
 	out := make([]Line, len(keys))
 	for i, k := range keys {
-		out[i] = dbKey[k]
+		out[i] = lineOf(k)
 	}
 	return out
 }
 
 // ruleLines returns the p lines of both layers: what the index compiles.
-func ruleLines(files *Files, fileKey, dbKey map[string]Line) []Line {
+func ruleLines(files *Files, fileKey map[string]Line, dbKey keySet) []Line {
 	var out []Line
 	for _, l := range fileLines(files, fileKey) {
 		if l.Ptype == "p" {
@@ -180,19 +178,19 @@ func sortLines(ls []Line) {
 }
 
 // buildParents collects the 2-value g lines of both layers: child → parents.
-func buildParents(fileKey, dbKey map[string]Line) map[string][]string {
+func buildParents(fileKey map[string]Line, dbKey keySet) map[string][]string {
 	ps := make(map[string][]string, len(dbKey)/2+16)
-	add := func(l Line) {
+	for _, l := range fileKey {
 		if l.Ptype == "g" && len(l.Fields) == 2 {
 			ps[l.Fields[0]] = append(ps[l.Fields[0]], l.Fields[1])
 		}
 	}
-	for _, l := range fileKey {
-		add(l)
-	}
-	for k, l := range dbKey {
-		if _, dup := fileKey[k]; !dup {
-			add(l)
+	for k := range dbKey {
+		if _, dup := fileKey[k]; dup {
+			continue
+		}
+		if child, parent, ok := edgeOf(k); ok {
+			ps[child] = append(ps[child], parent)
 		}
 	}
 	return ps

@@ -15,7 +15,7 @@ import (
 // and swaps it in. Callers hold wmu, or own e exclusively. Every problem is
 // a *LineError naming the file and line; all of them are returned at once,
 // joined.
-func (e *Engine) install(files *Files, dbKey map[string]Line) error {
+func (e *Engine) install(files *Files, dbKey keySet) error {
 	m, layout, err := parseModel(files)
 	if err != nil {
 		return err

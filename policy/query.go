@@ -69,8 +69,10 @@ func (e *Engine) Source(ptype string, fields ...string) (Line, bool) {
 	if l, ok := e.fileKey[k]; ok {
 		return l, true
 	}
-	l, ok := e.dbKey[k]
-	return l, ok
+	if _, ok := e.dbKey[k]; ok {
+		return lineOf(k), true
+	}
+	return Line{}, false
 }
 
 // FileNames returns the names (role or permission) that file lines use as

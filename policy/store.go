@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
@@ -26,27 +27,47 @@ func openDBLayer(db *gorm.DB) (*dbLayer, error) {
 }
 
 // load reads every database line.
-func (d *dbLayer) load(ctx context.Context) ([]Line, error) { return d.loadFrom(ctx, d.gdb) }
+func (d *dbLayer) load(ctx context.Context) (keySet, error) { return d.loadFrom(ctx, d.gdb) }
 
-// loadFrom reads every database line through db.
-func (d *dbLayer) loadFrom(ctx context.Context, db *gorm.DB) ([]Line, error) {
-	var rows []gormadapter.CasbinRule
-	if err := db.WithContext(ctx).Table(casbinTable).Order("id").Find(&rows).Error; err != nil {
+// loadFrom reads every database line through db, as line keys. It scans
+// gorm-adapter's table directly rather than through the adapter's
+// LoadPolicy, which would build Casbin's in-memory model (about 880 bytes
+// per line); each row becomes one string.
+func (d *dbLayer) loadFrom(ctx context.Context, db *gorm.DB) (keySet, error) {
+	rows, err := db.WithContext(ctx).Raw("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM " + casbinTable + " ORDER BY id").Rows()
+	if err != nil {
 		return nil, fmt.Errorf("policy: loading %s: %w", casbinTable, err)
 	}
-	lines := make([]Line, 0, len(rows))
-	for _, r := range rows {
-		fields := []string{r.V0, r.V1, r.V2, r.V3, r.V4, r.V5}
-		n := len(fields)
-		for n > 0 && fields[n-1] == "" {
+	defer rows.Close()
+	keys := keySet{}
+	var cols [7]sql.RawBytes
+	dst := make([]any, len(cols))
+	for i := range cols {
+		dst[i] = &cols[i]
+	}
+	var buf []byte
+	for rows.Next() {
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("policy: loading %s: %w", casbinTable, err)
+		}
+		n := len(cols)
+		for n > 1 && len(cols[n-1]) == 0 {
 			n--
 		}
-		if r.Ptype == "" || n == 0 {
+		if len(cols[0]) == 0 || n == 1 {
 			continue
 		}
-		lines = append(lines, Line{Ptype: r.Ptype, Fields: fields[:n:n]})
+		buf = append(buf[:0], cols[0]...)
+		for _, c := range cols[1:n] {
+			buf = append(buf, 0)
+			buf = append(buf, c...)
+		}
+		keys[string(buf)] = struct{}{}
 	}
-	return lines, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("policy: loading %s: %w", casbinTable, err)
+	}
+	return keys, nil
 }
 
 // persist writes line changes through an adapter bound to transaction tx.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -176,6 +177,9 @@ without a password, from a one-time sign-up URL printed in the log.`,
 			if err != nil {
 				return err
 			}
+			// Loading a large store leaves its scratch memory behind;
+			// give it back before serving.
+			debug.FreeOSMemory()
 			return s.run(cmd.Context())
 		},
 	}
