@@ -40,6 +40,7 @@ type server struct {
 
 	dataLn, opsLn net.Listener
 	listening     bool // a PostgreSQL change listener runs
+	getenv        env
 }
 
 // newServer builds every component and binds both listeners, so that a bad
@@ -118,7 +119,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc}
+	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc, getenv: getenv}
 	s.data = &http.Server{
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -221,6 +222,7 @@ func (s *server) run(ctx context.Context) error {
 		listenDSN, s.listening = s.opts.db, true
 	}
 	go s.svc.Run(bg, listenDSN, s.opts.reloadInterval)
+	go tuneGC(bg, s.getenv, s.log, 30*time.Second)
 	if !s.opts.enforce {
 		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
 	}
