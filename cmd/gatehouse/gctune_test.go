@@ -12,7 +12,10 @@ func TestTuneGCSizesThePercentOrLeavesGOGC(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { tuneGC(ctx, func(string) string { return "" }, slog.New(slog.DiscardHandler), time.Hour); close(done) }()
+	go func() {
+		tuneGC(ctx, func(string) string { return "" }, slog.New(slog.DiscardHandler), time.Hour)
+		close(done)
+	}()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	<-done
