@@ -46,7 +46,9 @@ func TestAuditTrail(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, out)
 	}
-	do(t, "POST", gh.url+"/gatehouse/v1/login", "", `{"username":"gus","password":"wrong-password-9"}`)
+	// A client cannot name another address (no --trusted-proxies): the
+	// login is audited, and rate-limited, under its real one.
+	do(t, "POST", gh.url+"/gatehouse/v1/login", "", `{"username":"gus","password":"wrong-password-9"}`, "X-Forwarded-For", "203.0.113.9")
 	gusTok := login(t, gh.url, "gus", "gus-password")
 	do(t, "DELETE", gh.url+"/api/v1/pipelines/p1", gusTok, "", "X-Request-Id", "req-denied")
 	do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`, "X-Request-Id", "req-assign")
@@ -72,6 +74,11 @@ func TestAuditTrail(t *testing.T) {
 		outcomes = append(outcomes, l["user"].(string)+":"+l["outcome"].(string))
 		if l["login_client"] == "" || l["request_id"] == "" {
 			t.Fatalf("login line without client or request id: %v", l)
+		}
+	}
+	for _, l := range lines["login"] {
+		if l["login_client"] != "127.0.0.1" {
+			t.Fatalf("login audited for client %v, want 127.0.0.1 (X-Forwarded-For must not be believed)", l["login_client"])
 		}
 	}
 	for _, want := range []string{"admin:success", "gus:wrong_password", "gus:success"} {

@@ -1,0 +1,226 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
+)
+
+// apiFixture is the admin API over a fresh SQLite store, with the policy
+// files given (nil: the embedded defaults) and the admin password given ("":
+// none, so the first admin is invited).
+type apiFixture struct {
+	base string // …/gatehouse/v1
+	svc  *Service
+	logs *bytes.Buffer
+}
+
+func newAPIFixture(t *testing.T, files *policy.Files, adminPW string) *apiFixture {
+	t.Helper()
+	ctx := context.Background()
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.New(ctx, db, files, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest,
+		PublicURL: "http://gatehouse.test", AdminPassword: Secret(adminPW)}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	if err := r.SetTrustedProxies(nil); err != nil { // as serve does without --trusted-proxies
+		t.Fatal(err)
+	}
+	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }}, log).Mount(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return &apiFixture{base: srv.URL + "/gatehouse/v1", svc: svc, logs: logs}
+}
+
+func (f *apiFixture) token(t *testing.T, user string) string {
+	t.Helper()
+	tok, err := f.svc.IssueToken(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
+}
+
+// call sends a request and decodes the error shape when there is one.
+func (f *apiFixture) call(t *testing.T, method, path, token string, body io.Reader, hdr ...string) (*http.Response, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.base+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	_ = json.Unmarshal(b, &e)
+	return res, e.Error.Code, e.Error.Message
+}
+
+func TestAPIBadInput(t *testing.T) {
+	f := newAPIFixture(t, nil, "admin-password-1")
+	tok := f.token(t, "admin")
+	for _, c := range []struct {
+		name, method, path, body string
+		status                   int
+		code, msg                string
+	}{
+		{"malformed JSON", "POST", "/users", `{"username": "x",`, 400, "bad_request", "malformed JSON"},
+		{"empty body", "POST", "/users", ``, 400, "bad_request", "empty"},
+		{"unknown field", "POST", "/users", `{"username": "x", "passwd": "y"}`, 400, "invalid_field", "passwd"},
+		{"wrong type", "POST", "/users", `{"username": 7}`, 400, "invalid_field", "username"},
+		{"not an object", "POST", "/users", `["x"]`, 400, "bad_request", "object"},
+		{"trailing data", "POST", "/users", `{"username": "x"} {}`, 400, "bad_request", "after the JSON"},
+		{"missing username", "POST", "/users", `{"email": "a@example.com"}`, 400, "invalid_field", "username"},
+		{"bad email", "POST", "/users", `{"username": "x", "email": "nope"}`, 400, "invalid_field", "email"},
+		{"unknown role in create", "POST", "/users", `{"username": "x", "roles": ["nope"]}`, 400, "invalid_field", "roles"},
+		{"duplicate user", "POST", "/users", `{"username": "admin", "password": "long-enough-1"}`, 409, "conflict", `"admin"`},
+		{"unknown user", "GET", "/users/nobody", ``, 404, "not_found", `"nobody"`},
+		{"unknown role", "POST", "/role-assignments", `{"user": "admin", "role": "nope"}`, 404, "not_found", `"nope"`},
+		{"file role is read-only", "PATCH", "/roles/guest", `{"permissions": ["read"]}`, 409, "conflict", "policy.csv (embedded default):"},
+		{"file assignment is read-only", "DELETE", "/roles/admin", ``, 409, "conflict", "admin"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, code, msg := f.call(t, c.method, c.path, tok, strings.NewReader(c.body))
+			if res.StatusCode != c.status || code != c.code || !strings.Contains(msg, c.msg) {
+				t.Fatalf("%d %s %q; want %d %s containing %q", res.StatusCode, code, msg, c.status, c.code, c.msg)
+			}
+		})
+	}
+	// Nothing was half-written by the refusals above.
+	if _, err := f.svc.GetUser(context.Background(), "x"); err == nil {
+		t.Fatal("a refused create left user x behind")
+	}
+}
+
+func TestAPIBodyLimit(t *testing.T) {
+	f := newAPIFixture(t, nil, "admin-password-1")
+	big := `{"username": "x", "full_name": "` + strings.Repeat("a", 1<<20) + `"}`
+	res, code, _ := f.call(t, "POST", "/users", f.token(t, "admin"), strings.NewReader(big))
+	if res.StatusCode != http.StatusRequestEntityTooLarge || code != "too_large" {
+		t.Fatalf("%d %s, want 413 too_large", res.StatusCode, code)
+	}
+}
+
+func TestAPILoginRateLimited(t *testing.T) {
+	f := newAPIFixture(t, nil, "admin-password-1")
+	var res *http.Response
+	var code string
+	for i := 0; i < 11; i++ {
+		res, code, _ = f.call(t, "POST", "/login", "", strings.NewReader(`{"username": "admin", "password": "wrong-password"}`))
+	}
+	retry, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	if res.StatusCode != http.StatusTooManyRequests || code != "rate_limited" || retry <= 0 {
+		t.Fatalf("11th failed login: %d %s Retry-After=%q, want 429 rate_limited with a delay", res.StatusCode, code, res.Header.Get("Retry-After"))
+	}
+	// The limit is per client address, and a client cannot name another.
+	form := "username=admin&password=admin-password-1&grant_type=password"
+	res, _, _ = f.call(t, "POST", "/login", "", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded", "X-Forwarded-For", "203.0.113.9")
+	if res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a spoofed X-Forwarded-For escaped the limit: %d", res.StatusCode)
+	}
+}
+
+// TestFirstAdminInvitedWithoutPassword: with no admin password on an empty
+// store, the first admin is inactive and a one-time sign-up URL is logged;
+// it works once.
+func TestFirstAdminInvitedWithoutPassword(t *testing.T) {
+	f := newAPIFixture(t, nil, "")
+	var line struct {
+		SignupURL string `json:"signup_url"`
+		User      string `json:"user"`
+	}
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, "signup_url") {
+			_ = json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if line.User != "admin" || !strings.HasPrefix(line.SignupURL, "http://gatehouse.test/gatehouse/signup?token=") {
+		t.Fatalf("no sign-up URL logged for the first admin:\n%s", f.logs.String())
+	}
+	if _, err := f.svc.Login(context.Background(), "admin", "anything-at-all", "c"); err == nil {
+		t.Fatal("the invited admin can log in before signing up")
+	}
+	tok := invitationToken(t, line.SignupURL)
+	res, _, _ := f.call(t, "POST", "/signup", "", strings.NewReader(`{"token": "`+tok+`", "password": "chosen-password-1"}`))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("signup: %d", res.StatusCode)
+	}
+	if _, err := f.svc.Login(context.Background(), "admin", "chosen-password-1", "c"); err != nil {
+		t.Fatalf("login after sign-up: %v", err)
+	}
+	res, code, _ := f.call(t, "POST", "/signup", "", strings.NewReader(`{"token": "`+tok+`", "password": "chosen-password-2"}`))
+	if res.StatusCode != http.StatusGone || code != "gone" {
+		t.Fatalf("second use: %d %s, want 410 gone", res.StatusCode, code)
+	}
+}
+
+// TestFilePermissionsInCustomRoles: a permission a policy file defines can
+// be given to a role made through the API, and shows as from its file.
+func TestFilePermissionsInCustomRoles(t *testing.T) {
+	csv := string("p, read, /*, GET|HEAD\np, write, /*, POST|PUT|PATCH|DELETE\np, me, /api/v1/users/{self}, GET|PUT\np, deploy, /api/v1/deployments/{id}, POST\ng, admin, read\ng, admin, write\ng, admin, me\ng, guest, read\ng, guest, me\n")
+	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	f := newAPIFixture(t, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}, "admin-password-1")
+	tok := f.token(t, "admin")
+	res, _, msg := f.call(t, "POST", "/roles", tok, strings.NewReader(`{"name": "releaser", "permissions": ["read", "deploy"]}`))
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create role with a file permission: %d %s", res.StatusCode, msg)
+	}
+	mustCreate(t, f.svc, CreateUser{Username: "rita", Password: "rita-password", Roles: &[]string{"releaser"}})
+	id, err := f.svc.auth.Authenticate(f.token(t, "rita"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := id.Decide("POST", "/api/v1/deployments/d1"); !d.Allowed {
+		t.Fatal("the file permission does not reach the role's holder")
+	}
+	if d, _ := id.Decide("POST", "/api/v1/pipelines"); d.Allowed {
+		t.Fatal("releaser may write everything")
+	}
+	var deploy *Permission
+	for _, p := range f.svc.ListPermissions() {
+		if p.Name == "deploy" {
+			deploy = &p
+		}
+	}
+	if deploy == nil || deploy.Source != "policy/policy.csv:4" {
+		t.Fatalf("permission list: %+v", deploy)
+	}
+}
