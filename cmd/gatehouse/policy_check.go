@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,8 +18,8 @@ type checkOptions struct {
 	user, method, path string
 	roles              []string
 	policyDir          string
-	server, token      string
 	output             string
+	client             clientOptions // the server, as for every client command
 }
 
 // checkResult is the answer of policy check, locally or from the server's
@@ -39,8 +37,9 @@ func (a *app) policyCheckCmd() *cobra.Command {
 		Long: `Decide one request. With --policy-dir the policy files are evaluated
 locally, the user holding exactly the roles given with --role (a user's id is
 its name, so {self} matches it). Without it the running server decides (POST
-/gatehouse/v1/check on --server, env GATEHOUSE_SERVER, with the token of
---token, env GATEHOUSE_TOKEN) with the user's real roles; this needs read.
+/gatehouse/v1/check) with the user's real roles, like every client command:
+on --server (env GATEHOUSE_SERVER, else the last login) with GATEHOUSE_TOKEN
+or the stored login; this needs read.
 Without --user the request is anonymous.
 
 The exit code is 0 whether the request is allowed or denied; read the
@@ -59,8 +58,7 @@ when no decision could be made and 2 for a usage error.`,
 			if o.policyDir != "" {
 				res, err = o.local(cmd.Context())
 			} else {
-				res, err = postCheck(cmd.Context(), &http.Client{Timeout: 30 * time.Second}, o.server, o.token,
-					checkRequest{User: o.user, Method: o.method, Path: o.path})
+				res, err = a.remoteCheck(cmd.Context(), o)
 			}
 			if err != nil {
 				return err
@@ -74,22 +72,15 @@ when no decision could be made and 2 for a usage error.`,
 	f.StringVar(&o.method, "method", "", "HTTP method (required)")
 	f.StringVar(&o.path, "path", "", "request path (required); canonicalized as the proxy does")
 	f.StringVar(&o.policyDir, "policy-dir", "", "evaluate these policy files locally instead of asking a server")
-	f.StringVar(&o.server, "server", "", "Gatehouse URL (env GATEHOUSE_SERVER)")
-	f.StringVar(&o.token, "token", "", "access token (env GATEHOUSE_TOKEN)")
+	f.StringVar(&o.client.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-// complete fills the server and token from the environment and checks the
-// flags. Only --server and --token have environment twins: a user or path
-// taken from the environment by accident would answer another question.
+// complete checks the flags. Only the server and token come from the
+// environment (as for every client command): a user or path taken from the
+// environment by accident would answer another question.
 func (o *checkOptions) complete(cmd *cobra.Command, getenv env) error {
-	if !cmd.Flags().Changed("server") {
-		o.server = getenv("GATEHOUSE_SERVER")
-	}
-	if !cmd.Flags().Changed("token") {
-		o.token = getenv("GATEHOUSE_TOKEN")
-	}
 	var errs []error
 	if o.method == "" {
 		errs = append(errs, errors.New("--method is required"))
@@ -117,10 +108,21 @@ func (o *checkOptions) complete(cmd *cobra.Command, getenv env) error {
 	if len(errs) > 0 {
 		return usageError{errors.Join(errs...)}
 	}
-	if o.policyDir == "" && o.server == "" {
-		return usageError{errors.New("no server: set --server or GATEHOUSE_SERVER, or give --policy-dir for a local check")}
-	}
 	return nil
+}
+
+// remoteCheck asks the server, through the client every command uses.
+func (a *app) remoteCheck(ctx context.Context, o *checkOptions) (checkResult, error) {
+	o.client.output = "table"
+	c, err := a.connect(&o.client)
+	if err != nil {
+		return checkResult{}, err
+	}
+	res, err := c.Check(ctx, o.user, o.method, o.path)
+	if err != nil {
+		return checkResult{}, o.client.apiError(err)
+	}
+	return checkResult{Allowed: res.Value.Allowed, Rule: res.Value.Rule}, nil
 }
 
 // local decides with the policy files of --policy-dir and the --role

@@ -23,7 +23,13 @@ var zenmlPolicyDir = filepath.Join("..", "..", "deploy", "kubernetes", "policy")
 func policyCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	getenv := func(k string) string { return env[k] }
+	home := t.TempDir() // no stored login unless a test makes one
+	getenv := func(k string) string {
+		if k == "XDG_CONFIG_HOME" {
+			return home
+		}
+		return env[k]
+	}
 	code := run(context.Background(), args, getenv, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
@@ -233,7 +239,7 @@ func TestPolicyCheckLocal(t *testing.T) {
 }
 
 func TestPolicyCheckAgainstServer(t *testing.T) {
-	var got checkRequest
+	var got checkBody
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.URL.Path != "/gatehouse/v1/check" {
 			http.NotFound(w, r)
@@ -255,23 +261,23 @@ func TestPolicyCheckAgainstServer(t *testing.T) {
 	if code != 0 || out != "allowed: GET /api/v1/pipelines for gus\nrule: p, read, /*, GET|HEAD (policy.csv:1)\n" {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if got != (checkRequest{User: "gus", Method: "GET", Path: "/api/v1/pipelines"}) {
+	if got != (checkBody{User: "gus", Method: "GET", Path: "/api/v1/pipelines"}) {
 		t.Errorf("server got %+v", got)
 	}
 	code, out, _ = policyCLI(t, env, "policy", "check", "--method", "GET", "--path", "/x", "-o", "json")
 	if code != 0 || strings.TrimSpace(out) != `{"allowed":true,"rule":"p, read, /*, GET|HEAD (policy.csv:1)"}` {
 		t.Errorf("json: exit %d: %s", code, out)
 	}
-	code, _, errOut = policyCLI(t, env, "policy", "check", "--token", "wrong", "--method", "GET", "--path", "/x")
-	if code != 1 || !strings.Contains(errOut, "401 Unauthorized: unauthenticated: invalid or expired token") {
+	code, _, errOut = policyCLI(t, map[string]string{"GATEHOUSE_SERVER": srv.URL, "GATEHOUSE_TOKEN": "wrong"}, "policy", "check", "--method", "GET", "--path", "/x")
+	if code != 1 || !strings.Contains(errOut, "invalid or expired token (GATEHOUSE_TOKEN was refused") {
 		t.Errorf("bad token: exit %d: %s", code, errOut)
 	}
 	code, _, errOut = policyCLI(t, map[string]string{"GATEHOUSE_SERVER": srv.URL}, "policy", "check", "--method", "GET", "--path", "/x")
-	if code != 2 || !strings.Contains(errOut, "no token") {
+	if code != 1 || !strings.Contains(errOut, "not logged in to") {
 		t.Errorf("no token: exit %d: %s", code, errOut)
 	}
 	code, _, errOut = policyCLI(t, nil, "policy", "check", "--method", "GET", "--path", "/x")
-	if code != 2 || !strings.Contains(errOut, "no server") {
+	if code != 2 || !strings.Contains(errOut, "no server: log in first") {
 		t.Errorf("no server: exit %d: %s", code, errOut)
 	}
 	code, _, errOut = policyCLI(t, env, "policy", "check", "--user", "gus", "--role", "guest", "--method", "GET", "--path", "/x")
@@ -350,3 +356,6 @@ func TestPolicyExport(t *testing.T) {
 		t.Errorf("broken dir: exit %d: %s", code, errOut)
 	}
 }
+
+// checkBody is what POST /gatehouse/v1/check receives.
+type checkBody struct{ User, Method, Path string }

@@ -251,3 +251,15 @@ type SigningKey struct {
 func (c *Client) RotateKey(ctx context.Context) (Result[SigningKey], error) {
 	return do[SigningKey](ctx, c, http.MethodPost, "/signing-keys", nil, map[string]any{})
 }
+
+// Decision is an explained decision of POST /check.
+type Decision struct {
+	Allowed bool   `json:"allowed"`
+	Rule    string `json:"rule"`
+}
+
+// Check asks the server to decide a request for a user ("" for an
+// anonymous request) and name the deciding rule.
+func (c *Client) Check(ctx context.Context, user, method, path string) (Result[Decision], error) {
+	return do[Decision](ctx, c, http.MethodPost, "/check", nil, map[string]string{"user": user, "method": method, "path": path})
+}
