@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"slices"
 	"testing"
@@ -98,7 +97,7 @@ func BenchmarkStartup100k(b *testing.B) {
 				runtime.ReadMemStats(&after)
 				b.ReportMetric(took.Seconds(), "start-s")
 				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "heap-MB")
-				if d, _ := s.eng.Decide(policy.UserSubject("u099999"), "", "u099999", "POST", "/api/v1/runs"); !d.Allowed {
+				if d, _ := s.eng.Decide(policy.UserSubject(storetest.SeedUsername(99_999)), "", storetest.SeedUsername(99_999), "POST", "/api/v1/runs"); !d.Allowed {
 					b.Fatal("seeded user cannot write")
 				}
 				sqlDB, _ := s.db.DB()
@@ -126,39 +125,11 @@ func benchService(b *testing.B, dsn string) *Service {
 	return s
 }
 
-// seedUsers writes n users straight into the store, each with three roles:
-// guest, admin for every tenth, and one of ten custom roles.
+// seedUsers writes n users with three roles each into the store.
 func seedUsers(b *testing.B, db *gorm.DB, n int) {
 	b.Helper()
 	hash, _ := hashPassword("seeded-password")
-	now := time.Now().UTC()
-	for r := 0; r < 10; r++ {
-		db.Create(&store.Role{Name: fmt.Sprintf("team%d", r), CreatedAt: now})
-		db.Exec("INSERT INTO casbin_rule (ptype, v0, v1) VALUES ('g', ?, 'read')", fmt.Sprintf("team%d", r))
-	}
-	const batch = 2000
-	for i := 0; i < n; i += batch {
-		users := make([]store.User, 0, batch)
-		var rules []map[string]any
-		for j := i; j < i+batch && j < n; j++ {
-			name := fmt.Sprintf("u%06d", j)
-			users = append(users, store.User{
-				ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), Username: name, PasswordHash: hash,
-				Active: true, TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
-			})
-			second := "admin"
-			if j%10 != 9 {
-				second = "team" + fmt.Sprint(j%7)
-			}
-			for _, role := range []string{"guest", second, fmt.Sprintf("team%d", 7+j%3)} {
-				rules = append(rules, map[string]any{"ptype": "g", "v0": policy.UserSubject(name), "v1": role})
-			}
-		}
-		if err := db.CreateInBatches(users, 500).Error; err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Table("casbin_rule").CreateInBatches(rules, 500).Error; err != nil {
-			b.Fatal(err)
-		}
+	if _, err := storetest.SeedUsers(db, n, hash); err != nil {
+		b.Fatal(err)
 	}
 }

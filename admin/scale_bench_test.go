@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -68,7 +69,7 @@ func BenchmarkDecisionScale(b *testing.B) {
 				now := time.Now()
 				for i := range toks {
 					j := rng.IntN(users)
-					u := &store.User{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), TokenVersion: 1}
+					u := &store.User{ID: storetest.SeedUserID(j), TokenVersion: 1}
 					if toks[i], _, err = s.keys.issue(u, time.Hour, now); err != nil {
 						b.Fatal(err)
 					}

@@ -13,7 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
-	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 )
 
 const seedPassword = "loadtest-user-password"
@@ -67,7 +67,7 @@ func (l *lab) scale(ctx context.Context, o options) error {
 	}))
 	var toks []string
 	for i := 0; i < 50; i++ {
-		tok, err := g.login(fmt.Sprintf("u%07d", rand.IntN(o.users)), seedPassword)
+		tok, err := g.login(storetest.SeedUsername(rand.IntN(o.users)), seedPassword)
 		if err != nil {
 			return err
 		}
@@ -101,53 +101,13 @@ func (l *lab) scale(ctx context.Context, o options) error {
 	return nil
 }
 
-// seed writes users straight into the store, each with three roles (guest,
-// one of seven teams or admin for every tenth, one of three more teams),
-// and returns the number of assignments.
+// seed writes n users with three roles each (storetest.SeedUsers), all
+// with the template user's password, and returns the number of
+// assignments.
 func seed(db *gorm.DB, n int) (int, error) {
 	var tmpl store.User
 	if err := db.Where("username = ?", "template").Take(&tmpl).Error; err != nil {
 		return 0, err
 	}
-	now := time.Now().UTC()
-	for r := 0; r < 10; r++ {
-		team := fmt.Sprintf("team%d", r)
-		if err := db.Create(&store.Role{Name: team, CreatedAt: now}).Error; err != nil {
-			return 0, err
-		}
-		if err := db.Exec("INSERT INTO casbin_rule (ptype, v0, v1) VALUES ('g', ?, 'read')", team).Error; err != nil {
-			return 0, err
-		}
-	}
-	lines := 0
-	const batch = 5000
-	err := db.Transaction(func(tx *gorm.DB) error {
-		for i := 0; i < n; i += batch {
-			users := make([]store.User, 0, batch)
-			var rules []map[string]any
-			for j := i; j < i+batch && j < n; j++ {
-				name := fmt.Sprintf("u%07d", j)
-				users = append(users, store.User{
-					ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", j), Username: name, PasswordHash: tmpl.PasswordHash,
-					Active: true, TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
-				})
-				second := "admin"
-				if j%10 != 9 {
-					second = fmt.Sprintf("team%d", j%7)
-				}
-				for _, role := range []string{"guest", second, fmt.Sprintf("team%d", 7+j%3)} {
-					rules = append(rules, map[string]any{"ptype": "g", "v0": policy.UserSubject(name), "v1": role})
-				}
-			}
-			if err := tx.CreateInBatches(users, 1000).Error; err != nil {
-				return err
-			}
-			if err := tx.Table("casbin_rule").CreateInBatches(rules, 1000).Error; err != nil {
-				return err
-			}
-			lines += len(rules)
-		}
-		return nil
-	})
-	return lines, err
+	return storetest.SeedUsers(db, n, tmpl.PasswordHash)
 }
