@@ -559,3 +559,53 @@ func TestRoleDeltaChanges(t *testing.T) {
 		t.Fatalf("refused changes changed the role: %v", got.Permissions)
 	}
 }
+
+// TestRenameCannotTakeGrantedName: renaming into a name that a policy line
+// grants something to is refused, for the user themselves and for admins.
+func TestRenameCannotTakeGrantedName(t *testing.T) {
+	csv := string(policyDefault(t)) + "g, user:carol, admin\n"
+	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	f := newAPIFixture(t, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}, "admin-password-1")
+	ctx := context.Background()
+	mustCreate(t, f.svc, CreateUser{Username: "mallory", Password: "mallory-password"})
+	mustCreate(t, f.svc, CreateUser{Username: "dan", Password: "dan-password", Roles: &[]string{}})
+	tok, _ := f.svc.Login(ctx, "mallory", "mallory-password", "c")
+	id, err := f.svc.auth.Authenticate(tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := "carol"
+	_, err = f.svc.UpdateMe(ctx, id, UpdateMe{Username: &carol})
+	wantIs(t, err, ErrConflict)
+	if !strings.Contains(err.Error(), "policy/policy.csv:") {
+		t.Fatalf("the refusal does not name the line: %v", err)
+	}
+	_, err = f.svc.UpdateUser(ctx, "", "mallory", UpdateUser{Username: &carol})
+	wantIs(t, err, ErrConflict)
+	// A name held by a database line is refused too.
+	if _, err := f.svc.Assign(ctx, "dan", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	dan := "dan"
+	_, err = f.svc.UpdateMe(ctx, id, UpdateMe{Username: &dan})
+	wantIs(t, err, ErrConflict) // taken by a user, and named by a line
+	if f.svc.eng.Reaches(policy.UserSubject("mallory"), "write") {
+		t.Fatal("mallory gained write")
+	}
+	free := "mallory2"
+	if _, err := f.svc.UpdateMe(ctx, id, UpdateMe{Username: &free}); err != nil {
+		t.Fatalf("a free name: %v", err)
+	}
+}
+
+func policyDefault(t *testing.T) []byte {
+	t.Helper()
+	var b strings.Builder
+	for _, l := range policy.DefaultFiles().Lines {
+		b.WriteString(l.String() + "\n")
+	}
+	return []byte(b.String())
+}

@@ -299,11 +299,17 @@ func (s *Service) applyProfile(c *tx, u *store.User, username, email, fullName *
 		if err := validateUsername(*username); err != nil {
 			return err
 		}
-		old := policy.UserSubject(u.Username)
+		old, new := policy.UserSubject(u.Username), policy.UserSubject(*username)
 		if ls := c.FileLines(old); len(ls) > 0 {
 			return conflictf("user %q is named in %s; rename it there first", u.Username, ls[0].Origin())
 		}
-		c.RenameSubject(old, policy.UserSubject(*username))
+		// A name that a policy line already names would inherit what the
+		// line grants: a user could rename into someone's pre-provisioned
+		// roles.
+		if l, ok := c.Names(new); ok {
+			return conflictf("the name %q is used by the policy line %q (%s)", *username, l.String(), l.Origin())
+		}
+		c.RenameSubject(old, new)
 		u.Username = *username
 	}
 	return nil

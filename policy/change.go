@@ -136,6 +136,26 @@ func (c *Change) FileLines(name string) []Line {
 	return out
 }
 
+// Names returns a line of either layer, as in force before this change,
+// that has name as one of its values, and whether there is one.
+func (c *Change) Names(name string) (Line, bool) {
+	if ls := c.FileLines(name); len(ls) > 0 {
+		return ls[0], true
+	}
+	for k := range c.e.dbKey {
+		if !strings.Contains(k, name) {
+			continue
+		}
+		l := lineOf(k)
+		for _, f := range l.Fields {
+			if f == name {
+				return l, true
+			}
+		}
+	}
+	return Line{}, false
+}
+
 // RemoveSubject removes every database g line in which sub is the child or
 // the parent. Lines from files are kept (see FileLines).
 func (c *Change) RemoveSubject(sub string) {

@@ -368,3 +368,26 @@ func TestGrantCacheFollowsChanges(t *testing.T) {
 		t.Fatal("an anonymous request through a cache was allowed")
 	}
 }
+
+// TestHeadOnlyWhereGetIs: HEAD is allowed exactly where GET is; a rule
+// naming HEAD never opens GET, and a rule naming only HEAD is refused.
+func TestHeadOnlyWhereGetIs(t *testing.T) {
+	f := testFiles(t, "", string(defaultPolicy)+"p, public, /docs/*, GET|HEAD\n")
+	e := newTestEngine(t, nil, f)
+	for _, m := range []string{"GET", "HEAD"} {
+		if d, _ := e.Decide("", "", "", m, "/docs/a"); !d.Allowed {
+			t.Fatalf("%s /docs/a refused", m)
+		}
+	}
+	bad := testFiles(t, "", string(defaultPolicy)+"p, public, /files/*, HEAD\n")
+	if _, err := New(context.Background(), nil, bad, nil); err == nil || !strings.Contains(err.Error(), "HEAD is decided as GET") {
+		t.Fatalf("a HEAD-only rule: %v", err)
+	}
+	// Under a custom model Gatehouse's methodMatch keeps the same rule.
+	if methodMatch("GET", "HEAD") {
+		t.Fatal("methodMatch lets HEAD in a rule open GET")
+	}
+	if !methodMatch("GET", "GET|HEAD") || methodMatch("POST", "GET|HEAD") {
+		t.Fatal("methodMatch on GET|HEAD")
+	}
+}

@@ -168,8 +168,11 @@ func decisionMethod(m string) string {
 	return m
 }
 
-// parseMethods parses a rule's method list ("GET|HEAD", "*", "POST").
-// It returns the methods it names, HEAD folded into GET.
+// parseMethods parses a rule's method list ("GET|HEAD", "*", "POST") and
+// returns the methods it opens. A HEAD request is decided as GET, so HEAD
+// in a list opens nothing of its own (it reads as a reminder that GET
+// covers it), and a list of HEAD alone is refused: it would open nothing,
+// and must never open GET.
 func parseMethods(s string) ([]string, error) {
 	if s == "" {
 		return nil, errors.New("empty method list")
@@ -180,11 +183,15 @@ func parseMethods(s string) ([]string, error) {
 		switch {
 		case tok == "*":
 			out = append(out, starMethods...)
+		case tok == "HEAD":
 		case validMethod(tok):
-			out = append(out, decisionMethod(tok))
+			out = append(out, tok)
 		default:
 			return nil, fmt.Errorf("invalid method %q in %q: use upper-case names separated by |", tok, s)
 		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("method list %q opens nothing: HEAD is decided as GET, so name GET", s)
 	}
 	return out, nil
 }
@@ -201,8 +208,9 @@ func validMethod(s string) bool {
 	return true
 }
 
-// methodMatch reports whether the request method m (already folded) is in
-// the rule's method list.
+// methodMatch reports whether the request method m (already folded: a HEAD
+// request arrives as GET) is in the rule's method list. A HEAD in the list
+// matches nothing: only GET opens HEAD.
 func methodMatch(m, list string) bool {
 	for list != "" {
 		var tok string
@@ -216,7 +224,7 @@ func methodMatch(m, list string) bool {
 			}
 			continue
 		}
-		if decisionMethod(tok) == m {
+		if tok == m && tok != "HEAD" {
 			return true
 		}
 	}
