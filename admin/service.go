@@ -170,15 +170,20 @@ func (s *Service) bootstrap(ctx context.Context) error {
 			"user", u.Username, "signup_url", inv.URL, "expires_at", inv.ExpiresAt)
 		return nil
 	}
-	if s.hasActiveAdmin() {
+	if s.activeAdmin(s.eng.Holders(RoleAdmin), "") {
 		return nil
 	}
-	id := s.dir.idOf(s.cfg.AdminUsername)
-	if id == "" {
-		s.log.Error("no active admin and no user named by GATEHOUSE_ADMIN_USERNAME; use an existing admin's invitation", "user", s.cfg.AdminUsername)
+	first := s.dir.get(s.dir.idOf(s.cfg.AdminUsername))
+	switch {
+	case first == nil:
+		s.log.Error("no active admin, and no user named by GATEHOUSE_ADMIN_USERNAME to invite", "user", s.cfg.AdminUsername)
+		return nil
+	case first.active:
+		// Never hand out a link that sets an active user's password.
+		s.log.Error("no active admin; the user named by GATEHOUSE_ADMIN_USERNAME is active but does not hold admin", "user", s.cfg.AdminUsername)
 		return nil
 	}
-	inv, err := s.Invite(ctx, id)
+	inv, err := s.Invite(ctx, first.id)
 	if err != nil {
 		return fmt.Errorf("admin: inviting the first admin: %w", err)
 	}
@@ -187,10 +192,13 @@ func (s *Service) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) hasActiveAdmin() bool {
-	for _, sub := range s.eng.Children(RoleAdmin) {
+// activeAdmin reports whether holders (subjects that reach the admin role,
+// directly or through other roles) include an active user other than the
+// one named except.
+func (s *Service) activeAdmin(holders []string, except string) bool {
+	for _, sub := range holders {
 		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
-		if !ok {
+		if !ok || name == except {
 			continue
 		}
 		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active {

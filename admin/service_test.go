@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -608,4 +610,74 @@ func policyDefault(t *testing.T) []byte {
 		b.WriteString(l.String() + "\n")
 	}
 	return []byte(b.String())
+}
+
+// TestDeactivationVoidsInvitations: a pending invitation (a password reset,
+// say) cannot undo a deactivation.
+func TestDeactivationVoidsInvitations(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	mustCreate(t, s, CreateUser{Username: "eve", Password: "eve-password"})
+	inv, err := s.Invite(ctx, "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := false
+	if _, err := s.UpdateUser(ctx, "", "eve", UpdateUser{Active: &f}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Signup(ctx, inv.token, "eve-password-2", "c")
+	wantField(t, err, "token")
+	if u, _ := s.GetUser(ctx, "eve"); u.Active {
+		t.Fatal("eve is active again")
+	}
+	// Activating with a new password in one request works.
+	mustCreate(t, s, CreateUser{Username: "ivy"})
+	tr, pw := true, "ivy-password-1"
+	if u, err := s.UpdateUser(ctx, "", "ivy", UpdateUser{Active: &tr, Password: &pw}); err != nil || !u.Active {
+		t.Fatalf("activate with a password: %+v %v", u, err)
+	}
+}
+
+// TestBootstrapNeverInvitesAnActiveUser: an admin reached through another
+// role counts, and a restart never logs a link that would set an active
+// user's password.
+func TestBootstrapNeverInvitesAnActiveUser(t *testing.T) {
+	csv := string(policyDefault(t)) + "g, superadmin, admin\n"
+	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	files := &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}
+	dsn := storetest.SQLite(t).DSN
+	ctx := context.Background()
+	open := func() (*Service, *bytes.Buffer) {
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sqlDB, _ := db.DB(); sqlDB.Close() })
+		eng, err := policy.New(ctx, db, files, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &bytes.Buffer{}
+		s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminPassword: testAdminPW},
+			slog.New(slog.NewJSONHandler(logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, logs
+	}
+	s, _ := open()
+	if _, err := s.Assign(ctx, "admin", "superadmin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, "admin", "admin"); err != nil {
+		t.Fatalf("revoking admin from a superadmin: %v", err)
+	}
+	_, logs := open() // a restart
+	if strings.Contains(logs.String(), "signup_url") {
+		t.Fatalf("a restart logged a sign-up link for an active admin:\n%s", logs.String())
+	}
 }

@@ -251,16 +251,22 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 		if err := s.applyProfile(c, u, in.Username, in.Email, in.FullName); err != nil {
 			return err
 		}
-		if in.Active != nil && *in.Active != u.Active {
-			if *in.Active && u.PasswordHash == "" {
-				return fieldErr("active", "the user has no password yet; send an invitation")
-			}
-			u.Active = *in.Active
-			u.TokenVersion++ // deactivation ends every token; reactivation does not revive them
-		}
 		if hash != "" {
 			u.PasswordHash = hash
 			u.TokenVersion++
+		}
+		if in.Active != nil && *in.Active != u.Active {
+			if *in.Active && u.PasswordHash == "" {
+				return fieldErr("active", "the user has no password yet; send an invitation or set one")
+			}
+			u.Active = *in.Active
+			u.TokenVersion++ // deactivation ends every token; reactivation does not revive them
+			if !u.Active {
+				// A pending invitation must not undo the deactivation.
+				if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
+					return dbErr(err, "invitation")
+				}
+			}
 		}
 		out = u
 		return s.saveUser(c, u)
@@ -362,14 +368,8 @@ func (s *Service) guardAdmins(c *tx, u *store.User) error {
 	if !s.eng.Reaches(policy.UserSubject(u.Username), RoleAdmin) {
 		return nil
 	}
-	for _, sub := range c.Holders(RoleAdmin) {
-		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
-		if !ok || name == u.Username {
-			continue
-		}
-		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active {
-			return nil
-		}
+	if s.activeAdmin(c.Holders(RoleAdmin), u.Username) {
+		return nil
 	}
 	return conflictf("user %q is the last active admin; make another user admin first", u.Username)
 }

@@ -136,6 +136,12 @@ func (c *Change) FileLines(name string) []Line {
 	return out
 }
 
+// Holders returns every subject that reaches target through g lines, as
+// the policy is now.
+func (e *Engine) Holders(target string) []string {
+	return (&Change{e: e}).Holders(target)
+}
+
 // Names returns a line of either layer, as in force before this change,
 // that has name as one of its values, and whether there is one.
 func (c *Change) Names(name string) (Line, bool) {
