@@ -115,7 +115,12 @@ func (s *Service) Signup(ctx context.Context, token, password, client string) (U
 	if err := validatePassword("password", password); err != nil {
 		return User{}, err
 	}
-	hash, err := hashPassword(password)
+	// Check the token (and the client's rate limit) before the costly hash;
+	// the transaction checks it again.
+	if _, _, err := s.lookupInvitation(s.db.WithContext(ctx), token, client); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}

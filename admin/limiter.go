@@ -39,6 +39,36 @@ func (l *limiter) check(key string, now time.Time) time.Duration {
 	return 0
 }
 
+// attempt counts an attempt for key unless key must wait, atomically: the
+// number of attempts in flight can never exceed the limit. It returns how
+// long key must wait (then nothing is counted), or 0.
+func (l *limiter) attempt(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.m[key]
+	if a == nil || now.Sub(a.start) >= l.window {
+		if a == nil && len(l.m) >= l.max {
+			l.evict(now)
+		}
+		a = &attempts{start: now}
+		l.m[key] = a
+	}
+	if a.n >= l.limit {
+		return a.start.Add(l.window).Sub(now)
+	}
+	a.n++
+	return 0
+}
+
+// refund takes back one attempt of key, after a success.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a := l.m[key]; a != nil && a.n > 0 {
+		a.n--
+	}
+}
+
 // fail records a failed attempt.
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // Token is an issued access token.
@@ -32,24 +33,38 @@ var dummyHash = sync.OnceValue(func() string {
 })
 
 // Login checks a username and password and issues an access token.
-// Failures are rate-limited per username and client address.
+// Attempts are rate-limited per username and client address, counted when
+// they start (so concurrent guesses cannot exceed the limit) and refunded
+// on success.
 func (s *Service) Login(ctx context.Context, username, password, client string) (Token, error) {
 	now := s.now()
+	if !policy.ValidName(username) || password == "" || len(password) > maxPasswordLen {
+		// Not a name any user can have: refused without a lookup. The
+		// client still pays for the attempt.
+		if wait := s.clients.attempt(client, now); wait > 0 {
+			return Token{}, &RateLimitError{RetryAfter: wait}
+		}
+		s.auditLogin(ctx, policy.Truncate(username), client, "malformed")
+		return Token{}, errBadLogin
+	}
 	pairKey := username + "\x00" + client
-	if wait := max(s.logins.check(pairKey, now), s.clients.check(client, now)); wait > 0 {
+	if wait := s.logins.attempt(pairKey, now); wait > 0 {
 		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
-	if username == "" || password == "" || len(password) > maxPasswordLen {
-		s.failLogin(ctx, pairKey, username, client, now, "malformed")
-		return Token{}, errBadLogin
+	if wait := s.clients.attempt(client, now); wait > 0 {
+		s.logins.refund(pairKey)
+		s.auditLogin(ctx, username, client, "rate_limited")
+		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
 	var u store.User
 	err := s.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		_, _ = checkPassword(dummyHash(), password)
-		s.failLogin(ctx, pairKey, username, client, now, "unknown_user")
+		if _, err := s.check(ctx, dummyHash(), password); err != nil {
+			return Token{}, err
+		}
+		s.auditLogin(ctx, username, client, "unknown_user")
 		return Token{}, errBadLogin
 	case err != nil:
 		s.auditLogin(ctx, username, client, "store_unavailable")
@@ -59,28 +74,26 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	if hash == "" {
 		hash = dummyHash()
 	}
-	ok, err := checkPassword(hash, password)
+	ok, err := s.check(ctx, hash, password)
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) {
+		return Token{}, err
+	}
 	if err != nil || !ok || !u.Active || u.PasswordHash == "" {
 		reason := "wrong_password"
 		if ok && !u.Active {
 			reason = "inactive"
 		}
-		s.failLogin(ctx, pairKey, username, client, now, reason)
+		s.auditLogin(ctx, username, client, reason)
 		return Token{}, errBadLogin
 	}
 	s.logins.reset(pairKey)
+	s.clients.refund(client)
 	s.auditLogin(ctx, username, client, "success")
 	tok, exp, err := s.keys.issue(&u, s.cfg.TokenTTL, now)
 	if err != nil {
 		return Token{}, err
 	}
 	return Token{AccessToken: tok, TokenType: "bearer", ExpiresIn: int64(exp.Sub(now) / time.Second)}, nil
-}
-
-func (s *Service) failLogin(ctx context.Context, pairKey, username, client string, now time.Time, reason string) {
-	s.logins.fail(pairKey, now)
-	s.clients.fail(client, now)
-	s.auditLogin(ctx, username, client, reason)
 }
 
 // auditLogin writes the audit line of a login attempt. The outcome says why

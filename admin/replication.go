@@ -344,12 +344,21 @@ func (s *Service) Run(ctx context.Context, listenDSN string, reloadEvery time.Du
 			}
 			s.repl.lastSync.Store(time.Now().UnixNano())
 		case <-prune.C:
-			cut := s.now().Add(-changeRetention)
-			if err := s.db.WithContext(ctx).Where("created_at < ?", cut).Delete(&store.Change{}).Error; err != nil {
+			if err := s.prune(ctx); err != nil {
 				s.log.Warn("replication: pruning change records failed", "error", err)
 			}
 		}
 	}
+}
+
+// prune deletes change records older than changeRetention. It deletes a
+// prefix of the log (everything up to the newest old record), never a
+// record with a newer one before it kept: writers' clocks may differ, and
+// a replica replaying the log at start needs it without holes.
+func (s *Service) prune(ctx context.Context) error {
+	cut := s.now().Add(-changeRetention)
+	newestOld := s.db.Model(&store.Change{}).Select("MAX(id)").Where("created_at < ?", cut)
+	return s.db.WithContext(ctx).Where("id <= (?)", newestOld).Delete(&store.Change{}).Error
 }
 
 // listen holds a LISTEN connection and syncs on every notification and

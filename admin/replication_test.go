@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
@@ -279,4 +280,40 @@ func TestConcurrentChangesOneWinner(t *testing.T) {
 	if fmt.Sprint(ga) != fmt.Sprint(gb) {
 		t.Fatalf("replicas differ:\nA %v\nB %v", ga, gb)
 	}
+}
+
+// TestPruneKeepsASuffix: pruning removes a prefix of the change log even
+// when writers' clocks disagreed, so no kept record lacks its predecessor.
+func TestPruneKeepsASuffix(t *testing.T) {
+	for _, st := range storetest.Stores(t) {
+		t.Run(st.Name, func(t *testing.T) {
+			s := conformanceService(t, st.DSN)
+			ctx := context.Background()
+			old, recent := time.Now().Add(-2*changeRetention), time.Now()
+			// ids 1..4 with a skewed clock: record 2 looks recent, record 3 old.
+			for _, at := range []time.Time{old, recent, old, recent} {
+				if err := s.db.Create(&store.Change{Payload: []byte(`{}`), CreatedAt: at}).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before []store.Change
+			s.db.Order("id").Find(&before)
+			if err := s.prune(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var after []store.Change
+			s.db.Order("id").Find(&after)
+			if len(after) == 0 || after[0].ID != before[len(before)-1].ID || len(after) != 1 {
+				t.Fatalf("kept %v of %v: want only the last record (everything up to the newest old one goes)", ids(after), ids(before))
+			}
+		})
+	}
+}
+
+func ids(cs []store.Change) []uint64 {
+	var out []uint64
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
 }

@@ -67,6 +67,9 @@ type Service struct {
 	rereadAfter uint64
 	repl        replicationState
 
+	hashSlots chan struct{} // bounds argon2id work in flight (withHashSlot)
+	hashWait  time.Duration // how long to wait for a slot
+
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
@@ -92,6 +95,8 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		logins:  newLimiter(10, 5*time.Minute, 1<<16),
 		clients: newLimiter(100, 5*time.Minute, 1<<16),
 		invites: newLimiter(20, 5*time.Minute, 1<<16),
+		hashSlots: make(chan struct{}, maxConcurrentHashes),
+		hashWait:  defaultHashWait,
 	}
 	keys, err := newKeyring(ctx, db, func() time.Time { return s.now() })
 	if err != nil {

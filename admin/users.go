@@ -145,7 +145,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		if err := validatePassword("password", in.Password); err != nil {
 			return nil, nil, err
 		}
-		h, err := hashPassword(in.Password)
+		h, err := s.hash(ctx, in.Password)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -230,7 +230,7 @@ func quote(s string) string {
 // themselves.
 func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in UpdateUser) (User, error) {
 	var out *store.User
-	hash, err := hashIfSet("password", in.Password)
+	hash, err := s.hashIfSet(ctx, "password", in.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -277,14 +277,14 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 	return s.view(out), nil
 }
 
-func hashIfSet(field string, pw *string) (string, error) {
+func (s *Service) hashIfSet(ctx context.Context, field string, pw *string) (string, error) {
 	if pw == nil {
 		return "", nil
 	}
 	if err := validatePassword(field, *pw); err != nil {
 		return "", err
 	}
-	return hashPassword(*pw)
+	return s.hash(ctx, *pw)
 }
 
 // applyProfile validates and applies name, email and full name changes.
@@ -381,24 +381,35 @@ func (s *Service) Me(ctx context.Context, id *Identity) (User, error) {
 
 // UpdateMe changes the caller's own profile or password.
 func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User, error) {
-	hash, err := hashIfSet("password", in.Password)
-	if err != nil {
-		return User{}, err
-	}
-	if hash != "" && (in.CurrentPassword == nil || *in.CurrentPassword == "") {
-		return User{}, fieldErr("current_password", "is required to change the password")
+	var hash, verified string
+	if in.Password != nil {
+		if err := validatePassword("password", *in.Password); err != nil {
+			return User{}, err
+		}
+		if in.CurrentPassword == nil || *in.CurrentPassword == "" {
+			return User{}, fieldErr("current_password", "is required to change the password")
+		}
+		// The current password is checked before the change takes the
+		// write lock, and wrong guesses count against a limit: a stolen
+		// token must neither guess freely nor stall every writer.
+		var err error
+		if verified, err = s.checkCurrentPassword(ctx, id.UserID(), *in.CurrentPassword); err != nil {
+			return User{}, err
+		}
+		if hash, err = s.hash(ctx, *in.Password); err != nil {
+			return User{}, err
+		}
 	}
 	var out *store.User
-	err = s.update(ctx, func(c *tx) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), id.UserID())
 		if err != nil {
 			return err
 		}
 		c.auditChange(ctx, "me.update", u.Username, policy.UserSubject(u.Username), policy.UserSubject(pick(in.Username, u.Username)))
 		if hash != "" {
-			ok, err := checkPassword(u.PasswordHash, *in.CurrentPassword)
-			if err != nil || !ok {
-				return fieldErr("current_password", "is wrong")
+			if u.PasswordHash != verified {
+				return conflictf("the password changed meanwhile; try again")
 			}
 			u.PasswordHash = hash
 			u.TokenVersion++
@@ -421,4 +432,26 @@ func pick(p *string, def string) string {
 		return *p
 	}
 	return def
+}
+
+// checkCurrentPassword checks a user's current password, rate-limited per
+// user, and returns the hash it was checked against.
+func (s *Service) checkCurrentPassword(ctx context.Context, userID, password string) (string, error) {
+	key := "me\x00" + userID
+	if wait := s.logins.attempt(key, s.now()); wait > 0 {
+		return "", &RateLimitError{RetryAfter: wait}
+	}
+	u, err := s.findUser(s.db.WithContext(ctx), userID)
+	if err != nil {
+		return "", err
+	}
+	ok, err := s.check(ctx, u.PasswordHash, password)
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.Canceled):
+		return "", err
+	case err != nil || !ok:
+		return "", fieldErr("current_password", "is wrong")
+	}
+	s.logins.reset(key)
+	return u.PasswordHash, nil
 }

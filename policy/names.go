@@ -33,6 +33,14 @@ func ValidName(s string) bool {
 	return true
 }
 
+// Truncate shortens an untrusted name for logs: at most MaxNameLen bytes.
+func Truncate(s string) string {
+	if len(s) <= MaxNameLen {
+		return s
+	}
+	return s[:MaxNameLen] + "…"
+}
+
 // validSubject reports whether s is a name or a user subject.
 func validSubject(s string) bool {
 	if name, ok := strings.CutPrefix(s, UserPrefix); ok {
