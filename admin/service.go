@@ -90,11 +90,11 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Service{
 		db: db, eng: eng, log: log, cfg: cfg,
-		dir:     newDirectory(eng),
-		now:     time.Now,
-		logins:  newLimiter(10, 5*time.Minute, 1<<16),
-		clients: newLimiter(100, 5*time.Minute, 1<<16),
-		invites: newLimiter(20, 5*time.Minute, 1<<16),
+		dir:       newDirectory(eng),
+		now:       time.Now,
+		logins:    newLimiter(10, 5*time.Minute, 1<<16),
+		clients:   newLimiter(100, 5*time.Minute, 1<<16),
+		invites:   newLimiter(20, 5*time.Minute, 1<<16),
 		hashSlots: make(chan struct{}, maxConcurrentHashes),
 		hashWait:  defaultHashWait,
 	}
