@@ -4,11 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
-// LevelAudit is the log level of audit lines: above warnings, so that
-// --log-level warn keeps the audit trail; only error suppresses it.
-const LevelAudit = slog.Level(6)
+// LevelAudit is the log level of audit lines (shared with the data plane).
+const LevelAudit = proxy.LevelAudit
 
 // Audit event kinds, the value of the "audit" attribute of audit log lines.
 // Every audit line is one JSON object with the request id; none carries a

@@ -33,14 +33,8 @@ func (i *Identity) UserID() string { return i.id }
 // Username returns the user's name.
 func (i *Identity) Username() string { return i.name }
 
-// Email returns the user's email address, possibly empty.
-func (i *Identity) Email() string { return i.email }
-
 // Subject returns the user's policy subject.
 func (i *Identity) Subject() string { return i.subject }
-
-// Groups returns the user's roles, comma-separated, as they are now.
-func (i *Identity) Groups() string { return i.eng.Groups(i.subject) }
 
 // Decide decides a request of this user with the policy in force, through
 // the identity's own grant cache.

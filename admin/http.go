@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // maxBody bounds admin request bodies.
@@ -73,30 +75,6 @@ func (a *API) Mount(r gin.IRouter) {
 	v.POST("/signing-keys", write, a.rotateKey)
 }
 
-// errTwoAuthorization is BearerToken's error for a request with more than
-// one Authorization header: a malformed request (400). Its other error, a
-// header of another scheme, is a bad credential (401).
-var errTwoAuthorization = errors.New("more than one Authorization header")
-
-// BearerToken extracts the token of an "Authorization: Bearer" header. It
-// returns "" without a header and an error for two headers or another
-// scheme.
-func BearerToken(h http.Header) (string, error) {
-	vs := h["Authorization"]
-	switch len(vs) {
-	case 0:
-		return "", nil
-	case 1:
-	default:
-		return "", errTwoAuthorization
-	}
-	scheme, tok, ok := strings.Cut(vs[0], " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") {
-		return "", errors.New("the Authorization header must be Bearer")
-	}
-	return strings.TrimSpace(tok), nil
-}
-
 // withRequest gives the request an id (echoed in the response) and puts who
 // made it into its context, for audit lines.
 func (a *API) withRequest(c *gin.Context) {
@@ -109,17 +87,13 @@ func (a *API) withRequest(c *gin.Context) {
 }
 
 func (a *API) authenticate(c *gin.Context) {
-	tok, err := BearerToken(c.Request.Header)
-	if err != nil {
-		// Like the data plane: two headers are 400, another scheme is a
-		// bad credential, 401 with a Bearer challenge.
-		kind := ErrUnauthenticated
-		if errors.Is(err, errTwoAuthorization) {
-			kind = ErrInvalid
-		}
-		a.fail(c, fmt.Errorf("%w: %v", kind, err))
+	// As on the data plane: two headers are 400; no header, another scheme
+	// or no token is 401 with a Bearer challenge.
+	if len(c.Request.Header["Authorization"]) > 1 {
+		a.fail(c, fmt.Errorf("%w: more than one Authorization header", ErrInvalid))
 		return
 	}
+	tok, _ := proxy.BearerToken(c.Request.Header)
 	if tok == "" {
 		a.fail(c, fmt.Errorf("%w: a bearer token is required; log in at POST /gatehouse/v1/login", ErrUnauthenticated))
 		return

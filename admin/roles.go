@@ -186,55 +186,22 @@ type RoleUpdate struct {
 	Remove      []string  `json:"remove_permissions"`
 }
 
-// UpdateRole replaces the permissions of a role made through the API.
-func (s *Service) UpdateRole(ctx context.Context, name string, perms []string) (Role, error) {
-	return s.ChangeRole(ctx, name, RoleUpdate{Permissions: &perms})
-}
-
 // ChangeRole changes the permissions of a role made through the API.
 func (s *Service) ChangeRole(ctx context.Context, name string, in RoleUpdate) (Role, error) {
 	if l, ok := s.fileRoles()[name]; ok {
 		return Role{}, conflictf("role %q is defined in %s and is read-only through the API", name, l.Origin())
 	}
-	if in.Permissions != nil && (len(in.Add) > 0 || len(in.Remove) > 0) {
-		return Role{}, fieldErr("permissions", "give either the new set or add_permissions/remove_permissions, not both")
-	}
-	if in.Permissions == nil && len(in.Add) == 0 && len(in.Remove) == 0 {
-		return Role{}, fieldErr("permissions", "is required: the new set, or add_permissions/remove_permissions")
-	}
-	for _, p := range in.Add {
-		if slices.Contains(in.Remove, p) {
-			return Role{}, fieldErr("add_permissions", "%q is both added and removed", p)
-		}
-	}
-	if _, err := s.checkPermissions(in.Add); err != nil {
-		return Role{}, fieldErr("add_permissions", "%v", err.(*FieldError).Msg)
+	if err := s.checkRoleUpdate(in); err != nil {
+		return Role{}, err
 	}
 	err := s.update(ctx, func(c *tx) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
 		have := s.eng.Parents(name)
-		var perms []string
-		if in.Permissions != nil {
-			var err error
-			if perms, err = s.checkPermissions(*in.Permissions); err != nil {
-				return err
-			}
-		} else {
-			perms = slices.Clone(have)
-			for _, p := range in.Remove {
-				i := slices.Index(perms, p)
-				if i < 0 {
-					return fieldErr("remove_permissions", "role %q does not have permission %q", name, p)
-				}
-				perms = slices.Delete(perms, i, i+1)
-			}
-			for _, p := range in.Add {
-				if !slices.Contains(perms, p) {
-					perms = append(perms, p)
-				}
-			}
+		perms, err := s.newPermissionSet(name, have, in)
+		if err != nil {
+			return err
 		}
 		c.auditChange(ctx, "role.update", name, name, name)
 		for _, p := range have {
@@ -255,6 +222,47 @@ func (s *Service) ChangeRole(ctx context.Context, name string, in RoleUpdate) (R
 		return Role{}, err
 	}
 	return s.roleView(name, policy.OriginDatabase), nil
+}
+
+// checkRoleUpdate validates a role update's form.
+func (s *Service) checkRoleUpdate(in RoleUpdate) error {
+	switch {
+	case in.Permissions != nil && (len(in.Add) > 0 || len(in.Remove) > 0):
+		return fieldErr("permissions", "give either the new set or add_permissions/remove_permissions, not both")
+	case in.Permissions == nil && len(in.Add) == 0 && len(in.Remove) == 0:
+		return fieldErr("permissions", "is required: the new set, or add_permissions/remove_permissions")
+	}
+	for _, p := range in.Add {
+		if slices.Contains(in.Remove, p) {
+			return fieldErr("add_permissions", "%q is both added and removed", p)
+		}
+	}
+	if _, err := s.checkPermissions(in.Add); err != nil {
+		return fieldErr("add_permissions", "%v", err.(*FieldError).Msg)
+	}
+	return nil
+}
+
+// newPermissionSet returns the permissions role name will have after in,
+// given those it has.
+func (s *Service) newPermissionSet(name string, have []string, in RoleUpdate) ([]string, error) {
+	if in.Permissions != nil {
+		return s.checkPermissions(*in.Permissions)
+	}
+	perms := slices.Clone(have)
+	for _, p := range in.Remove {
+		i := slices.Index(perms, p)
+		if i < 0 {
+			return nil, fieldErr("remove_permissions", "role %q does not have permission %q", name, p)
+		}
+		perms = slices.Delete(perms, i, i+1)
+	}
+	for _, p := range in.Add {
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	return perms, nil
 }
 
 // DeleteRole deletes a role made through the API that nobody holds.

@@ -219,14 +219,14 @@ func TestRolesAndAssignmentsConformance(t *testing.T) {
 		if err := s.DeleteRole(ctx, "releaser"); !strings.Contains(err.Error(), "rita") {
 			t.Fatalf("conflict does not name the holder: %v", err)
 		}
-		r, err = s.UpdateRole(ctx, "releaser", []string{"read", "me"})
+		r, err = s.ChangeRole(ctx, "releaser", RoleUpdate{Permissions: &[]string{"read", "me"}})
 		if err != nil || strings.Join(r.Permissions, ",") != "me,read" {
 			t.Fatalf("update role: %+v %v", r, err)
 		}
 		if s.eng.Reaches(policy.UserSubject("rita"), "write") {
 			t.Fatal("removed permission still in force")
 		}
-		_, err = s.UpdateRole(ctx, "admin", []string{"read"})
+		_, err = s.ChangeRole(ctx, "admin", RoleUpdate{Permissions: &[]string{"read"}})
 		wantIs(t, err, ErrConflict)
 		wantIs(t, s.DeleteRole(ctx, "admin"), ErrConflict)
 		wantIs(t, s.DeleteRole(ctx, "guest"), ErrConflict)

@@ -272,7 +272,7 @@ type grantSlot struct {
 	g    *grantSet
 }
 
-// lookup returns sub's grants under s from c, filling c on a miss.
+// cached returns sub's grants under s from c, filling c on a miss.
 func (e *Engine) cached(c *GrantCache, s *snapshot, sub string) *grantSet {
 	if sl := c.p.Load(); sl != nil && sl.snap == s {
 		return sl.g
@@ -323,12 +323,6 @@ func (e *Engine) Decide(sub, userID, username, method, path string) (Decision, e
 // Groups returns the roles directly assigned to sub, comma-separated.
 func (e *Engine) Groups(sub string) string {
 	return e.grants(e.snap.Load(), sub).groups
-}
-
-// GroupsHeader returns Groups(sub) as a one-value header slice, nil when
-// sub has no roles. The slice is cached and shared: do not modify it.
-func (e *Engine) GroupsHeader(sub string) []string {
-	return e.grants(e.snap.Load(), sub).groupsHdr
 }
 
 // Explain decides like Decide and names the deciding rule.

@@ -1,9 +1,6 @@
 package policy
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // Lines returns every line in force: file lines in file order, then
 // database lines in content order. A line in both layers is reported from
@@ -73,24 +70,4 @@ func (e *Engine) Source(ptype string, fields ...string) (Line, bool) {
 		return lineOf(k), true
 	}
 	return Line{}, false
-}
-
-// FileNames returns the names (role or permission) that file lines use as
-// g or p subjects and g parents, excluding users.
-func (e *Engine) FileNames() []string {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	var out []string
-	for _, l := range e.fileKey {
-		for i, f := range l.Fields {
-			if (l.Ptype == "g" || i == 0) && !strings.HasPrefix(f, UserPrefix) && !slices.Contains(out, f) {
-				out = append(out, f)
-			}
-			if l.Ptype != "g" {
-				break
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
 }

@@ -5,7 +5,8 @@ import (
 	"net/http"
 )
 
-// Error codes, shared with the admin API.
+// Error codes of PRODUCT.md's error shape; the admin API answers with the
+// same strings (admin.errorStatus).
 const (
 	codeBadRequest      = "bad_request"
 	codeUnauthenticated = "unauthenticated"

@@ -211,7 +211,7 @@ func sentPath(u *url.URL) string {
 // decide authenticates and authorizes. A non-zero status means refuse.
 func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int, error) {
 	var p Principal
-	tok, hasToken := bearer(r.Header)
+	tok, hasToken := BearerToken(r.Header)
 	if hasToken {
 		var err error
 		if p, err = h.authn.Authenticate(tok); err != nil {
@@ -233,9 +233,10 @@ func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int
 	return p, d, http.StatusForbidden, nil
 }
 
-// auditLevel is the level of audit lines (admin.LevelAudit): above
-// warnings, so that --log-level warn keeps the audit trail.
-const auditLevel = slog.Level(6)
+// LevelAudit is the log level of audit lines, the data plane's and the
+// control plane's: above warnings, so that --log-level warn keeps the
+// audit trail; only error suppresses it.
+const LevelAudit = slog.Level(6)
 
 var (
 	errNoToken  = errors.New("authentication required: send a bearer token")
@@ -262,7 +263,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 		writeError(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
-	h.log.LogAttrs(r.Context(), auditLevel, "request denied", slog.String("audit", "deny"),
+	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
 }
@@ -280,9 +281,11 @@ func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
 }
 
-// bearer returns the token of the Authorization header and whether one was
-// sent. A header of another scheme counts as a bad token.
-func bearer(h http.Header) (string, bool) {
+// BearerToken returns the token of the (first) Authorization header and
+// whether the header was sent at all. A header of another scheme, or with
+// no token, gives "" and true: a bad credential. Callers refuse requests
+// with more than one Authorization header first.
+func BearerToken(h http.Header) (token string, sent bool) {
 	vs := h["Authorization"]
 	if len(vs) == 0 {
 		return "", false
