@@ -1,20 +1,11 @@
 package admin
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -22,31 +13,8 @@ import (
 // its base URL and an admin token.
 func startMessagesAPI(t *testing.T) (string, string) {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := policy.New(ctx, db, policy.DefaultFiles(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest,
-		PublicURL: "http://gatehouse.test", AdminPassword: "admin-password-1"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }}, log).Mount(r)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	tok, err := svc.IssueToken(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL + "/gatehouse/v1", tok.AccessToken
+	f := newAPIFixture(t, policy.DefaultFiles(), "admin-password-1")
+	return f.base, f.token(t, "admin")
 }
 
 // TestErrorMessagesNameTheObject: every 404 and 409 reads as one sentence

@@ -45,14 +45,7 @@ func (l *limiter) check(key string, now time.Time) time.Duration {
 func (l *limiter) attempt(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.m[key]
-	if a == nil || now.Sub(a.start) >= l.window {
-		if a == nil && len(l.m) >= l.max {
-			l.evict(now)
-		}
-		a = &attempts{start: now}
-		l.m[key] = a
-	}
+	a := l.current(key, now)
 	if a.n >= l.limit {
 		return a.start.Add(l.window).Sub(now)
 	}
@@ -73,6 +66,12 @@ func (l *limiter) refund(key string) {
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.current(key, now).n++
+}
+
+// current returns key's window at now, starting a new one when there is
+// none or the last has passed. Callers hold mu.
+func (l *limiter) current(key string, now time.Time) *attempts {
 	a := l.m[key]
 	if a == nil || now.Sub(a.start) >= l.window {
 		if a == nil && len(l.m) >= l.max {
@@ -81,7 +80,7 @@ func (l *limiter) fail(key string, now time.Time) {
 		a = &attempts{start: now}
 		l.m[key] = a
 	}
-	a.n++
+	return a
 }
 
 // reset forgets key, after a success.

@@ -17,34 +17,34 @@ import (
 
 // User is a user as the API shows it.
 type User struct {
-	ID            string     `json:"id"`
-	Username      string     `json:"username"`
-	FullName      string     `json:"full_name"`
-	Email         string     `json:"email"`
-	Active        bool       `json:"active"`
-	Roles         []string   `json:"roles"`
-	CreatedAt     time.Time  `json:"created_at"`
-	InvitationURL string     `json:"invitation_url,omitempty"`
-	InviteExpires *time.Time `json:"invitation_expires_at,omitempty"`
+	ID                  string     `json:"id"`
+	Username            string     `json:"username"`
+	FullName            string     `json:"full_name"`
+	Email               string     `json:"email"`
+	Active              bool       `json:"active"`
+	Roles               []string   `json:"roles"`
+	CreatedAt           time.Time  `json:"created_at"`
+	InvitationURL       string     `json:"invitation_url,omitempty"`
+	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
 }
 
 // CreateUser is the input of a user creation. Without a password the user
 // is inactive and gets an invitation. Roles nil means the default role.
 type CreateUser struct {
 	Username string    `json:"username"`
-	Password string    `json:"password"`
-	Roles    *[]string `json:"roles"`
-	Email    string    `json:"email"`
-	FullName string    `json:"full_name"`
+	Password string    `json:"password,omitempty"`
+	Roles    *[]string `json:"roles,omitempty"`
+	Email    string    `json:"email,omitempty"`
+	FullName string    `json:"full_name,omitempty"`
 }
 
 // UpdateUser is a partial update of a user; nil fields stay.
 type UpdateUser struct {
-	Username *string `json:"username"`
-	Email    *string `json:"email"`
-	FullName *string `json:"full_name"`
-	Active   *bool   `json:"active"`
-	Password *string `json:"password"`
+	Username *string `json:"username,omitempty"`
+	Email    *string `json:"email,omitempty"`
+	FullName *string `json:"full_name,omitempty"`
+	Active   *bool   `json:"active,omitempty"`
+	Password *string `json:"password,omitempty"`
 }
 
 // UpdateMe is a partial update of the caller's own user. A new password
@@ -113,7 +113,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUser) (User, error) {
 	}
 	v := s.view(u)
 	if inv != nil {
-		v.InvitationURL, v.InviteExpires = inv.URL, &inv.ExpiresAt
+		v.InvitationURL, v.InvitationExpiresAt = inv.URL, &inv.ExpiresAt
 	}
 	return v, nil
 }

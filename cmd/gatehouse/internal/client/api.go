@@ -4,83 +4,24 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
-// Token is the answer of a login.
-type Token struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"` // seconds
-}
-
-// User is a user as the API shows it.
-type User struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	FullName  string    `json:"full_name"`
-	Email     string    `json:"email"`
-	Active    bool      `json:"active"`
-	Roles     []string  `json:"roles"`
-	CreatedAt time.Time `json:"created_at"`
-	// InvitationURL is set, once, when a user is created without a
-	// password.
-	InvitationURL       string     `json:"invitation_url,omitempty"`
-	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
-}
-
-// CreateUser is the body of a user creation. Roles nil means the server's
-// default role; a password left empty makes an invitation.
-type CreateUser struct {
-	Username string    `json:"username"`
-	Password string    `json:"password,omitempty"`
-	Roles    *[]string `json:"roles,omitempty"`
-	Email    string    `json:"email,omitempty"`
-	FullName string    `json:"full_name,omitempty"`
-}
-
-// UpdateUser is a partial update; nil fields stay as they are.
-type UpdateUser struct {
-	Username *string `json:"username,omitempty"`
-	Email    *string `json:"email,omitempty"`
-	FullName *string `json:"full_name,omitempty"`
-	Active   *bool   `json:"active,omitempty"`
-}
-
-// Invitation is a new invitation link, shown once.
-type Invitation struct {
-	URL       string    `json:"invitation_url"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// Permission is a permission and the rules it opens.
-type Permission struct {
-	Name   string `json:"name"`
-	Rules  []Rule `json:"rules"`
-	Source string `json:"source"`
-}
-
-// Rule is one policy rule of a permission.
-type Rule struct {
-	Path    string `json:"path"`
-	Methods string `json:"methods"`
-	Source  string `json:"source"`
-}
-
-// Role is a role and its permissions.
-type Role struct {
-	Name        string   `json:"name"`
-	Permissions []string `json:"permissions"`
-	Builtin     bool     `json:"builtin"`
-	Source      string   `json:"source"`
-}
-
-// Assignment is a role held by a user.
-type Assignment struct {
-	User   string `json:"user"`
-	Role   string `json:"role"`
-	Source string `json:"source"`
-}
+// The API's shapes are the control plane's own types, so the client cannot
+// drift from what the server sends.
+type (
+	Token      = admin.Token
+	User       = admin.User
+	CreateUser = admin.CreateUser
+	UpdateUser = admin.UpdateUser
+	Invitation = admin.Invitation
+	Permission = admin.Permission
+	Rule       = admin.Rule
+	Role       = admin.Role
+	Assignment = admin.Assignment
+	Decision   = admin.CheckResult
+)
 
 // items is the envelope of every list answer.
 type items[T any] struct {
@@ -250,12 +191,6 @@ type SigningKey struct {
 // signed before stay valid until they expire.
 func (c *Client) RotateKey(ctx context.Context) (Result[SigningKey], error) {
 	return do[SigningKey](ctx, c, http.MethodPost, "/signing-keys", nil, map[string]any{})
-}
-
-// Decision is an explained decision of POST /check.
-type Decision struct {
-	Allowed bool   `json:"allowed"`
-	Rule    string `json:"rule"`
 }
 
 // Check asks the server to decide a request for a user ("" for an
