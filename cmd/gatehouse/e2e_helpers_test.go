@@ -114,16 +114,17 @@ func (p *process) Logs() string {
 	return p.logs.String()
 }
 
-// stop sends SIGTERM and returns the exit error and how long it took.
-func (p *process) stop(timeout time.Duration) (error, time.Duration) {
+// stop sends SIGTERM and returns how long the process took to exit and its
+// exit error.
+func (p *process) stop(timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-p.exited:
-		return err, time.Since(start)
+		return time.Since(start), err
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
-		return fmt.Errorf("did not exit within %s", timeout), time.Since(start)
+		return time.Since(start), fmt.Errorf("did not exit within %s", timeout)
 	}
 }
 

@@ -163,7 +163,7 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("create role: %d %s", status, out)
 		}
 		do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"ops"}`)
-		if err, took := gh.stop(10 * time.Second); err != nil {
+		if took, err := gh.stop(10 * time.Second); err != nil {
 			t.Fatalf("stop: %v after %s\n%s", err, took, gh.Logs())
 		}
 		gh = startServe(outer, env)
@@ -200,7 +200,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		err, took := gh.stop(10 * time.Second)
+		took, err := gh.stop(10 * time.Second)
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -195,15 +194,4 @@ func (a *app) logger(level string) (*slog.Logger, *auditHandler, error) {
 	}
 	log, audit := newLogger(a.stderr, l)
 	return log, audit, nil
-}
-
-// splitCSV splits a comma-separated list, dropping blanks.
-func splitCSV(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
