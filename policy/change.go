@@ -350,9 +350,6 @@ func (c *Change) ApplyCommitted(add, del []Line) { c.e.apply(add, del) }
 // DatabaseLines is the database layer as read by LoadDatabaseLines.
 type DatabaseLines struct{ keys keySet }
 
-// Len returns the number of lines.
-func (d DatabaseLines) Len() int { return len(d.keys) }
-
 // ReplaceDatabaseLines replaces the whole database layer in memory with
 // lines read from the database, as a full reload does.
 func (c *Change) ReplaceDatabaseLines(lines DatabaseLines) error {
