@@ -34,6 +34,12 @@ type APIOptions struct {
 	// RequestID returns a request's X-Request-Id, setting one when the
 	// client sent none, so audit lines of both planes correlate.
 	RequestID func(http.Header) string
+	// LoginPath, when set, is a second login outside /gatehouse/: a
+	// preset's, where its server's clients log in (an OAuth2 password
+	// form only).
+	LoginPath string
+	// Errors writes the API's errors, in the data plane's shape.
+	Errors proxy.ErrorShape
 }
 
 // NewAPI returns the HTTP face of the service.
@@ -47,6 +53,10 @@ const identityKey = "gatehouse.identity"
 func (a *API) Mount(r gin.IRouter) {
 	r.GET(SignupPath, a.withRequest, a.signupPage)
 	r.POST(SignupPath, a.withRequest, a.signupForm)
+
+	if a.opts.LoginPath != "" {
+		r.POST(a.opts.LoginPath, a.withRequest, a.presetLogin)
+	}
 
 	v1 := r.Group("/gatehouse/v1", a.withRequest)
 	v1.POST("/login", a.login)
@@ -178,7 +188,9 @@ func (a *API) fail(c *gin.Context, err error) {
 	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		a.log.Error("admin api: request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
 	}
-	c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"code": code, "message": msg}})
+	// withRequest already set X-Request-Id.
+	a.opts.Errors.Write(c.Writer, "", status, code, msg)
+	c.Abort()
 }
 
 // bind decodes a JSON body of at most maxBody bytes into dst, strictly:

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -11,38 +12,31 @@ type items[T any] struct {
 	Items []T `json:"items"`
 }
 
-func (a *API) login(c *gin.Context) {
-	var in struct {
-		Username  string `json:"username"`
-		Password  string `json:"password"`
-		GrantType string `json:"grant_type"`
-		Scope     string `json:"scope"`
-		ClientID  string `json:"client_id"`
-	}
-	switch c.ContentType() {
-	case "application/x-www-form-urlencoded", "multipart/form-data":
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
-		if err := c.Request.ParseForm(); err != nil {
-			a.fail(c, fmt.Errorf("%w: malformed form: %v", ErrInvalid, err))
-			return
-		}
-		in.Username, in.Password, in.GrantType = c.PostForm("username"), c.PostForm("password"), c.PostForm("grant_type")
-	default:
-		if err := bind(c, &in); err != nil {
-			a.fail(c, err)
-			return
-		}
-	}
-	if in.GrantType != "" && in.GrantType != "password" {
-		a.fail(c, fieldErr("grant_type", "only the password grant is supported"))
-		return
-	}
-	if in.Username == "" {
-		a.fail(c, fieldErr("username", "is required"))
-		return
-	}
-	if in.Password == "" {
-		a.fail(c, fieldErr("password", "is required"))
+// loginForm is an OAuth2 password grant (RFC 6749, section 4.3): username
+// (a name or a user id) and password; grant_type, when sent, must be
+// "password"; scope, client_id and client_secret are accepted and ignored.
+type loginForm struct {
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	GrantType    string `json:"grant_type"`
+	Scope        string `json:"scope"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+// login is POST /gatehouse/v1/login: a form or a JSON object.
+func (a *API) login(c *gin.Context) { a.issueToken(c, true) }
+
+// presetLogin is a preset's login (POST /api/v1/login for ZenML's
+// clients): a form only, as the server it stands in for takes it.
+func (a *API) presetLogin(c *gin.Context) { a.issueToken(c, false) }
+
+// issueToken checks the credentials of a login request and answers with
+// an access token.
+func (a *API) issueToken(c *gin.Context, jsonAllowed bool) {
+	in, err := readLogin(c, jsonAllowed)
+	if err != nil {
+		a.fail(c, err)
 		return
 	}
 	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, clientAddr(c))
@@ -52,6 +46,45 @@ func (a *API) login(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, tok)
+}
+
+// readLogin reads and checks the credentials of a login request: an
+// application/x-www-form-urlencoded or multipart form, or (when
+// jsonAllowed) a JSON object, of at most maxBody bytes.
+func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
+	var in loginForm
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	switch ct := c.ContentType(); {
+	case ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data":
+		err := c.Request.ParseForm()
+		if err == nil && ct == "multipart/form-data" {
+			err = c.Request.ParseMultipartForm(maxBody)
+		}
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			return in, err
+		case err != nil:
+			return in, fmt.Errorf("%w: malformed form: %v", ErrInvalid, err)
+		}
+		f := c.Request.PostForm
+		in.Username, in.Password, in.GrantType = f.Get("username"), f.Get("password"), f.Get("grant_type")
+	case jsonAllowed:
+		if err := bind(c, &in); err != nil {
+			return in, err
+		}
+	default:
+		return in, fmt.Errorf("%w: send the credentials as an application/x-www-form-urlencoded form (username, password), as for OAuth2's password grant", ErrInvalid)
+	}
+	switch {
+	case in.GrantType != "" && in.GrantType != "password":
+		return in, fieldErr("grant_type", "only the password grant is supported")
+	case in.Username == "":
+		return in, fieldErr("username", "is required")
+	case in.Password == "":
+		return in, fieldErr("password", "is required")
+	}
+	return in, nil
 }
 
 func (a *API) getMe(c *gin.Context) {

@@ -8,9 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
-	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -57,10 +54,10 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
-	var u store.User
-	err := s.db.WithContext(ctx).Where("username = ?", username).Take(&u).Error
+	// A name, or a user id (as ZenML's clients may send).
+	u, err := s.findUser(s.db.WithContext(ctx), username)
 	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
+	case errors.Is(err, ErrNotFound):
 		if _, err := s.check(ctx, dummyHash(), password); err != nil {
 			return Token{}, err
 		}
@@ -68,7 +65,7 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 		return Token{}, errBadLogin
 	case err != nil:
 		s.auditLogin(ctx, username, client, "store_unavailable")
-		return Token{}, dbErr(err, "user")
+		return Token{}, err // ErrUnavailable
 	}
 	hash := u.PasswordHash
 	if hash == "" {
@@ -89,7 +86,7 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	s.logins.reset(pairKey)
 	s.clients.refund(client)
 	s.auditLogin(ctx, username, client, "success")
-	tok, exp, err := s.keys.issue(&u, s.cfg.TokenTTL, now)
+	tok, exp, err := s.keys.issue(u, s.cfg.TokenTTL, now)
 	if err != nil {
 		return Token{}, err
 	}

@@ -2,14 +2,16 @@ package deploy
 
 import (
 	"fmt"
+	"io/fs"
 	"net/url"
-	"os"
 	"path"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
 // A check reports every way a rendering breaks one promise of the
@@ -28,6 +30,7 @@ var invariants = []check{
 	{"resources", checkResources},
 	{"security context", checkSecurityContext},
 	{"policy directory", checkPolicyMount},
+	{"ZenML behind Gatehouse", checkZenMLPreset},
 	{"secrets referenced", checkSecrets},
 	{"network policy", checkNetworkPolicy},
 	{"termination grace", checkGrace},
@@ -230,7 +233,8 @@ func firstSet(container, pod *int64) *int64 {
 
 // checkPolicyMount: --policy-dir names the mount path of the policy
 // ConfigMap, mounted as a whole directory (a subPath mount never sees
-// updates), and the ConfigMap holds the files of kubernetes/policy/.
+// updates), and the ConfigMap holds the zenml preset's files (its copy in
+// kubernetes/policy/).
 func checkPolicyMount(r *rendering, p *pod) []string {
 	if p.policyDir == "" {
 		return []string{"gatehouse has no --policy-dir"}
@@ -274,13 +278,37 @@ func checkPolicyMount(r *rendering, p *pod) []string {
 	if cm.Name != "gatehouse-policy" {
 		errs = append(errs, fmt.Sprintf("policy ConfigMap %s: want gatehouse-policy, updated in place and hot-reloaded", cm.Name))
 	}
+	zenml, err := preset.Lookup("zenml")
+	if err != nil {
+		return append(errs, err.Error())
+	}
 	for _, f := range []string{"policy.csv", "tests.yaml"} {
-		want, err := os.ReadFile("kubernetes/policy/" + f)
+		want, err := fs.ReadFile(zenml.Policy, f)
 		if err != nil {
 			errs = append(errs, err.Error())
 		} else if cm.Data[f] != string(want) {
-			errs = append(errs, fmt.Sprintf("ConfigMap %s: %s differs from kubernetes/policy/%s", cm.Name, f, f))
+			errs = append(errs, fmt.Sprintf("ConfigMap %s: %s differs from the zenml preset's (policy/preset/zenml/%s): copy it to kubernetes/policy/", cm.Name, f, f))
 		}
+	}
+	return errs
+}
+
+// checkZenMLPreset: ZenML's stock clients work through Gatehouse. Gatehouse
+// runs --preset zenml (it answers the clients' login and speaks their error
+// shape), and the ZenML server trusts what Gatehouse forwards instead of
+// asking for its own tokens (ZENML_AUTH_TYPE=NO_AUTH), which is safe only
+// because it listens on loopback (checkUpstreamHidden).
+func checkZenMLPreset(_ *rendering, p *pod) []string {
+	var errs []string
+	name, ok := flagValue(p.gatehouse.Args, "--preset")
+	if e := env(p.gatehouse, "GATEHOUSE_PRESET"); !ok && e != nil {
+		name, ok = e.Value, true
+	}
+	if !ok || name != "zenml" {
+		errs = append(errs, fmt.Sprintf("gatehouse --preset %q: want zenml, or ZenML's clients cannot log in", name))
+	}
+	if e := env(p.upstream, "ZENML_AUTH_TYPE"); e == nil || e.Value != "NO_AUTH" || e.ValueFrom != nil {
+		errs = append(errs, "the pipeline server: want ZENML_AUTH_TYPE=NO_AUTH, or it refuses every request Gatehouse forwards (401)")
 	}
 	return errs
 }

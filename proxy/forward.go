@@ -99,7 +99,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	h.metrics.upstreamErrors.Inc()
 	rid := r.Header.Get(requestIDHeader)
 	h.log.Warn("upstream request failed", "request_id", rid, "method", r.Method, "path", r.URL.Path, "error", err)
-	writeError(w, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
+	h.errs.Write(w, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
 }
 
 // dropH2C removes a cleartext HTTP/2 upgrade offer: it is never passed on.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,6 +74,14 @@ type Config struct {
 	Authorizer    Authorizer
 	// ForwardToken passes the caller's Authorization header upstream.
 	ForwardToken bool
+	// OwnPaths are canonical paths outside ReservedPrefix that Gatehouse
+	// answers itself (a preset's login). The router serves them before
+	// this handler; a request that still arrives here with one of them (by
+	// another method, or on a path that only canonicalizes to it) is
+	// answered 404 like an unknown Gatehouse route and never forwarded.
+	OwnPaths []string
+	// Errors is the shape of the errors the data plane writes.
+	Errors ErrorShape
 	// Shadow turns enforcement off for rolling out a policy: a request the
 	// policy denies (403) is forwarded all the same, logged as would_deny
 	// and counted as decision "would_deny". Only the policy's decision is
@@ -98,6 +107,8 @@ type Handler struct {
 	upstream     *url.URL
 	basePath     string
 	forwardToken bool
+	ownPaths     []string
+	errs         ErrorShape
 	shadow       bool
 	metrics      *Metrics
 	log          *slog.Logger
@@ -127,6 +138,8 @@ func New(cfg Config) (*Handler, error) {
 		upstream:     cfg.Upstream,
 		basePath:     strings.TrimRight(cfg.Upstream.Path, "/"),
 		forwardToken: cfg.ForwardToken,
+		ownPaths:     cfg.OwnPaths,
+		errs:         cfg.Errors,
 		shadow:       cfg.Shadow,
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
@@ -157,19 +170,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, err := Canonicalize(sentPath(r.URL))
 	if err != nil {
 		h.metrics.count(outcomeBadRequest, "")
-		writeError(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
+		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) {
+	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) || slices.Contains(h.ownPaths, path) {
 		// Gatehouse's own routes are matched before this handler; what
-		// reaches here under the prefix is unknown or non-canonical.
+		// reaches here under the prefix or on an own path is unknown or
+		// non-canonical.
 		h.metrics.count(outcomeNotFound, "")
-		writeError(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
+		h.errs.Write(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
 		return
 	}
 	if len(r.Header["Authorization"]) > 1 {
 		h.metrics.count(outcomeBadRequest, "")
-		writeError(w, rid, http.StatusBadRequest, codeBadRequest, "more than one Authorization header")
+		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, "more than one Authorization header")
 		return
 	}
 	start := time.Now()
@@ -253,14 +267,14 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 	case http.StatusUnauthorized:
 		h.metrics.count(outcomeUnauthenticated, "")
 		w.Header()["WWW-Authenticate"] = wwwAuthenticate(err == errBadToken)
-		writeError(w, rid, status, codeUnauthenticated, err.Error())
+		h.errs.Write(w, rid, status, codeUnauthenticated, err.Error())
 	case http.StatusForbidden:
 		h.metrics.count(outcomeDeny, "")
-		writeError(w, rid, status, codeForbidden, fmt.Sprintf("%s %s is not allowed for you", r.Method, path))
+		h.errs.Write(w, rid, status, codeForbidden, fmt.Sprintf("%s %s is not allowed for you", r.Method, path))
 	default:
 		h.metrics.count(outcomeError, "")
 		h.log.Error("decision failed; refusing (fail closed)", "request_id", rid, "method", r.Method, "path", path, "error", err)
-		writeError(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
+		h.errs.Write(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
 	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),

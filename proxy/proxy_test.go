@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -36,7 +39,7 @@ func TestNewValidates(t *testing.T) {
 // must see nothing.
 func TestRefusals(t *testing.T) {
 	up := newEchoUpstream(t)
-	g := newGatehouse(t, up.URL, nil)
+	g := newGatehouse(t, up.URL, func(c *Config) { c.OwnPaths = []string{"/api/v1/login"} })
 	cases := []struct {
 		name          string
 		method        string
@@ -74,6 +77,11 @@ func TestRefusals(t *testing.T) {
 			headers: []string{"Authorization: Bearer alice-token"}, status: 404, code: "not_found"},
 		{name: "reserved prefix after slashes", method: "POST", target: "//gatehouse//v1/login", status: 404, code: "not_found"},
 		{name: "reserved root", method: "GET", target: "/gatehouse", status: 404, code: "not_found"},
+		{name: "own path by another method", method: "GET", target: "/api/v1/login", status: 404, code: "not_found"},
+		{name: "own path after slashes", method: "POST", target: "//api//v1/login", status: 404, code: "not_found"},
+		{name: "own path after dot segments", method: "POST", target: "/api/v1/x/../login", headers: []string{"Authorization: Bearer alice-token"},
+			status: 404, code: "not_found"},
+		{name: "own path percent-encoded", method: "POST", target: "/api/v1/%6Cogin", status: 404, code: "not_found"},
 		{name: "encoded slash", method: "GET", target: "/api/v1/users/alice%2F..%2Fbob", headers: []string{"Authorization: Bearer alice-token"},
 			status: 400, code: "bad_request"},
 		{name: "encoded dot segment", method: "GET", target: "/api/v1/users/alice/%2e%2e/bob", status: 400, code: "bad_request"},
@@ -627,4 +635,56 @@ func TestServeReadsThePathAsSent(t *testing.T) {
 	if got := g.rec.last(); got != "GET /b{c}" || e.Path != "/b{c}" || e.URI != "/b%7Bc%7D" {
 		t.Errorf("decided %q, upstream path %q, request-target %q; want /b{c} and /b%%7Bc%%7D", got, e.Path, e.URI)
 	}
+}
+
+// TestErrorsCarryDetail: with ErrorShape.Detail every error the data plane
+// writes repeats its message as "detail" (ZenML's client reads it); without
+// it, the body has no "detail" key.
+func TestErrorsCarryDetail(t *testing.T) {
+	up := newEchoUpstream(t)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // a port nothing listens on: 502
+	cases := []struct {
+		name, method, target string
+		headers              []string
+		status               int
+	}{
+		{"no token", "GET", "/api/v1/stacks", nil, 401},
+		{"deny", "POST", "/deny/stacks", []string{"Authorization: Bearer bob-token"}, 403},
+		{"unreadable path", "GET", "/a%2Fb", nil, 400},
+		{"could not decide", "GET", "/fail", nil, 503},
+		{"upstream down", "GET", "/api/v1/stacks", []string{"Authorization: Bearer alice-token"}, 502},
+	}
+	for _, detail := range []bool{true, false} {
+		g := newGatehouse(t, up.URL, func(c *Config) { c.Errors.Detail = detail })
+		gDown := newGatehouse(t, down.URL, func(c *Config) { c.Errors.Detail = detail })
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/detail=%v", c.name, detail), func(t *testing.T) {
+				addr := g.addr()
+				if c.status == 502 {
+					addr = gDown.addr()
+				}
+				res, body := send(t, addr, c.method, c.target, c.headers...)
+				wantError(t, res, body, c.status, codeFor(c.status))
+				var m map[string]any
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				msg := m["error"].(map[string]any)["message"]
+				got, has := m["detail"]
+				switch {
+				case detail && got != msg:
+					t.Errorf("detail %q, want the message %q", got, msg)
+				case !detail && has:
+					t.Errorf("detail %q without ErrorShape.Detail", got)
+				}
+			})
+		}
+	}
+}
+
+// codeFor is the error code of a status, as PRODUCT.md lists them.
+func codeFor(status int) string {
+	return map[int]string{400: codeBadRequest, 401: codeUnauthenticated, 403: codeForbidden,
+		502: codeUpstream, 503: codeUnavailable}[status]
 }

@@ -11,35 +11,41 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/sampleapi"
+	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
 func (a *app) demoCmd() *cobra.Command {
-	listen, opsListen := "127.0.0.1:8080", "127.0.0.1:9090"
+	listen, opsListen, presetName := "127.0.0.1:8080", "127.0.0.1:9090", ""
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run Gatehouse in front of a built-in sample pipeline API",
 		Long: `Run the sidecar in front of a small built-in pipeline API (pipelines, runs,
 stacks, users, current-user) on a temporary SQLite store. It creates an
 admin and a guest user, prints their passwords, tokens and curl lines to try,
-and removes the store when it stops (Ctrl-C).`,
-		Example: "  go run ./cmd/gatehouse demo\n  gatehouse demo --listen 127.0.0.1:18080 --ops-listen 127.0.0.1:19090",
+and removes the store when it stops (Ctrl-C). With --preset zenml it fronts
+the sample API as it would a ZenML 0.40 server: its clients log in at
+/api/v1/login, errors carry "detail", and the sample dashboard at / loads
+without a token.`,
+		Example: "  go run ./cmd/gatehouse demo\n  go run ./cmd/gatehouse demo --preset zenml\n  gatehouse demo --listen 127.0.0.1:18080 --ops-listen 127.0.0.1:19090",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDemo(cmd.Context(), listen, opsListen)
+			return a.runDemo(cmd.Context(), listen, opsListen, presetName)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", listen, "address of the demo sidecar (port 0 picks a free one)")
 	cmd.Flags().StringVar(&opsListen, "ops-listen", opsListen, "address of /healthz, /readyz and /metrics")
+	cmd.Flags().StringVar(&presetName, "preset", presetName, "front the sample API as a known server: "+strings.Join(preset.Names(), ", "))
 	return cmd
 }
 
-func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
+func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string) error {
 	dir, err := os.MkdirTemp("", "gatehouse-demo-")
 	if err != nil {
 		return err
@@ -56,7 +62,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
 
 	adminPW, guestPW := randomPassword(), randomPassword()
 	o := defaultServeOptions()
-	o.listen, o.opsListen = listen, opsListen
+	o.listen, o.opsListen, o.preset = listen, opsListen, presetName
 	o.upstream = "http://" + upLn.Addr().String()
 	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
 	o.logLevel = "error" // keep the terminal for the curl lines
@@ -96,7 +102,13 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen string) error {
 	if err != nil {
 		return err
 	}
-	printDemo(a.stdout, "http://"+s.dataLn.Addr().String(), "http://"+s.opsLn.Addr().String(), adminPW, guestPW, adminTok.AccessToken, guestTok.AccessToken)
+	d := demoInfo{url: "http://" + s.dataLn.Addr().String(), ops: "http://" + s.opsLn.Addr().String(),
+		adminPW: adminPW, guestPW: guestPW, adminTok: adminTok.AccessToken, guestTok: guestTok.AccessToken}
+	if presetName == "zenml" {
+		printZenMLDemo(a.stdout, d)
+	} else {
+		printDemo(a.stdout, d)
+	}
 	if err := s.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -109,7 +121,14 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func printDemo(w io.Writer, url, ops, adminPW, guestPW, adminTok, guestTok string) {
+// demoInfo is what the demo prints.
+type demoInfo struct {
+	url, ops           string // data plane and ops base URLs
+	adminPW, guestPW   string
+	adminTok, guestTok string
+}
+
+func printDemo(w io.Writer, d demoInfo) {
 	fmt.Fprintf(w, `Gatehouse demo is running at %[1]s (metrics at %[2]s/metrics).
 It protects a sample pipeline API; the store is temporary. Ctrl-C stops it.
 
@@ -151,5 +170,44 @@ Try it (each line says what Gatehouse answers):
   # make the guest an admin; the guest's existing token can write at once
   curl -X POST -H "Authorization: Bearer $ADMIN" -d '{"user":"guest","role":"admin"}' %[1]s/gatehouse/v1/role-assignments
 
-`, url, ops, adminPW, guestPW, adminTok, guestTok)
+`, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)
+}
+
+// printZenMLDemo prints the demo under --preset zenml: what ZenML's own
+// clients do, by hand.
+func printZenMLDemo(w io.Writer, d demoInfo) {
+	fmt.Fprintf(w, `Gatehouse demo (preset zenml) is running at %[1]s (metrics at %[2]s/metrics).
+It fronts a sample pipeline API as it would a ZenML 0.40 server; the store is
+temporary. Ctrl-C stops it.
+
+  user   password                 role
+  admin  %-24[3]s admin (read, write, me)
+  guest  %-24[4]s guest (read, me)
+
+Open %[1]s/ in a browser: the sample dashboard loads without a token and logs
+in at /api/v1/login, as ZenML's does. With a ZenML 0.40 client installed:
+
+  zenml connect --url %[1]s --username guest --password %[4]s
+
+Or by hand (each line says what Gatehouse answers):
+
+  # log in as ZenML's clients do: Gatehouse answers, the server never sees it
+  curl -d username=guest -d password=%[4]s %[1]s/api/v1/login
+
+  export ADMIN=%[5]s
+  export GUEST=%[6]s
+
+  # the guest reads: 200
+  curl -H "Authorization: Bearer $GUEST" %[1]s/api/v1/stacks
+
+  # the guest registers a stack: 403, with the "detail" ZenML's client prints
+  curl -i -X POST -H "Authorization: Bearer $GUEST" -d '{"name":"mine"}' %[1]s/api/v1/workspaces/default/stacks
+
+  # the admin does: 201
+  curl -X POST -H "Authorization: Bearer $ADMIN" -d '{"name":"nightly"}' %[1]s/api/v1/workspaces/default/stacks
+
+  # anonymous API calls: 401, with "detail"
+  curl -i %[1]s/api/v1/stacks
+
+`, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)
 }

@@ -11,14 +11,19 @@ import (
 	"time"
 )
 
-// TestDemo runs `gatehouse demo` as the README says and tries the lines it
-// prints: anonymous 401, the guest reading, refused a write, updating its
-// own user and not someone else's.
-func TestDemo(t *testing.T) {
+// demoRun is a running `gatehouse demo` and what it printed.
+type demoRun struct {
+	url, admin, guest, guestPW string
+}
+
+// startDemo runs `gatehouse demo` with args on free ports and reads its URL,
+// the guest's password and the two tokens from what it prints.
+func startDemo(t *testing.T, args ...string) demoRun {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	cmd := exec.Command(gatehouseBinary(t), "demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
+	cmd := exec.Command(gatehouseBinary(t), append([]string{"demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -36,48 +41,85 @@ func TestDemo(t *testing.T) {
 		}
 		close(lines)
 	}()
-	var url, guest, admin string
+	var d demoRun
 	deadline := time.After(30 * time.Second)
 	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
-	for guest == "" || admin == "" || url == "" {
+	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
 				t.Fatal("demo exited before printing its tokens")
 			}
 			if m := urlRE.FindStringSubmatch(l); m != nil {
-				url = m[1]
+				d.url = m[1]
 			}
-			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export GUEST="); ok {
-				guest = v
-			}
-			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export ADMIN="); ok {
-				admin = v
+			f := strings.Fields(l)
+			switch {
+			case len(f) >= 3 && f[0] == "guest" && f[2] == "guest":
+				d.guestPW = f[1]
+			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "GUEST="):
+				d.guest = strings.TrimPrefix(f[1], "GUEST=")
+			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "ADMIN="):
+				d.admin = strings.TrimPrefix(f[1], "ADMIN=")
 			}
 		case <-deadline:
-			t.Fatal("demo printed no URL and tokens within 30s")
+			t.Fatal("demo printed no URL, password and tokens within 30s")
 		}
 	}
-	try := func(method, path, tok, body string, want int) {
-		t.Helper()
-		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != want {
-			t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
-		}
+	return d
+}
+
+// try sends a request as a line of the demo does and checks the status;
+// it returns the body.
+func (d demoRun) try(t *testing.T, method, path, tok, contentType, body string, want int) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, d.url+path, strings.NewReader(body))
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	try("GET", "/api/v1/pipelines", "", "", 401)
-	try("GET", "/api/v1/pipelines", guest, "", 200)
-	try("POST", "/api/v1/pipelines", guest, `{"name":"mine"}`, 403)
-	try("PUT", "/api/v1/users/guest", guest, `{"full_name":"Gus Guest"}`, 200)
-	try("PUT", "/api/v1/users/admin", guest, `{"full_name":"x"}`, 403)
-	try("POST", "/api/v1/pipelines", admin, `{"name":"nightly"}`, 201)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, res.StatusCode, want, b)
+	}
+	return string(b)
+}
+
+// curlForm is the Content-Type curl sends with -d.
+const curlForm = "application/x-www-form-urlencoded"
+
+// TestDemo runs `gatehouse demo` as the README says and tries the lines it
+// prints: anonymous 401, the guest reading, refused a write, updating its
+// own user and not someone else's.
+func TestDemo(t *testing.T) {
+	d := startDemo(t)
+	d.try(t, "GET", "/api/v1/pipelines", "", "", "", 401)
+	d.try(t, "GET", "/api/v1/pipelines", d.guest, "", "", 200)
+	d.try(t, "POST", "/api/v1/pipelines", d.guest, curlForm, `{"name":"mine"}`, 403)
+	d.try(t, "PUT", "/api/v1/users/guest", d.guest, curlForm, `{"full_name":"Gus Guest"}`, 200)
+	d.try(t, "PUT", "/api/v1/users/admin", d.guest, curlForm, `{"full_name":"x"}`, 403)
+	d.try(t, "POST", "/api/v1/pipelines", d.admin, curlForm, `{"name":"nightly"}`, 201)
+	d.try(t, "POST", "/gatehouse/v1/login", "", curlForm, "username=guest&password="+d.guestPW, 200)
+}
+
+// TestDemoZenMLPreset runs `gatehouse demo --preset zenml` and tries the
+// lines it prints: the login ZenML's clients use, the dashboard without a
+// token, the guest reading and refused a write (with "detail"), the admin
+// writing.
+func TestDemoZenMLPreset(t *testing.T) {
+	d := startDemo(t, "--preset", "zenml")
+	contains(t, "the login answer", d.try(t, "POST", "/api/v1/login", "", curlForm, "username=guest&password="+d.guestPW, 200), `"access_token"`, `"token_type":"bearer"`)
+	contains(t, "the dashboard", d.try(t, "GET", "/", "", "", "", 200), "<h1>Pipelines dashboard</h1>")
+	d.try(t, "GET", "/api/v1/stacks", d.guest, "", "", 200)
+	contains(t, "the refusal", d.try(t, "POST", "/api/v1/workspaces/default/stacks", d.guest, curlForm, `{"name":"mine"}`, 403),
+		`"detail":"POST /api/v1/workspaces/default/stacks is not allowed for you"`)
+	d.try(t, "POST", "/api/v1/workspaces/default/stacks", d.admin, curlForm, `{"name":"nightly"}`, 201)
+	contains(t, "the anonymous answer", d.try(t, "GET", "/api/v1/stacks", "", "", "", 401), `"detail":"authentication required`)
 }

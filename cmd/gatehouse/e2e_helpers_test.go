@@ -194,27 +194,34 @@ func login(t *testing.T, base, user, pw string) string {
 	return tok.AccessToken
 }
 
-// echoUpstream records what reaches the protected server.
+// echoUpstream records what reaches the protected server. It answers
+// with an echo of the request, or, when next is set, with next.
 type echoUpstream struct {
 	mu       sync.Mutex
 	received []seen // guarded by mu
 	release  chan struct{}
+	next     http.Handler
 	srv      *http.Server
 	url      string
 }
 
 type seen struct {
-	Method, Path string
-	Header       http.Header
+	Method, Path, Query string
+	Header              http.Header
+	Body                string
 }
 
-func newEchoUpstream(t *testing.T) *echoUpstream {
+func newEchoUpstream(t *testing.T) *echoUpstream { t.Helper(); return newRecordingUpstream(t, nil) }
+
+// newRecordingUpstream records each request, then lets next answer it (nil:
+// the echo).
+func newRecordingUpstream(t *testing.T, next http.Handler) *echoUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &echoUpstream{release: make(chan struct{}), url: "http://" + ln.Addr().String()}
+	u := &echoUpstream{release: make(chan struct{}), next: next, url: "http://" + ln.Addr().String()}
 	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = u.srv.Serve(ln) }()
 	t.Cleanup(func() { u.srv.Close() })
@@ -222,9 +229,19 @@ func newEchoUpstream(t *testing.T) *echoUpstream {
 }
 
 func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if u.next != nil {
+		// Keep the body for the record and for next.
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	u.mu.Lock()
-	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone()})
+	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 	u.mu.Unlock()
+	if u.next != nil {
+		u.next.ServeHTTP(w, r)
+		return
+	}
 	switch r.URL.Path {
 	case "/events":
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -248,6 +265,13 @@ func (u *echoUpstream) count() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.received)
+}
+
+// all returns every request that reached the upstream, in order.
+func (u *echoUpstream) all() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]seen(nil), u.received...)
 }
 
 // last returns the last request that reached the upstream.

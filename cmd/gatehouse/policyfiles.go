@@ -5,12 +5,17 @@ import (
 	"path/filepath"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
-// loadPolicyFiles reads --policy-dir, or returns the embedded defaults.
-func loadPolicyFiles(dir string) (*policy.Files, error) {
-	if dir == "" {
-		return policy.DefaultFiles(), nil
+// loadPolicyFiles reads --policy-dir; without one, the preset's embedded
+// policy, or the embedded defaults when there is no preset either.
+func loadPolicyFiles(dir string, p *preset.Preset) (*policy.Files, error) {
+	switch {
+	case dir != "":
+		return policy.LoadDir(os.DirFS(dir), filepath.Clean(dir))
+	case p != nil:
+		return policy.LoadDir(p.Policy, "preset/"+p.Name)
 	}
-	return policy.LoadDir(os.DirFS(dir), filepath.Clean(dir))
+	return policy.DefaultFiles(), nil
 }

@@ -8,10 +8,13 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
 // serveOptions are the flags of serve (and the settings of demo).
@@ -20,6 +23,7 @@ type serveOptions struct {
 	upstream          string
 	db                string
 	policyDir         string
+	preset            string
 	publicURL         string
 	tokenTTL          time.Duration
 	inviteTTL         time.Duration
@@ -51,7 +55,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.opsListen, "ops-listen", o.opsListen, "address of /healthz, /readyz and /metrics")
 	fs.StringVar(&o.upstream, "upstream", o.upstream, "URL of the server to protect, e.g. http://127.0.0.1:8237 (required)")
 	fs.StringVar(&o.db, "db", o.db, `store: "sqlite:PATH" or "postgres://USER:PASSWORD@HOST/DB"`)
-	fs.StringVar(&o.policyDir, "policy-dir", o.policyDir, "directory with model.conf (optional) and policy.csv; embedded defaults when empty")
+	fs.StringVar(&o.policyDir, "policy-dir", o.policyDir, "directory with model.conf (optional) and policy.csv; embedded defaults (or the preset's) when empty")
+	fs.StringVar(&o.preset, "preset", o.preset, "front a known server as a drop-in for its own clients: "+strings.Join(preset.Names(), ", ")+" (its route policy unless --policy-dir, its clients' login and error shape)")
 	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
@@ -91,6 +96,11 @@ func (o *serveOptions) validate() error {
 	if o.publicURL != "" {
 		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("--public-url %q: want an http:// or https:// URL", o.publicURL))
+		}
+	}
+	if o.preset != "" {
+		if _, err := preset.Lookup(o.preset); err != nil {
+			errs = append(errs, fmt.Errorf("--preset: %w", err))
 		}
 	}
 	if o.policyDir != "" {
@@ -157,7 +167,7 @@ and the last good policy stays. Every flag has an environment
 twin GATEHOUSE_<FLAG>; on an empty store the first admin comes from
 GATEHOUSE_ADMIN_USERNAME (default admin) and GATEHOUSE_ADMIN_PASSWORD, or,
 without a password, from a one-time sign-up URL printed in the log.`,
-		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237
+		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237 --preset zenml
   gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy
   gatehouse serve --upstream http://127.0.0.1:8237 --policy-dir policy/ --enforce=false   # shadow mode`,
 		Args: noArgs,

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/policy/preset"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
@@ -78,7 +79,15 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 // the policy watcher on an open store, for a server whose data plane
 // listens on addr.
 func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger, audit *auditHandler, db *gorm.DB, addr string) (*server, error) {
-	files, err := loadPolicyFiles(o.policyDir)
+	var pre *preset.Preset
+	if o.preset != "" {
+		p, err := preset.Lookup(o.preset) // validated
+		if err != nil {
+			return nil, err
+		}
+		pre = &p
+	}
+	files, err := loadPolicyFiles(o.policyDir, pre)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +111,21 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	audit.countAudit(reg)
 	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
+	api := admin.APIOptions{Canonicalize: proxy.Canonicalize}
+	var ownPaths []string
+	if pre != nil {
+		api.LoginPath, api.Errors.Detail = pre.LoginPath, pre.ErrorDetail
+		if pre.LoginPath != "" {
+			ownPaths = []string{pre.LoginPath}
+		}
+	}
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:              upstream,
 		Authenticator:         authenticator{svc.Authenticator()},
 		Authorizer:            authorizer{eng},
 		ForwardToken:          o.forwardToken,
+		OwnPaths:              ownPaths,
+		Errors:                api.Errors,
 		Shadow:                !o.enforce,
 		ResponseHeaderTimeout: o.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
@@ -115,7 +134,8 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	router, err := newRouter(svc, dataPlane, o.trustedProxies, log)
+	api.RequestID = dataPlane.RequestID
+	router, err := newRouter(svc, dataPlane, api, o.trustedProxies, log)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +173,7 @@ func enforcedGauge(enforce bool) prometheus.Collector {
 
 // newRouter builds the Gin engine: Gatehouse's own routes, and the data
 // plane for everything else.
-func newRouter(svc *admin.Service, dataPlane *proxy.Handler, trusted []string, log *slog.Logger) (*gin.Engine, error) {
+func newRouter(svc *admin.Service, dataPlane *proxy.Handler, api admin.APIOptions, trusted []string, log *slog.Logger) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	// Redirects would answer before a decision; the data plane refuses or
@@ -165,15 +185,15 @@ func newRouter(svc *admin.Service, dataPlane *proxy.Handler, trusted []string, l
 	if err := r.SetTrustedProxies(trusted); err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	r.Use(recoverJSON(log))
-	admin.NewAPI(svc, admin.APIOptions{Canonicalize: proxy.Canonicalize, RequestID: dataPlane.RequestID}, log).Mount(r)
+	r.Use(recoverJSON(api.Errors, log))
+	admin.NewAPI(svc, api, log).Mount(r)
 	r.NoRoute(gin.WrapH(dataPlane))
 	return r, nil
 }
 
 // recoverJSON turns a handler panic into a 500 JSON error; an aborted
 // response (http.ErrAbortHandler) is passed on to net/http.
-func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+func recoverJSON(errs proxy.ErrorShape, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			v := recover()
@@ -185,7 +205,8 @@ func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 			}
 			log.Error("handler panic", "panic", fmt.Sprint(v), "path", c.Request.URL.Path)
 			if !c.Writer.Written() {
-				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+				errs.Write(c.Writer, "", http.StatusInternalServerError, "internal", "internal error")
+				c.Abort()
 			}
 		}()
 		c.Next()
@@ -214,7 +235,7 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 func (s *server) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
-		"policy_revision", s.eng.Revision())
+		"policy_revision", s.eng.Revision(), "preset", s.opts.preset)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	listenDSN := ""

@@ -1,6 +1,7 @@
 // Package sampleapi is a small in-memory pipeline server with ZenML-shaped
-// routes, for gatehouse demo. It trusts the identity headers Gatehouse
-// sets, as a server behind Gatehouse does.
+// routes and a single-page dashboard, for gatehouse demo and the end-to-end
+// tests. It trusts the identity headers Gatehouse sets, as a server behind
+// Gatehouse does.
 package sampleapi
 
 import (
@@ -46,12 +47,20 @@ func New() *API {
 		a.mux.HandleFunc("PUT /api/v1/"+kind+"/{id}", a.update(kind))
 		a.mux.HandleFunc("DELETE /api/v1/"+kind+"/{id}", a.remove(kind))
 	}
+	// ZenML creates workspace-scoped resources under their workspace.
+	a.mux.HandleFunc("GET /api/v1/workspaces/{workspace}", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, 200, object{"id": "1", "name": r.PathValue("workspace")})
+	})
+	for _, kind := range []string{"pipelines", "runs", "stacks"} {
+		a.mux.HandleFunc("POST /api/v1/workspaces/{workspace}/"+kind, a.create(kind))
+	}
 	a.mux.HandleFunc("GET /api/v1/runs/{id}/logs", a.logs)
 	a.mux.HandleFunc("GET /api/v1/users", a.listUsers)
 	a.mux.HandleFunc("GET /api/v1/users/{name}", a.getUser)
 	a.mux.HandleFunc("PUT /api/v1/users/{name}", a.putUser)
 	a.mux.HandleFunc("GET /api/v1/current-user", a.currentUser)
 	a.mux.HandleFunc("PUT /api/v1/current-user", a.putCurrentUser)
+	a.mux.Handle("GET /", dashboard())
 	return a
 }
 
