@@ -9,8 +9,10 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 test:
 	$(GO) test -race -count=1 ./...
 
-## lint: gofmt, go vet, and staticcheck when it is installed
+## lint: no tracked build output, gofmt, go vet, and staticcheck when it is installed
 lint:
+	@bins=$$(git ls-files -z | xargs -0 -r sh -c 'for f; do [ -f "$$f" ] && [ "$$(head -c 4 "$$f" | od -An -c | tr -d " ")" = "177ELF" ] && echo "$$f"; done; true' sh); \
+	if [ -n "$$bins" ]; then echo "build output is tracked (git rm --cached it and ignore it):"; echo "$$bins"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed; skipped"; fi
