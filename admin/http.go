@@ -49,7 +49,8 @@ func NewAPI(svc *Service, opts APIOptions, log *slog.Logger) *API {
 
 const identityKey = "gatehouse.identity"
 
-// Mount registers every route under /gatehouse/ on r.
+// Mount registers every route on r: under /gatehouse/, and a preset's
+// login (APIOptions.LoginPath).
 func (a *API) Mount(r gin.IRouter) {
 	r.GET(SignupPath, a.withRequest, a.signupPage)
 	r.POST(SignupPath, a.withRequest, a.signupForm)

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -53,11 +54,12 @@ func (a *API) issueToken(c *gin.Context, jsonAllowed bool) {
 // jsonAllowed) a JSON object, of at most maxBody bytes.
 func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
 	var in loginForm
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
-	switch ct := c.ContentType(); {
-	case ct == "application/x-www-form-urlencoded" || ct == "multipart/form-data":
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")) // lower case; "" when absent or malformed
+	switch {
+	case mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data":
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 		err := c.Request.ParseForm()
-		if err == nil && ct == "multipart/form-data" {
+		if err == nil && mt == "multipart/form-data" {
 			err = c.Request.ParseMultipartForm(maxBody)
 		}
 		var tooLarge *http.MaxBytesError

@@ -29,12 +29,16 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// Login checks a username and password and issues an access token.
-// Attempts are rate-limited per username and client address, counted when
-// they start (so concurrent guesses cannot exceed the limit) and refunded
-// on success.
+// Login checks a username (or a user id, as ZenML's clients may send) and
+// password and issues an access token. Attempts are rate-limited per user
+// and client address, counted when they start (so concurrent guesses
+// cannot exceed the limit) and refunded on success; a user's name and id
+// share one count.
 func (s *Service) Login(ctx context.Context, username, password, client string) (Token, error) {
 	now := s.now()
+	if id := s.dir.get(username); id != nil {
+		username = id.name // no username looks like an id (validateUsername)
+	}
 	if !policy.ValidName(username) || password == "" || len(password) > maxPasswordLen {
 		// Not a name any user can have: refused without a lookup. The
 		// client still pays for the attempt.
@@ -54,7 +58,6 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
-	// A name, or a user id (as ZenML's clients may send).
 	u, err := s.findUser(s.db.WithContext(ctx), username)
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 )
@@ -77,8 +76,9 @@ type Config struct {
 	// OwnPaths are canonical paths outside ReservedPrefix that Gatehouse
 	// answers itself (a preset's login). The router serves them before
 	// this handler; a request that still arrives here with one of them (by
-	// another method, or on a path that only canonicalizes to it) is
-	// answered 404 like an unknown Gatehouse route and never forwarded.
+	// another method, on a path that only canonicalizes to it, or with a
+	// trailing slash) is answered 404 like an unknown Gatehouse route and
+	// never forwarded.
 	OwnPaths []string
 	// Errors is the shape of the errors the data plane writes.
 	Errors ErrorShape
@@ -173,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) || slices.Contains(h.ownPaths, path) {
+	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) || h.ownPath(path) {
 		// Gatehouse's own routes are matched before this handler; what
 		// reaches here under the prefix or on an own path is unknown or
 		// non-canonical.
@@ -207,6 +207,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// ownPath reports whether path is one of the own paths, or one with a
+// trailing slash (which servers such as ZenML's redirect to it).
+func (h *Handler) ownPath(path string) bool {
+	for _, p := range h.ownPaths {
+		if rest, ok := strings.CutPrefix(path, p); ok && (rest == "" || rest == "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // sentPath returns the request path escaped as the client sent it. The

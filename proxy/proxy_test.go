@@ -82,6 +82,8 @@ func TestRefusals(t *testing.T) {
 		{name: "own path after dot segments", method: "POST", target: "/api/v1/x/../login", headers: []string{"Authorization: Bearer alice-token"},
 			status: 404, code: "not_found"},
 		{name: "own path percent-encoded", method: "POST", target: "/api/v1/%6Cogin", status: 404, code: "not_found"},
+		{name: "own path with a trailing slash", method: "POST", target: "/api/v1/login/", headers: []string{"Authorization: Bearer alice-token"},
+			status: 404, code: "not_found"},
 		{name: "encoded slash", method: "GET", target: "/api/v1/users/alice%2F..%2Fbob", headers: []string{"Authorization: Bearer alice-token"},
 			status: 400, code: "bad_request"},
 		{name: "encoded dot segment", method: "GET", target: "/api/v1/users/alice/%2e%2e/bob", status: 400, code: "bad_request"},
@@ -687,4 +689,17 @@ func TestErrorsCarryDetail(t *testing.T) {
 func codeFor(status int) string {
 	return map[int]string{400: codeBadRequest, 401: codeUnauthenticated, 403: codeForbidden,
 		502: codeUpstream, 503: codeUnavailable}[status]
+}
+
+// TestOwnPathsMatchWholePaths: a path that only starts with an own path is
+// an ordinary path, decided and forwarded.
+func TestOwnPathsMatchWholePaths(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newGatehouse(t, up.URL, func(c *Config) { c.OwnPaths = []string{"/api/v1/login"} })
+	for _, target := range []string{"/api/v1/login-history", "/api/v1/login/x", "/api/v1/logins"} {
+		res, body := send(t, g.addr(), "GET", target, "Authorization: Bearer alice-token")
+		if e := decodeEcho(t, res, body); e.Path != target {
+			t.Errorf("%s reached the upstream as %s", target, e.Path)
+		}
+	}
 }

@@ -128,34 +128,35 @@ func (p *process) stop(timeout time.Duration) (time.Duration, error) {
 	}
 }
 
-// do sends a request with an optional bearer token and returns status,
-// body and headers.
+// do sends a request with an optional bearer token (and a JSON body, when
+// there is one) and returns status, body and headers.
 func do(t *testing.T, method, url, token, body string, hdr ...string) (int, string, http.Header) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+	if token != "" {
+		hdr = append(hdr, "Authorization", "Bearer "+token)
 	}
-	req, err := http.NewRequest(method, url, rd)
+	if body != "" {
+		hdr = append(hdr, "Content-Type", "application/json")
+	}
+	return doRaw(t, method, url, body, hdr...)
+}
+
+// doRaw sends a request with exactly the headers given (name, value
+// pairs) and no credentials.
+func doRaw(t *testing.T, method, url, body string, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b), res.Header
+	return res.StatusCode, readAll(t, res.Body), res.Header
 }
 
 // rawRequest sends a request line exactly as given, so that no client

@@ -33,7 +33,10 @@ import (
 //   - post/put: the body is the model's JSON as a str (data=body.json()),
 //     so requests sets Content-Length and no Content-Type.
 //   - _handle_response: 2xx → response.json(); otherwise
-//     zen_server/exceptions.py's exception_from_response.
+//     zen_server/exceptions.py's exception_from_response, as of 0.40: a
+//     "detail" that is a list names the exception and its message; any other
+//     body becomes the message whole (later versions also take a string
+//     detail as the message, which the tests check separately: wantDetail).
 type zenmlClient struct {
 	t                  *testing.T
 	host               string // 127.0.0.1:PORT, as the Host header carries it

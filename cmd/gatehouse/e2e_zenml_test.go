@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -66,6 +68,8 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GET /current-user: %v", err)
 	}
+	// The sample API answers with the user Gatehouse names in
+	// X-Forwarded-User (ZenML under NO_AUTH would answer its default user).
 	if m, _ := me.(map[string]any); m["name"] != "alice" || m["id"] != aliceID {
 		t.Errorf("current user %v: the server did not see alice", me)
 	}
@@ -197,24 +201,6 @@ func wantDetail(t *testing.T, r zenmlRequest, want string) {
 	}
 }
 
-// doRaw sends a request with exactly the headers given (name, value
-// pairs) and no credentials.
-func doRaw(t *testing.T, method, url, body string, hdr ...string) (int, string, http.Header) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Add(hdr[i], hdr[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	return res.StatusCode, readAll(t, res.Body), res.Header
-}
-
 // TestZenMLLoginBadInput: what the preset's login refuses, each with a 4xx
 // whose detail says why, and nothing forwarded.
 func TestZenMLLoginBadInput(t *testing.T) {
@@ -269,6 +255,56 @@ func TestZenMLLoginBadInput(t *testing.T) {
 	}
 	if n := s.up.count() - before; n != 0 {
 		t.Errorf("%d requests reached the upstream", n)
+	}
+}
+
+// TestZenMLLoginForms: the forms a client may send, and one rate limit per
+// user whether it is named or given by id.
+func TestZenMLLoginForms(t *testing.T) {
+	s := startZenMLGatehouse(t)
+	const pw = "rita-password-1"
+	s.admin.okStdin(pw+"\n", "user", "create", "rita", "--password-stdin")
+	ritaID := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", "rita", "-o", "json")).ID
+
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	_ = w.WriteField("username", "rita")
+	_ = w.WriteField("password", pw)
+	_ = w.Close()
+	for _, c := range []struct{ name, contentType, body string }{
+		{"multipart", w.FormDataContentType(), mp.String()},
+		{"upper case with a charset", "Application/X-WWW-Form-Urlencoded; charset=UTF-8", "username=rita&password=" + pw},
+		{"by id, with OAuth2's extra fields", "application/x-www-form-urlencoded",
+			"grant_type=password&username=" + ritaID + "&password=" + pw + "&scope=read&client_id=zenml&client_secret=x"},
+	} {
+		status, body, h := doRaw(t, "POST", s.url+"/api/v1/login", c.body, "Content-Type", c.contentType)
+		tok := decodeJSON[struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+		}](t, body)
+		if status != 200 || tok.AccessToken == "" || tok.TokenType != "bearer" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: %d %s (Cache-Control %q)", c.name, status, body, h.Get("Cache-Control"))
+		}
+	}
+
+	// Ten wrong guesses by name, then one by id: the same user, the same
+	// count, so the eleventh is refused before the password is checked.
+	for i := 0; i < 10; i++ {
+		if status, body, _ := doRaw(t, "POST", s.url+"/api/v1/login", "username=rita&password=wrong-guess",
+			"Content-Type", "application/x-www-form-urlencoded"); status != 401 {
+			t.Fatalf("guess %d: %d %s", i+1, status, body)
+		}
+	}
+	status, body, h := doRaw(t, "POST", s.url+"/api/v1/login", "username="+ritaID+"&password="+pw,
+		"Content-Type", "application/x-www-form-urlencoded")
+	d := decodeJSON[struct {
+		Detail string `json:"detail"`
+	}](t, body)
+	if status != 429 || h.Get("Retry-After") == "" || !strings.Contains(d.Detail, "too many") {
+		t.Errorf("the eleventh attempt, by id: %d %s (Retry-After %q)", status, body, h.Get("Retry-After"))
+	}
+	if s.up.count() != 0 {
+		t.Errorf("%d requests reached the upstream", s.up.count())
 	}
 }
 

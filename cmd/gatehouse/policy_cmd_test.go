@@ -154,7 +154,7 @@ cases:
 		stderr []string
 	}{
 		{"passing", passing, 0, []string{"PASS: 3 cases"}, nil},
-		{"zenml preset", zenmlPolicyDir, 0, []string{"PASS: 58 cases"}, nil},
+		{"zenml preset", zenmlPolicyDir, 0, []string{"PASS: 59 cases"}, nil},
 		{"failing", failing, 1, []string{
 			"FAIL " + failing + "/tests.yaml:8: gus POST /api/v1/deployments/d1: want allow, got deny (no rule allows it)",
 			"FAIL " + failing + "/tests.yaml:9: anonymous GET /health: want deny, got allow (allowed by p, public, /health, GET (" + failing + "/policy.csv:5))",
