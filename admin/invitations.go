@@ -62,6 +62,9 @@ func (s *Service) Invite(ctx context.Context, ref string) (*Invitation, error) {
 		if err != nil {
 			return err
 		}
+		if u.Deactivated {
+			return conflictf("user %q is deactivated; reactivate it first (user update --active=true)", u.Username)
+		}
 		c.auditChange(ctx, "user.invite", u.Username, policy.UserSubject(u.Username), policy.UserSubject(u.Username))
 		inv, err = s.newInvitation(c.DB(), u.ID)
 		return err
@@ -95,6 +98,11 @@ func (s *Service) lookupInvitation(db *gorm.DB, token, client string) (*store.In
 	var u store.User
 	if err := db.Where("id = ?", inv.UserID).Take(&u).Error; err != nil {
 		return nil, nil, dbErr(err, "user")
+	}
+	if u.Deactivated {
+		// Deactivation voids the invitation; this holds even if one
+		// survived.
+		return nil, nil, errors.Join(ErrGone, errors.New("this account was deactivated"))
 	}
 	return &inv, &u, nil
 }

@@ -681,3 +681,59 @@ func TestBootstrapNeverInvitesAnActiveUser(t *testing.T) {
 		t.Fatalf("a restart logged a sign-up link for an active admin:\n%s", logs.String())
 	}
 }
+
+// TestDeactivatedInviteeConformance: deactivating a user who has not signed
+// up voids the invitation (the link no longer signs anyone up), the user is
+// shown as deactivated, cannot be invited until reactivated, and
+// reactivation makes it invited again.
+func TestDeactivatedInviteeConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		bob := mustCreate(t, s, CreateUser{Username: "bob"})
+		if bob.State != StateInvited || bob.Active {
+			t.Fatalf("a new invitee: %+v", bob)
+		}
+		tok := invitationToken(t, bob.InvitationURL)
+		u, err := s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(false)})
+		if err != nil || u.State != StateDeactivated || u.Active {
+			t.Fatalf("deactivating an invitee: %+v %v", u, err)
+		}
+		if _, err := s.Signup(ctx, tok, "bob-password-1", "c1"); err == nil {
+			t.Fatal("the invitation of a deactivated user signed him up")
+		}
+		if _, err := s.InvitedUser(ctx, tok, "c1"); err == nil {
+			t.Fatal("the sign-up page would open for a deactivated user")
+		}
+		if _, err := s.Login(ctx, "bob", "bob-password-1", "c1"); err == nil {
+			t.Fatal("a deactivated invitee logged in")
+		}
+		_, err = s.Invite(ctx, "bob")
+		wantIs(t, err, ErrConflict)
+		// Deactivating again changes nothing.
+		if u, err := s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(false)}); err != nil || u.State != StateDeactivated {
+			t.Fatalf("deactivating twice: %+v %v", u, err)
+		}
+
+		u, err = s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(true)})
+		if err != nil || u.State != StateInvited || u.Active {
+			t.Fatalf("reactivating an invitee: %+v %v", u, err)
+		}
+		inv, err := s.Invite(ctx, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := s.Signup(ctx, inv.token, "bob-password-1", "c1"); err != nil || u.State != StateActive {
+			t.Fatalf("signing up after reactivation: %+v %v", u, err)
+		}
+
+		// A user with a password: deactivated, then active again.
+		u, err = s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(false)})
+		if err != nil || u.State != StateDeactivated {
+			t.Fatalf("deactivating: %+v %v", u, err)
+		}
+		if u, err = s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(true)}); err != nil || u.State != StateActive || !u.Active {
+			t.Fatalf("reactivating: %+v %v", u, err)
+		}
+	})
+}

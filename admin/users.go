@@ -22,6 +22,7 @@ type User struct {
 	FullName            string     `json:"full_name"`
 	Email               string     `json:"email"`
 	Active              bool       `json:"active"`
+	State               string     `json:"state"` // active, invited (has not signed up) or deactivated
 	Roles               []string   `json:"roles"`
 	CreatedAt           time.Time  `json:"created_at"`
 	InvitationURL       string     `json:"invitation_url,omitempty"`
@@ -65,8 +66,25 @@ func (s *Service) view(u *store.User) User {
 	slices.Sort(roles)
 	return User{
 		ID: u.ID, Username: u.Username, FullName: u.FullName, Email: u.Email,
-		Active: u.Active, Roles: roles, CreatedAt: u.CreatedAt.UTC(),
+		Active: u.Active, State: userState(u), Roles: roles, CreatedAt: u.CreatedAt.UTC(),
 	}
+}
+
+// User states, as the API shows them.
+const (
+	StateActive      = "active"
+	StateInvited     = "invited"
+	StateDeactivated = "deactivated"
+)
+
+func userState(u *store.User) string {
+	switch {
+	case u.Active:
+		return StateActive
+	case u.Deactivated:
+		return StateDeactivated
+	}
+	return StateInvited
 }
 
 // validateUsername checks a new username. A name shaped like a user id is
@@ -255,17 +273,9 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 			u.PasswordHash = hash
 			u.TokenVersion++
 		}
-		if in.Active != nil && *in.Active != u.Active {
-			if *in.Active && u.PasswordHash == "" {
-				return fieldErr("active", "the user has no password yet; send an invitation or set one")
-			}
-			u.Active = *in.Active
-			u.TokenVersion++ // deactivation ends every token; reactivation does not revive them
-			if !u.Active {
-				// A pending invitation must not undo the deactivation.
-				if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
-					return dbErr(err, "invitation")
-				}
+		if in.Active != nil {
+			if err := setActive(c, u, *in.Active); err != nil {
+				return err
 			}
 		}
 		out = u
@@ -275,6 +285,32 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 		return User{}, err
 	}
 	return s.view(out), nil
+}
+
+// setActive deactivates or reactivates u. Deactivation works in every
+// state: it ends the user's tokens and voids a pending invitation, so that
+// a user who never signed up cannot sign up either. Reactivation gives back
+// what the user had: an account with a password is active again (earlier
+// tokens stay void); one that never signed up is invited again and needs
+// a new invitation.
+func setActive(c *tx, u *store.User, active bool) error {
+	switch {
+	case !active && !u.Deactivated:
+		u.Active, u.Deactivated = false, true
+		u.TokenVersion++
+		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
+			return dbErr(err, "invitation")
+		}
+	case active && u.Deactivated:
+		u.Deactivated = false
+		u.Active = u.PasswordHash != ""
+	case active && !u.Active:
+		if u.PasswordHash == "" {
+			return fieldErr("active", "the user has not signed up yet; send an invitation or set a password")
+		}
+		u.Active = true
+	}
+	return nil
 }
 
 func (s *Service) hashIfSet(ctx context.Context, field string, pw *string) (string, error) {

@@ -26,7 +26,11 @@ type User struct {
 	Email        string `gorm:"size:254"`
 	FullName     string `gorm:"size:128"`
 	PasswordHash string `gorm:"size:255"`
-	Active       bool   `gorm:"not null"`
+	// Active: the user can log in. An inactive user is either invited
+	// (has not signed up yet) or Deactivated by an admin; only an invited
+	// user may sign up.
+	Active      bool `gorm:"not null"`
+	Deactivated bool `gorm:"not null;default:false"`
 	// TokenVersion is carried in every token; bumping it (password change,
 	// deactivation) ends every token issued before.
 	TokenVersion int64 `gorm:"not null;default:1"`
@@ -108,6 +112,12 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 	}
 	err = WithLock(ctx, db, "migrate", func() error {
 		if err := db.WithContext(ctx).AutoMigrate(tables...); err != nil {
+			return err
+		}
+		// Before users had a deactivated column, an inactive user with a
+		// password could only have been deactivated.
+		if err := db.WithContext(ctx).Model(&User{}).Where("active = ? AND password_hash <> ? AND deactivated = ?", false, "", false).
+			Update("deactivated", true).Error; err != nil {
 			return err
 		}
 		// gorm-adapter creates its table and unique index when missing.

@@ -58,8 +58,8 @@ func TestCLIUserManagement(t *testing.T) {
 	admin.fails(1, []string{`user "carol" not found`}, "user", "describe", "carol")
 
 	out = admin.ok("user", "list")
-	contains(t, "user list", out, "USERNAME", "ACTIVE", "ROLES")
-	for _, row := range [][]string{{"admin", "yes", "admin"}, {"alice", "Alice Liddell", "alice@example.com", "yes", "admin"}, {"bob", "no", "guest"}} {
+	contains(t, "user list", out, "USERNAME", "STATE", "ROLES")
+	for _, row := range [][]string{{"admin", "active", "admin"}, {"alice", "Alice Liddell", "alice@example.com", "active", "admin"}, {"bob", "invited", "guest"}} {
 		if !hasRow(out, row...) {
 			t.Errorf("user list has no row %q:\n%s", row, out)
 		}
@@ -104,7 +104,7 @@ func TestCLIUserManagement(t *testing.T) {
 
 	// user describe and update.
 	out = admin.ok("user", "describe", "bob")
-	contains(t, "user describe bob", out, "Username:", "bob", "Active:", "no", "Roles:", "guest")
+	contains(t, "user describe bob", out, "Username:", "bob", "State:", "invited (has not signed up yet", "Roles:", "guest")
 	out = admin.ok("user", "update", "bob", "--full-name", "Bob Builder", "--email", "bob@example.com")
 	contains(t, "user update bob", out, "Bob Builder", "bob@example.com")
 
@@ -113,7 +113,7 @@ func TestCLIUserManagement(t *testing.T) {
 	contains(t, "the sign-up result", page, "Your account is ready", "gatehouse login --server "+srv.URL+" --username bob")
 	bob := newCLI(t)
 	contains(t, "bob's login", bob.login(srv.URL, "bob", bobPW), "Logged in to "+srv.URL+" as bob")
-	if !hasRow(bob.ok("user", "list"), "bob", "Bob Builder", "bob@example.com", "yes", "guest") {
+	if !hasRow(bob.ok("user", "list"), "bob", "Bob Builder", "bob@example.com", "active", "guest") {
 		t.Error("bob (guest, read) cannot see himself active in user list")
 	}
 	bob.fails(1, []string{"this needs the write permission"}, "user", "delete", "alice")
@@ -146,7 +146,7 @@ func TestCLIUserManagement(t *testing.T) {
 	bob.ok("user", "list")
 
 	// Deactivating bob ends his token at once; deleting him removes him.
-	contains(t, "user update --active=false", admin.ok("user", "update", "bob", "--active=false"), "Active:", "no")
+	contains(t, "user update --active=false", admin.ok("user", "update", "bob", "--active=false"), "State:", "deactivated")
 	bob.fails(1, []string{"invalid or expired token", "log in again: gatehouse login --server " + srv.URL + " --username bob"}, "user", "list")
 	contains(t, "user delete", admin.ok("user", "delete", "bob"), "Deleted user bob.")
 	admin.fails(1, []string{`user "bob" not found`}, "user", "describe", "bob")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
 
@@ -100,9 +101,9 @@ func (a *app) userListCmd(o *clientOptions) *cobra.Command {
 			}
 			rows := make([][]string, len(res.Value))
 			for i, u := range res.Value {
-				rows[i] = []string{u.Username, orDash(u.FullName), orDash(u.Email), yesNo(u.Active), orDash(strings.Join(u.Roles, ",")), timestamp(u.CreatedAt)}
+				rows[i] = []string{u.Username, orDash(u.FullName), orDash(u.Email), u.State, orDash(strings.Join(u.Roles, ",")), timestamp(u.CreatedAt)}
 			}
-			return table(a.stdout, "USERNAME\tFULL NAME\tEMAIL\tACTIVE\tROLES\tCREATED", rows)
+			return table(a.stdout, "USERNAME\tFULL NAME\tEMAIL\tSTATE\tROLES\tCREATED", rows)
 		},
 	}
 }
@@ -135,10 +136,21 @@ func (a *app) describeUser(u client.User) error {
 		{"ID:", u.ID},
 		{"Full name:", orDash(u.FullName)},
 		{"Email:", orDash(u.Email)},
-		{"Active:", yesNo(u.Active)},
+		{"State:", describeState(u.State)},
 		{"Roles:", orDash(strings.Join(u.Roles, ", "))},
 		{"Created:", timestamp(u.CreatedAt)},
 	})
+}
+
+// describeState says what a user's state means.
+func describeState(state string) string {
+	switch state {
+	case admin.StateInvited:
+		return "invited (has not signed up yet; cannot log in)"
+	case admin.StateDeactivated:
+		return "deactivated (cannot log in or sign up; user update --active=true reactivates)"
+	}
+	return state
 }
 
 func (a *app) userUpdateCmd(o *clientOptions) *cobra.Command {
@@ -148,8 +160,10 @@ func (a *app) userUpdateCmd(o *clientOptions) *cobra.Command {
 		Use:   "update USERNAME",
 		Short: "Change a user's name, email, full name or active state",
 		Long: `Change a user. Only the flags given change. --active=false deactivates the
-user and ends every token they hold at once; --active=true reactivates
-(old tokens stay void). Roles change with "gatehouse role assign/revoke".`,
+user, ends every token they hold at once and voids a pending invitation, so a
+user who has not signed up cannot sign up either; --active=true reactivates
+(old tokens stay void; a user who never signed up is invited again and needs
+"gatehouse user invite"). Roles change with "gatehouse role assign/revoke".`,
 		Example: `  gatehouse user update alice --email alice@example.org --full-name "Alice L."
   gatehouse user update alice --username alice.l
   gatehouse user update bob --active=false`,
