@@ -35,6 +35,9 @@ type Config struct {
 	AdminPassword Secret
 	// TokenCacheSize bounds the cache of verified tokens.
 	TokenCacheSize int
+	// NameReservation is how long a username given up by a rename or a
+	// deletion stays reserved for its old user; 0 reserves nothing.
+	NameReservation time.Duration
 }
 
 // Secret is a string that never appears in logs.

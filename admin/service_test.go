@@ -37,7 +37,7 @@ func conformanceService(t *testing.T, dsn string) *Service {
 	}
 	s, err := New(ctx, db, eng, Config{
 		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: RoleGuest,
-		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW,
+		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW, NameReservation: 30 * 24 * time.Hour,
 	}, discardLog())
 	if err != nil {
 		t.Fatal(err)
@@ -563,7 +563,8 @@ func TestRoleDeltaChanges(t *testing.T) {
 }
 
 // TestRenameCannotTakeGrantedName: renaming into a name that a policy line
-// grants something to is refused, for the user themselves and for admins.
+// grants something to is refused, for a user who may rename themselves
+// (one holding write) and for admins.
 func TestRenameCannotTakeGrantedName(t *testing.T) {
 	csv := string(policyDefault(t)) + "g, user:carol, admin\n"
 	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
@@ -572,7 +573,10 @@ func TestRenameCannotTakeGrantedName(t *testing.T) {
 	}
 	f := newAPIFixture(t, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}, "admin-password-1")
 	ctx := context.Background()
-	mustCreate(t, f.svc, CreateUser{Username: "mallory", Password: "mallory-password"})
+	if _, err := f.svc.CreateRole(ctx, "editor", []string{"read", "write", "me"}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, f.svc, CreateUser{Username: "mallory", Password: "mallory-password", Roles: &[]string{"editor"}})
 	mustCreate(t, f.svc, CreateUser{Username: "dan", Password: "dan-password", Roles: &[]string{}})
 	tok, _ := f.svc.Login(ctx, "mallory", "mallory-password", "c")
 	id, err := f.svc.auth.Authenticate(tok.AccessToken)
@@ -594,8 +598,8 @@ func TestRenameCannotTakeGrantedName(t *testing.T) {
 	dan := "dan"
 	_, err = f.svc.UpdateMe(ctx, id, UpdateMe{Username: &dan})
 	wantIs(t, err, ErrConflict) // taken by a user, and named by a line
-	if f.svc.eng.Reaches(policy.UserSubject("mallory"), "write") {
-		t.Fatal("mallory gained write")
+	if f.svc.eng.Reaches(policy.UserSubject("mallory"), "admin") {
+		t.Fatal("mallory gained admin")
 	}
 	free := "mallory2"
 	if _, err := f.svc.UpdateMe(ctx, id, UpdateMe{Username: &free}); err != nil {
@@ -734,6 +738,96 @@ func TestDeactivatedInviteeConformance(t *testing.T) {
 		}
 		if u, err = s.UpdateUser(ctx, "", "bob", UpdateUser{Active: new(true)}); err != nil || u.State != StateActive || !u.Active {
 			t.Fatalf("reactivating: %+v %v", u, err)
+		}
+	})
+}
+
+// identityOf logs a user in and returns the identity its token carries.
+func identityOf(t *testing.T, s *Service, name, pw string) *Identity {
+	t.Helper()
+	tok, err := s.Login(context.Background(), name, pw, "c-"+name)
+	if err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	id, err := s.auth.Authenticate(tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestIdentityUniquenessConformance: the ways a guest could pick the
+// identity the upstream sees are closed. Names and emails are unique
+// whatever their case or Unicode form; renaming yourself needs write; a
+// name given up stays reserved for its old user unless an admin reuses it
+// on purpose; an email set by the user is unverified.
+func TestIdentityUniquenessConformance(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := conformanceService(t, dsn)
+		mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password-1", Email: "ada@example.com", Roles: &[]string{RoleAdmin}})
+		mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password-1"})
+		gus := identityOf(t, s, "gus", "gus-password-1")
+
+		// Names and emails differing only in case or Unicode form.
+		_, err := s.CreateUser(ctx, CreateUser{Username: "ADA", Password: "other-password-1"})
+		wantIs(t, err, ErrConflict)
+		_, err = s.CreateUser(ctx, CreateUser{Username: "ada2", Password: "other-password-1", Email: "ADA@Example.COM"})
+		wantIs(t, err, ErrConflict)
+		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("ada@example.com")})
+		wantIs(t, err, ErrConflict)
+		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("Ada@EXAMPLE.com")})
+		wantIs(t, err, ErrConflict)
+		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("ａｄａ@example.com")}) // full width
+		wantIs(t, err, ErrConflict)
+
+		// Renaming yourself needs write.
+		_, err = s.UpdateMe(ctx, gus, UpdateMe{Username: new("ada-new")})
+		wantIs(t, err, ErrForbidden)
+
+		// A self-service email is unverified; one an admin sets is not.
+		u, err := s.UpdateMe(ctx, gus, UpdateMe{Email: new("gus@example.com")})
+		if err != nil || u.EmailVerified {
+			t.Fatalf("self-service email: %+v %v", u, err)
+		}
+		if u, err = s.UpdateUser(ctx, "", "gus", UpdateUser{Email: new("gus@example.org")}); err != nil || !u.EmailVerified {
+			t.Fatalf("admin-set email: %+v %v", u, err)
+		}
+
+		// A released name stays ada's: after her rename, nobody else takes
+		// it, not even through an admin, unless on purpose.
+		if _, err := s.UpdateUser(ctx, "", "ada", UpdateUser{Username: new("ada.l")}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.UpdateUser(ctx, "", "gus", UpdateUser{Username: new("Ada")})
+		wantIs(t, err, ErrConflict)
+		if !strings.Contains(err.Error(), "reserved until") {
+			t.Errorf("the refusal does not say the name is reserved: %v", err)
+		}
+		_, err = s.CreateUser(ctx, CreateUser{Username: "ada", Password: "other-password-1"})
+		wantIs(t, err, ErrConflict)
+		// ...ada herself may take it back.
+		if _, err := s.UpdateUser(ctx, "", "ada.l", UpdateUser{Username: new("ada")}); err != nil {
+			t.Fatalf("ada taking her name back: %v", err)
+		}
+		// A deleted user's name, likewise; an admin may reuse it on purpose.
+		mustCreate(t, s, CreateUser{Username: "dora", Password: "dora-password-1"})
+		if err := s.DeleteUser(ctx, "", "dora"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.CreateUser(ctx, CreateUser{Username: "dora", Password: "dora-password-2"})
+		wantIs(t, err, ErrConflict)
+		if _, err := s.CreateUser(ctx, CreateUser{Username: "dora", Password: "dora-password-2", ReuseName: true}); err != nil {
+			t.Fatalf("reusing a released name on purpose: %v", err)
+		}
+		// The reservation ends.
+		if _, err := s.UpdateUser(ctx, "", "gus", UpdateUser{Username: new("gus.b")}); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(31 * 24 * time.Hour)
+		s.setClock(func() time.Time { return later })
+		if _, err := s.CreateUser(ctx, CreateUser{Username: "Gus", Password: "gus-password-2"}); err != nil {
+			t.Fatalf("a name released 31 days ago: %v", err)
 		}
 	})
 }

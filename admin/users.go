@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ type User struct {
 	Username            string     `json:"username"`
 	FullName            string     `json:"full_name"`
 	Email               string     `json:"email"`
+	EmailVerified       bool       `json:"email_verified"` // set by an admin, not by the user
 	Active              bool       `json:"active"`
 	State               string     `json:"state"` // active, invited (has not signed up) or deactivated
 	Roles               []string   `json:"roles"`
@@ -37,6 +39,9 @@ type CreateUser struct {
 	Roles    *[]string `json:"roles,omitempty"`
 	Email    string    `json:"email,omitempty"`
 	FullName string    `json:"full_name,omitempty"`
+	// ReuseName gives the user a name another user gave up less than the
+	// reservation period ago (see Config.NameReservation).
+	ReuseName bool `json:"reuse_name,omitempty"`
 }
 
 // UpdateUser is a partial update of a user; nil fields stay.
@@ -46,6 +51,8 @@ type UpdateUser struct {
 	FullName *string `json:"full_name,omitempty"`
 	Active   *bool   `json:"active,omitempty"`
 	Password *string `json:"password,omitempty"`
+	// ReuseName: as in CreateUser, for a rename.
+	ReuseName bool `json:"reuse_name,omitempty"`
 }
 
 // UpdateMe is a partial update of the caller's own user. A new password
@@ -65,7 +72,7 @@ func (s *Service) view(u *store.User) User {
 	}
 	slices.Sort(roles)
 	return User{
-		ID: u.ID, Username: u.Username, FullName: u.FullName, Email: u.Email,
+		ID: u.ID, Username: u.Username, FullName: u.FullName, Email: u.Email, EmailVerified: u.EmailVerified,
 		Active: u.Active, State: userState(u), Roles: roles, CreatedAt: u.CreatedAt.UTC(),
 	}
 }
@@ -156,9 +163,10 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 	}
 	now := s.now().UTC()
 	u := &store.User{
-		ID: uuid.NewString(), Username: in.Username, Email: in.Email, FullName: in.FullName,
+		ID: uuid.NewString(), FullName: in.FullName, EmailVerified: in.Email != "", // set by an admin
 		TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
 	}
+	u.SetIdentity(in.Username, in.Email)
 	if in.Password != "" {
 		if err := validatePassword("password", in.Password); err != nil {
 			return nil, nil, err
@@ -177,6 +185,9 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 			} else if !ok {
 				return fieldErr("roles", "unknown role %q", r)
 			}
+		}
+		if err := s.claimIdentity(c, u, in.ReuseName); err != nil {
+			return err
 		}
 		if err := c.DB().Create(u).Error; err != nil {
 			return dbErr(err, "user "+quote(u.Username))
@@ -266,7 +277,8 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 				return err
 			}
 		}
-		if err := s.applyProfile(c, u, in.Username, in.Email, in.FullName); err != nil {
+		p := profile{username: in.Username, email: in.Email, fullName: in.FullName, reuseName: in.ReuseName, byAdmin: true}
+		if err := s.applyProfile(c, u, p); err != nil {
 			return err
 		}
 		if hash != "" {
@@ -323,40 +335,6 @@ func (s *Service) hashIfSet(ctx context.Context, field string, pw *string) (stri
 	return s.hash(ctx, *pw)
 }
 
-// applyProfile validates and applies name, email and full name changes.
-func (s *Service) applyProfile(c *tx, u *store.User, username, email, fullName *string) error {
-	if email != nil {
-		if err := validateEmail(*email); err != nil {
-			return err
-		}
-		u.Email = *email
-	}
-	if fullName != nil {
-		if err := validateFullName(*fullName); err != nil {
-			return err
-		}
-		u.FullName = *fullName
-	}
-	if username != nil && *username != u.Username {
-		if err := validateUsername(*username); err != nil {
-			return err
-		}
-		old, new := policy.UserSubject(u.Username), policy.UserSubject(*username)
-		if ls := c.FileLines(old); len(ls) > 0 {
-			return conflictf("user %q is named in %s; rename it there first", u.Username, ls[0].Origin())
-		}
-		// A name that a policy line already names would inherit what the
-		// line grants: a user could rename into someone's pre-provisioned
-		// roles.
-		if l, ok := c.Names(new); ok {
-			return conflictf("the name %q is used by the policy line %q (%s)", *username, l.String(), l.Origin())
-		}
-		c.RenameSubject(old, new)
-		u.Username = *username
-	}
-	return nil
-}
-
 // saveUser writes u and puts it in the directory after the commit.
 func (s *Service) saveUser(c *tx, u *store.User) error {
 	u.UpdatedAt = s.now().UTC()
@@ -386,6 +364,9 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		}
 		c.auditChange(ctx, "user.delete", u.Username, sub, "")
 		c.RemoveSubject(sub)
+		if err := s.releaseName(c, u.Username, u.ID); err != nil {
+			return err
+		}
 		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
 			return dbErr(err, "invitation")
 		}
@@ -415,8 +396,13 @@ func (s *Service) Me(ctx context.Context, id *Identity) (User, error) {
 	return s.GetUser(ctx, id.UserID())
 }
 
-// UpdateMe changes the caller's own profile or password.
+// UpdateMe changes the caller's own profile or password. Renaming
+// yourself needs the write permission (see renameNeedsWrite); an email
+// set here is unverified.
 func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User, error) {
+	if in.Username != nil && *in.Username != id.Username() && !s.eng.Reaches(id.Subject(), "write") {
+		return User{}, fmt.Errorf("%w: %s", ErrForbidden, renameNeedsWrite)
+	}
 	var hash, verified string
 	if in.Password != nil {
 		if err := validatePassword("password", *in.Password); err != nil {
@@ -450,7 +436,7 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 			u.PasswordHash = hash
 			u.TokenVersion++
 		}
-		if err := s.applyProfile(c, u, in.Username, in.Email, in.FullName); err != nil {
+		if err := s.applyProfile(c, u, profile{username: in.Username, email: in.Email, fullName: in.FullName}); err != nil {
 			return err
 		}
 		out = u

@@ -31,6 +31,15 @@ type User struct {
 	// user may sign up.
 	Active      bool `gorm:"not null"`
 	Deactivated bool `gorm:"not null;default:false"`
+	// UsernameKey and EmailKey are Username and Email as IdentityKey
+	// folds them (EmailKey nil when there is no email): the unique indexes
+	// that keep two users from names or emails that differ only in case or
+	// Unicode form.
+	UsernameKey *string `gorm:"size:64;uniqueIndex"`
+	EmailKey    *string `gorm:"size:254;uniqueIndex"`
+	// EmailVerified is false for an email the user set themselves, true
+	// for one an admin set.
+	EmailVerified bool `gorm:"not null;default:false"`
 	// TokenVersion is carried in every token; bumping it (password change,
 	// deactivation) ends every token issued before.
 	TokenVersion int64 `gorm:"not null;default:1"`
@@ -61,6 +70,17 @@ type Invitation struct {
 	UsedAt    *time.Time
 }
 
+// ReleasedName is a username given up by a rename or a deletion. It stays
+// reserved for the user who had it (Config.NameReservation) so that nobody
+// else takes over the identity the upstream knew by that name, unless an
+// admin reuses it on purpose.
+type ReleasedName struct {
+	NameKey    string    `gorm:"primaryKey;size:64"`
+	Name       string    `gorm:"size:64;not null"`
+	UserID     string    `gorm:"size:36;not null"`
+	ReleasedAt time.Time `gorm:"not null"`
+}
+
 // Change is one committed change, kept for a while so that every replica
 // sharing the database can apply it (see admin's replication). Payload is
 // JSON.
@@ -71,7 +91,7 @@ type Change struct {
 }
 
 // Tables lists every table the store owns, for migrations.
-var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &Change{}}
+var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &ReleasedName{}, &Change{}}
 
 // Pool configures the connection pool of a PostgreSQL store.
 type Pool struct {
@@ -114,10 +134,7 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 		if err := db.WithContext(ctx).AutoMigrate(tables...); err != nil {
 			return err
 		}
-		// Before users had a deactivated column, an inactive user with a
-		// password could only have been deactivated.
-		if err := db.WithContext(ctx).Model(&User{}).Where("active = ? AND password_hash <> ? AND deactivated = ?", false, "", false).
-			Update("deactivated", true).Error; err != nil {
+		if err := upgradeUsers(ctx, db); err != nil {
 			return err
 		}
 		// gorm-adapter creates its table and unique index when missing.

@@ -42,3 +42,53 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("Redact = %q", got)
 	}
 }
+
+// TestOpenUpgradesUsers: rows written before users had a state and
+// identity keys are brought up to date at start, and users whose names
+// differ only in case stop the start with a message naming them.
+func TestOpenUpgradesUsers(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite:" + t.TempDir() + "/g.db"
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As an earlier version wrote them: no keys, no deactivated flag.
+	now := time.Now()
+	for _, u := range []User{
+		{ID: "00000000-0000-0000-0000-000000000001", Username: "Alice", Email: "Alice@Example.com", PasswordHash: "h", Active: false, CreatedAt: now},
+		{ID: "00000000-0000-0000-0000-000000000002", Username: "bob", CreatedAt: now},
+	} {
+		if err := db.Create(&u).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	sqlDB, _ := db.DB()
+	sqlDB.Close()
+	if db, err = Open(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	var alice, bob User
+	db.Take(&alice, "username = ?", "Alice")
+	db.Take(&bob, "username = ?", "bob")
+	switch {
+	case alice.UsernameKey == nil || *alice.UsernameKey != "alice" || alice.EmailKey == nil || *alice.EmailKey != "alice@example.com":
+		t.Errorf("alice's keys: %v %v", alice.UsernameKey, alice.EmailKey)
+	case !alice.Deactivated:
+		t.Error("an inactive user with a password is not marked deactivated")
+	case bob.Deactivated || bob.EmailKey != nil:
+		t.Errorf("bob (invited, no email): %+v", bob)
+	}
+
+	// A twin that differs only in case cannot get a key: the start fails.
+	if err := db.Exec("INSERT INTO users (id, username, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+		"00000000-0000-0000-0000-000000000003", "ALICE", true, now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ = db.DB()
+	sqlDB.Close()
+	_, err = Open(ctx, dsn)
+	if err == nil || !strings.Contains(err.Error(), `user "ALICE"`) {
+		t.Fatalf("opening with case twins: %v", err)
+	}
+}

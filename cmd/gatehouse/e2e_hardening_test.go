@@ -56,3 +56,62 @@ func TestDeactivatedInviteeCannotSignUp(t *testing.T) {
 	}
 	contains(t, "the sign-up result", signupWithForm(t, newLink, pw), "Your account is ready")
 }
+
+// TestGuestCannotChooseItsIdentity replays how a guest with the me
+// permission alone picked the identity the upstream sees: the admin's email,
+// the admin's name in another case, the admin's name once he had renamed
+// himself (then PUT /api/v1/users/admin passed the me rule), and a deleted
+// user's name.
+func TestGuestCannotChooseItsIdentity(t *testing.T) {
+	srv := startGatehouse(t, "admin-password-1")
+	admin := newCLI(t)
+	admin.login(srv.URL, "admin", "admin-password-1")
+	admin.ok("user", "update", "admin", "--email", "admin@example.com")
+	admin.okStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
+	gus := login(t, srv.URL, "gus", "gus-password-1")
+	me := srv.URL + "/gatehouse/v1/me"
+
+	for _, c := range []struct {
+		body   string
+		status int
+	}{
+		{`{"email":"admin@example.com"}`, http.StatusConflict},
+		{`{"email":"Admin@Example.COM"}`, http.StatusConflict},
+		{`{"username":"Admin"}`, http.StatusForbidden},
+		{`{"username":"gus2"}`, http.StatusForbidden}, // renaming yourself needs write
+	} {
+		if st, out, _ := do(t, "PATCH", me, gus, c.body); st != c.status {
+			t.Errorf("PATCH /me %s: %d %s, want %d", c.body, st, out, c.status)
+		}
+	}
+
+	// The admin renames himself; his old name stays his.
+	admin.ok("user", "update", "admin", "--username", "boss")
+	if st, out, _ := do(t, "PATCH", me, gus, `{"username":"admin"}`); st != http.StatusForbidden {
+		t.Errorf("the guest taking the admin's old name: %d %s", st, out)
+	}
+	admin.fails(1, []string{`the name "admin" was given up by another user`, "reserved until"}, "user", "update", "gus", "--username", "admin")
+	before := srv.up.count()
+	if st, _, _ := do(t, "PUT", srv.URL+"/api/v1/users/admin", gus, `{"full_name":"x"}`); st != http.StatusForbidden {
+		t.Errorf("PUT /api/v1/users/admin as the guest: %d", st)
+	}
+	if srv.up.count() != before {
+		t.Error("the guest's PUT /api/v1/users/admin reached the upstream")
+	}
+
+	// A deleted user's name is reserved too, unless reused on purpose.
+	admin.okStdin("dora-password-1\n", "user", "create", "dora", "--password-stdin")
+	admin.ok("user", "delete", "dora")
+	admin.fails(1, []string{"reserved until"}, "user", "create", "dora")
+	contains(t, "user create --reuse-name", admin.ok("user", "create", "dora", "--reuse-name"), "Created user dora")
+
+	// What the guest may do with me: its email, marked unverified.
+	st, out, _ := do(t, "PATCH", me, gus, `{"email":"gus@example.com"}`)
+	u := decodeJSON[struct {
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+	}](t, out)
+	if st != http.StatusOK || u.Email != "gus@example.com" || u.EmailVerified {
+		t.Errorf("the guest setting its own email: %d %s", st, out)
+	}
+}

@@ -27,6 +27,7 @@ type serveOptions struct {
 	publicURL         string
 	tokenTTL          time.Duration
 	inviteTTL         time.Duration
+	nameReservation   time.Duration
 	forwardToken      bool
 	enforce           bool
 	defaultRole       string
@@ -44,7 +45,7 @@ type serveOptions struct {
 func defaultServeOptions() *serveOptions {
 	return &serveOptions{
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
-		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, defaultRole: "guest", enforce: true,
+		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: "guest", enforce: true,
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
 		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
@@ -60,6 +61,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT)")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
+	fs.DurationVar(&o.nameReservation, "name-reservation", o.nameReservation, "how long a username given up by a rename or deletion stays reserved for its old user (0: not at all); an admin can reuse it with --reuse-name")
 	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
 	fs.BoolVar(&o.enforce, "enforce", o.enforce, "refuse what the policy denies; false is shadow mode for rolling out a policy: denied requests are forwarded, logged as would_deny and counted (authentication is still required)")
 	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
@@ -122,6 +124,9 @@ func (o *serveOptions) validate() error {
 	}
 	if o.shutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
+	}
+	if o.nameReservation < 0 {
+		errs = append(errs, errors.New("--name-reservation must not be negative"))
 	}
 	for _, c := range o.trustedProxies {
 		if _, _, err := net.ParseCIDR(c); err != nil && net.ParseIP(c) == nil {

@@ -100,7 +100,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 		publicURL = defaultPublicURL(addr)
 	}
 	svc, err := admin.New(ctx, db, eng, admin.Config{
-		TokenTTL: o.tokenTTL, InviteTTL: o.inviteTTL, DefaultRole: o.defaultRole, PublicURL: publicURL,
+		TokenTTL: o.tokenTTL, InviteTTL: o.inviteTTL, DefaultRole: o.defaultRole, PublicURL: publicURL, NameReservation: o.nameReservation,
 		AdminUsername: getenv("GATEHOUSE_ADMIN_USERNAME"), AdminPassword: admin.Secret(getenv("GATEHOUSE_ADMIN_PASSWORD")),
 	}, log)
 	if err != nil {

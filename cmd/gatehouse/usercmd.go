@@ -78,6 +78,7 @@ send it to the user, who opens it and chooses a password.`,
 	f.StringVar(&in.Email, "email", "", "email address")
 	f.StringVar(&in.FullName, "full-name", "", "full name")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin; the user is active at once")
+	f.BoolVar(&in.ReuseName, "reuse-name", false, "take a name another user gave up less than the server's --name-reservation ago, on purpose")
 	return cmd
 }
 
@@ -155,7 +156,7 @@ func describeState(state string) string {
 
 func (a *app) userUpdateCmd(o *clientOptions) *cobra.Command {
 	var username, email, fullName string
-	var active bool
+	var active, reuseName bool
 	cmd := &cobra.Command{
 		Use:   "update USERNAME",
 		Short: "Change a user's name, email, full name or active state",
@@ -186,6 +187,7 @@ user who has not signed up cannot sign up either; --active=true reactivates
 			if in == (client.UpdateUser{}) {
 				return usageError{errors.New("nothing to change: give at least one of --username, --email, --full-name, --active")}
 			}
+			in.ReuseName = reuseName
 			c, err := a.connect(o)
 			if err != nil {
 				return err
@@ -205,6 +207,7 @@ user who has not signed up cannot sign up either; --active=true reactivates
 	f.StringVar(&email, "email", "", `new email address ("" clears it)`)
 	f.StringVar(&fullName, "full-name", "", `new full name ("" clears it)`)
 	f.BoolVar(&active, "active", true, "--active=false deactivates the user, --active=true reactivates")
+	f.BoolVar(&reuseName, "reuse-name", false, "with --username: take a name another user gave up less than the server's --name-reservation ago, on purpose")
 	return cmd
 }
 
