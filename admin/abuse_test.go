@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 // limit ever reach a password check.
 func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 	s := conformanceService(t, storetest.SQLite(t).DSN)
+	// The checks that get through run one after the other (one client);
+	// however slow the machine, none may give up waiting for its turn.
+	s.hashWait = 10 * time.Minute
 	const n = 30
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -33,7 +37,7 @@ func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 			case errors.Is(err, ErrUnauthenticated):
 				checked++
 			default:
-				t.Errorf("unexpected %v", err)
+				t.Errorf("a guess answered %v; want a rate limit or a wrong password", err)
 			}
 		}()
 	}
@@ -94,4 +98,92 @@ func TestWrongCurrentPasswordIsLimited(t *testing.T) {
 	if _, err := s.Login(ctx, "gus", "gus-password", "c2"); err != nil {
 		t.Fatalf("the password changed: %v", err)
 	}
+}
+
+// TestHashingIsSharedFairly: one client sending many password checks at
+// once holds one hashing slot, not all of them, so another client's check
+// runs while the first client's are still queued.
+func TestHashingIsSharedFairly(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	s.hashWait = time.Minute
+	busy := withClient("203.0.113.7")
+	release := make(chan struct{})
+	var inFlight, most atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 2*maxConcurrentHashes; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.withHashSlot(busy, func() {
+				n := inFlight.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				<-release
+				inFlight.Add(-1)
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	// Wait until the busy client's first check holds a slot.
+	for deadline := time.Now().Add(10 * time.Second); inFlight.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the busy client's first check never started")
+		}
+	}
+	ran := false
+	if err := s.withHashSlot(withClient("198.51.100.9"), func() { ran = true }); err != nil || !ran {
+		t.Fatalf("another client's check while the busy one's queue: ran=%v %v", ran, err)
+	}
+	close(release)
+	wg.Wait()
+	if m := most.Load(); m != 1 {
+		t.Errorf("the busy client held %d slots at once; want 1", m)
+	}
+}
+
+// TestSuccessfulLoginsAreLimited: valid credentials do not buy unlimited
+// password checks: a user's logins, failed or not, are limited per minute,
+// and other users log in meanwhile.
+func TestSuccessfulLoginsAreLimited(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password-1"})
+	var limited *RateLimitError
+	n := 0
+	for ; n < 50; n++ {
+		_, err := s.Login(ctx, "gus", "gus-password-1", "203.0.113.7")
+		if errors.As(err, &limited) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if limited == nil || n != 20 || limited.RetryAfter <= 0 || limited.RetryAfter > time.Minute {
+		t.Fatalf("%d successful logins, then %v; want 20, then a wait of at most a minute", n, limited)
+	}
+	if _, err := s.Login(ctx, "admin", testAdminPW, "203.0.113.7"); err != nil {
+		t.Fatalf("another user from the same client: %v", err)
+	}
+	// A client's logins are limited too, successful ones included, whoever
+	// they name (a limit of 5 here instead of 120).
+	s.checksPerClient = newLimiter(5, time.Minute, 16)
+	mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password-1"})
+	logins := []struct{ user, pw string }{{"ada", "ada-password-1"}, {"admin", testAdminPW}}
+	for i := 0; i < 5; i++ {
+		l := logins[i%2]
+		if _, err := s.Login(ctx, l.user, l.pw, "192.0.2.1"); err != nil {
+			t.Fatalf("login %d from the client: %v", i+1, err)
+		}
+	}
+	if _, err := s.Login(ctx, "ada", "ada-password-1", "192.0.2.1"); !errors.As(err, &limited) {
+		t.Fatalf("a sixth successful login from one client: %v", err)
+	}
+}
+
+// withClient is a request context from a client address.
+func withClient(addr string) context.Context {
+	return withRequest(context.Background(), requestInfo{client: addr})
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -15,20 +16,74 @@ const maxConcurrentHashes = 4
 // the request is refused as unavailable.
 const defaultHashWait = 5 * time.Second
 
-// withHashSlot runs fn while holding one of maxConcurrentHashes slots.
+// withHashSlot runs fn while holding one of maxConcurrentHashes slots. The
+// slots are shared fairly between clients: a client (the address of the
+// request in ctx) runs one hash at a time and queues the rest behind its
+// own, so one client sending many logins at once holds one slot, not all
+// of them, and everyone else's logins go on.
 func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	t := time.NewTimer(s.hashWait)
 	defer t.Stop()
+	release, err := s.hashTurns.take(ctx, requestFrom(ctx).client, t.C)
+	if err != nil {
+		return err
+	}
+	defer release()
 	select {
 	case s.hashSlots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return fmt.Errorf("%w: too many password checks in progress; try again", ErrUnavailable)
+		return errHashBusy
 	}
 	defer func() { <-s.hashSlots }()
 	fn()
 	return nil
+}
+
+var errHashBusy = fmt.Errorf("%w: too many password checks in progress; try again", ErrUnavailable)
+
+// turns gives each key one turn at a time.
+type turns struct {
+	mu sync.Mutex       // guards m
+	m  map[string]*turn // the keys with a turn taken or waited for
+}
+
+type turn struct {
+	ch   chan struct{} // holds a token while the turn is taken
+	refs int           // holders and waiters; the entry goes at 0
+}
+
+func newTurns() *turns { return &turns{m: map[string]*turn{}} }
+
+// take waits for key's turn until ctx ends or timeout fires, and returns
+// the function that ends the turn.
+func (ts *turns) take(ctx context.Context, key string, timeout <-chan time.Time) (func(), error) {
+	ts.mu.Lock()
+	t := ts.m[key]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		ts.m[key] = t
+	}
+	t.refs++
+	ts.mu.Unlock()
+	leave := func() {
+		ts.mu.Lock()
+		if t.refs--; t.refs == 0 {
+			delete(ts.m, key)
+		}
+		ts.mu.Unlock()
+	}
+	select {
+	case t.ch <- struct{}{}:
+		return func() { <-t.ch; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	case <-timeout:
+		leave()
+		return nil, errHashBusy
+	}
 }
 
 // hash hashes a new password within the concurrency bound.

@@ -105,3 +105,24 @@ func (l *limiter) evict(now time.Time) {
 		delete(l.m, k)
 	}
 }
+
+// limitKey is a key of a limiter.
+type limitKey struct {
+	l   *limiter
+	key string
+}
+
+// attemptAll counts an attempt for every key, or for none: when a key must
+// wait, the attempts already counted are taken back and its wait is
+// returned.
+func attemptAll(now time.Time, keys ...limitKey) time.Duration {
+	for i, k := range keys {
+		if wait := k.l.attempt(k.key, now); wait > 0 {
+			for _, done := range keys[:i] {
+				done.l.refund(done.key)
+			}
+			return wait
+		}
+	}
+	return 0
+}

@@ -48,13 +48,13 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 		s.auditLogin(ctx, policy.Truncate(username), client, "malformed")
 		return Token{}, errBadLogin
 	}
+	// Failures count per user and client (refunded on success); every
+	// attempt, a success included, counts towards the password checks a
+	// user and a client may cause (never refunded), so that no valid
+	// credential can keep the hashing slots busy.
 	pairKey := username + "\x00" + client
-	if wait := s.logins.attempt(pairKey, now); wait > 0 {
-		s.auditLogin(ctx, username, client, "rate_limited")
-		return Token{}, &RateLimitError{RetryAfter: wait}
-	}
-	if wait := s.clients.attempt(client, now); wait > 0 {
-		s.logins.refund(pairKey)
+	if wait := attemptAll(now, limitKey{s.logins, pairKey}, limitKey{s.clients, client},
+		limitKey{s.checksPerUser, username}, limitKey{s.checksPerClient, client}); wait > 0 {
 		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}

@@ -71,11 +71,15 @@ type Service struct {
 	repl        replicationState
 
 	hashSlots chan struct{} // bounds argon2id work in flight (withHashSlot)
+	hashTurns *turns        // one hash at a time per client (withHashSlot)
 	hashWait  time.Duration // how long to wait for a slot
 
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
+	// checksPerUser and checksPerClient bound the password checks a user's
+	// logins and a client's logins cause, failed or not.
+	checksPerUser, checksPerClient *limiter
 }
 
 // New loads the control plane from the store. On an empty store it creates
@@ -93,13 +97,18 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Service{
 		db: db, eng: eng, log: log, cfg: cfg,
-		dir:       newDirectory(eng),
-		now:       time.Now,
-		logins:    newLimiter(10, 5*time.Minute, 1<<16),
-		clients:   newLimiter(100, 5*time.Minute, 1<<16),
-		invites:   newLimiter(20, 5*time.Minute, 1<<16),
-		hashSlots: make(chan struct{}, maxConcurrentHashes),
-		hashWait:  defaultHashWait,
+		dir:     newDirectory(eng),
+		now:     time.Now,
+		logins:  newLimiter(10, 5*time.Minute, 1<<16),
+		clients: newLimiter(100, 5*time.Minute, 1<<16),
+		invites: newLimiter(20, 5*time.Minute, 1<<16),
+		// A user logs in a few times a minute at most, a client (one
+		// address can be a whole office) a few dozen.
+		checksPerUser:   newLimiter(20, time.Minute, 1<<16),
+		checksPerClient: newLimiter(120, time.Minute, 1<<16),
+		hashSlots:       make(chan struct{}, maxConcurrentHashes),
+		hashTurns:       newTurns(),
+		hashWait:        defaultHashWait,
 	}
 	keys, err := newKeyring(ctx, db, func() time.Time { return s.now() })
 	if err != nil {

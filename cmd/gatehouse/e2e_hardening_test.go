@@ -115,3 +115,32 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 		t.Errorf("the guest setting its own email: %d %s", st, out)
 	}
 }
+
+// TestSuccessfulLoginsCannotStarveOthers replays a guest looping successful
+// logins: they used to be unlimited, and their password checks kept every
+// hashing slot busy. Now the loop is refused with 429 after 20 in a minute
+// (before any hashing), and the admin still logs in.
+func TestSuccessfulLoginsCannotStarveOthers(t *testing.T) {
+	srv := startGatehouse(t, "admin-password-1")
+	admin := newCLI(t)
+	admin.login(srv.URL, "admin", "admin-password-1")
+	admin.okStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
+	form := "username=gus&password=gus-password-1"
+	ok := 0
+	for ; ok < 40; ok++ {
+		st, body, h := doRaw(t, "POST", srv.URL+"/gatehouse/v1/login", form, "Content-Type", "application/x-www-form-urlencoded")
+		if st == http.StatusTooManyRequests {
+			if h.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After: %s", body)
+			}
+			break
+		}
+		if st != http.StatusOK {
+			t.Fatalf("login %d: %d %s", ok+1, st, body)
+		}
+	}
+	if ok != 20 {
+		t.Errorf("%d successful logins before the limit; want 20", ok)
+	}
+	login(t, srv.URL, "admin", "admin-password-1")
+}
