@@ -1,13 +1,17 @@
 package admin
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,10 +56,61 @@ func newAPIFixture(t *testing.T, files *policy.Files, adminPW string) *apiFixtur
 	if err := r.SetTrustedProxies(nil); err != nil { // as serve does without --trusted-proxies
 		t.Fatal(err)
 	}
-	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }}, log).Mount(r)
+	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }, BodyTimeout: fixtureBodyTimeout}, log).Mount(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &apiFixture{base: srv.URL + "/gatehouse/v1", svc: svc, logs: logs}
+}
+
+// fixtureBodyTimeout is the fixture's APIOptions.BodyTimeout: short, for
+// TestSlowBodiesAreCutOff, and long enough for every other body, sent at
+// once.
+const fixtureBodyTimeout = 2 * time.Second
+
+// TestSlowBodiesAreCutOff: a client trickling a declared body into the API
+// (one byte at a time, slower than the body timeout allows) gets 408 and
+// loses the connection, instead of holding it for as long as it likes.
+func TestSlowBodiesAreCutOff(t *testing.T) {
+	f := newAPIFixture(t, nil, "admin-password-1")
+	u, _ := url.Parse(f.base)
+	auth := "Authorization: Bearer " + f.token(t, "admin")
+	for _, path := range []string{"/login", "/users"} {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /gatehouse/v1%s HTTP/1.1\r\nHost: x\r\n%s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", path, auth)
+		start := time.Now()
+		done := make(chan *http.Response, 1)
+		go func() {
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				done <- nil
+				return
+			}
+			done <- res
+		}()
+		trickle := time.NewTicker(200 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case res := <-done:
+				if res == nil || res.StatusCode != http.StatusRequestTimeout {
+					t.Errorf("%s: answer %v, want 408", path, res)
+				}
+				break wait
+			case <-trickle.C:
+				_, _ = c.Write([]byte(" "))
+			case <-time.After(5 * fixtureBodyTimeout):
+				t.Fatalf("%s: a trickled body held the connection for %s", path, time.Since(start))
+			}
+		}
+		trickle.Stop()
+		if d := time.Since(start); d < fixtureBodyTimeout/2 {
+			t.Errorf("%s: cut off after %s, before the body timeout", path, d)
+		}
+	}
 }
 
 func (f *apiFixture) token(t *testing.T, user string) string {

@@ -16,6 +16,8 @@ var (
 	ErrGone            = errors.New("gone")
 	ErrInvalid         = errors.New("invalid")
 	ErrUnavailable     = errors.New("unavailable")
+	// ErrTimeout: the request body did not arrive in time (bodyTimeout).
+	ErrTimeout = errors.New("timeout")
 )
 
 // FieldError is invalid input in one named field.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +41,17 @@ type APIOptions struct {
 	LoginPath string
 	// Errors writes the API's errors, in the data plane's shape.
 	Errors proxy.ErrorShape
+	// BodyTimeout bounds how long the API waits for a request's body: its
+	// bodies are small (maxBody at most), so a client that trickles one in
+	// only holds a connection. Zero means 10s.
+	BodyTimeout time.Duration
 }
 
 // NewAPI returns the HTTP face of the service.
 func NewAPI(svc *Service, opts APIOptions, log *slog.Logger) *API {
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = 10 * time.Second
+	}
 	return &API{svc: svc, log: log, opts: opts}
 }
 
@@ -87,8 +95,12 @@ func (a *API) Mount(r gin.IRouter) {
 }
 
 // withRequest gives the request an id (echoed in the response) and puts who
-// made it into its context, for audit lines.
+// made it into its context, for audit lines. It bounds the time the body
+// may take (APIOptions.BodyTimeout).
 func (a *API) withRequest(c *gin.Context) {
+	// Not every ResponseWriter supports deadlines (tests' recorders); the
+	// server's does.
+	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Now().Add(a.opts.BodyTimeout))
 	rid := ""
 	if a.opts.RequestID != nil {
 		rid = a.opts.RequestID(c.Request.Header)
@@ -161,6 +173,8 @@ func errorStatus(err error) (int, string, string) {
 		return http.StatusConflict, "conflict", trimSentinel(err, ErrConflict)
 	case errors.Is(err, ErrGone):
 		return http.StatusGone, "gone", trimSentinel(err, ErrGone)
+	case errors.Is(err, ErrTimeout):
+		return http.StatusRequestTimeout, "timeout", "the request body did not arrive in time"
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable", "the store is unavailable; try again"
 	}
@@ -221,6 +235,8 @@ func jsonError(err error) error {
 	switch {
 	case errors.As(err, &tooLarge):
 		return err
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrTimeout
 	case errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: the request body is empty; send a JSON object", ErrInvalid)
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"os"
 
 	"github.com/gin-gonic/gin"
 )
@@ -66,6 +67,8 @@ func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
 		switch {
 		case errors.As(err, &tooLarge):
 			return in, err
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return in, ErrTimeout
 		case err != nil:
 			return in, fmt.Errorf("%w: malformed form: %v", ErrInvalid, err)
 		}

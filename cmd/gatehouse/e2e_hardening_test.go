@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The tests of this file replay attacks an outside review ran against the
@@ -143,4 +148,59 @@ func TestSuccessfulLoginsCannotStarveOthers(t *testing.T) {
 		t.Errorf("%d successful logins before the limit; want 20", ok)
 	}
 	login(t, srv.URL, "admin", "admin-password-1")
+}
+
+// TestTrickledBodiesDoNotHoldConnections replays unauthenticated
+// connections trickling a declared 100 kB body to /gatehouse/v1/login, one
+// byte every 4 s: they all used to stay open. Now a client's connections
+// past --max-conns-per-client are answered 429 at once, and the others are
+// cut off with 408 once the API's body timeout (10 s) passes.
+func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
+	up := newEchoUpstream(t)
+	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.url,
+		"--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--max-conns-per-client", "20")
+	host := strings.TrimPrefix(p.url, "http://")
+	type answer struct {
+		status int
+		after  time.Duration
+	}
+	answers := make(chan answer, 25)
+	start := time.Now()
+	for i := 0; i < 25; i++ {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			fmt.Fprintf(c, "POST /gatehouse/v1/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", host)
+			go func() { // one byte every 4 s, until the connection goes
+				for range time.Tick(4 * time.Second) {
+					if _, err := c.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}()
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				answers <- answer{0, time.Since(start)}
+				return
+			}
+			answers <- answer{res.StatusCode, time.Since(start)}
+		}()
+	}
+	counts := map[int]int{}
+	for i := 0; i < 25; i++ {
+		a := <-answers
+		counts[a.status]++
+		if a.after > 20*time.Second {
+			t.Errorf("a trickling connection was answered after %s", a.after)
+		}
+	}
+	if counts[http.StatusTooManyRequests] != 5 || counts[http.StatusRequestTimeout] != 20 {
+		t.Errorf("answers by status: %v; want 5 × 429 and 20 × 408", counts)
+	}
+	// The server is still there for everyone.
+	login(t, p.url, "admin", "admin-password-1")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -34,6 +35,7 @@ type serveOptions struct {
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
 	trustedProxies    []string
+	maxConnsPerClient int
 	logLevel          string
 	dbMaxOpen         int
 	dbMaxIdle         int
@@ -47,7 +49,7 @@ func defaultServeOptions() *serveOptions {
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
 		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: "guest", enforce: true,
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
-		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
+		maxConnsPerClient: 256, dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
 }
 
@@ -68,6 +70,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
+	fs.IntVar(&o.maxConnsPerClient, "max-conns-per-client", o.maxConnsPerClient, "connections one client address may hold open on --listen (0: no limit); --trusted-proxies are not limited")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
 	fs.IntVar(&o.dbMaxOpen, "db-max-open-conns", o.dbMaxOpen, "PostgreSQL: connections at most")
 	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")
@@ -129,9 +132,12 @@ func (o *serveOptions) validate() error {
 		errs = append(errs, errors.New("--name-reservation must not be negative"))
 	}
 	for _, c := range o.trustedProxies {
-		if _, _, err := net.ParseCIDR(c); err != nil && net.ParseIP(c) == nil {
+		if _, err := parsePrefix(c); err != nil {
 			errs = append(errs, fmt.Errorf("--trusted-proxies %q: want a CIDR or IP", c))
 		}
+	}
+	if o.maxConnsPerClient < 0 {
+		errs = append(errs, errors.New("--max-conns-per-client must not be negative"))
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		errs = append(errs, err)
@@ -140,6 +146,18 @@ func (o *serveOptions) validate() error {
 		return usageError{errors.Join(errs...)}
 	}
 	return nil
+}
+
+// parsePrefix reads a CIDR, or an IP as the prefix of that one address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

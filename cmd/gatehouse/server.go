@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -40,7 +41,8 @@ type server struct {
 	watcher *policy.Watcher
 
 	dataLn, opsLn net.Listener
-	listening     bool // a PostgreSQL change listener runs
+	errs          proxy.ErrorShape // how Gatehouse's own errors look
+	listening     bool             // a PostgreSQL change listener runs
 	getenv        env
 }
 
@@ -71,7 +73,13 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		opsLn.Close()
 		return nil, err
 	}
-	s.dataLn, s.opsLn = dataLn, opsLn
+	var exempt []netip.Prefix
+	for _, c := range o.trustedProxies {
+		p, _ := parsePrefix(c) // validated
+		exempt = append(exempt, p)
+	}
+	s.dataLn = proxy.LimitConnsPerClient(dataLn, o.maxConnsPerClient, exempt, s.errs)
+	s.opsLn = opsLn
 	return s, nil
 }
 
@@ -139,7 +147,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc, getenv: getenv}
+	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc, getenv: getenv, errs: api.Errors}
 	s.data = &http.Server{
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
