@@ -160,6 +160,12 @@ func TestAPIBadInput(t *testing.T) {
 		{"wrong type", "POST", "/users", `{"username": 7}`, 400, "invalid_field", "username"},
 		{"not an object", "POST", "/users", `["x"]`, 400, "bad_request", "object"},
 		{"trailing data", "POST", "/users", `{"username": "x"} {}`, 400, "bad_request", "after the JSON"},
+		{"field name in another case", "POST", "/users", `{"UserName": "x"}`, 400, "invalid_field", "UserName: unknown field"},
+		{"field given twice", "POST", "/users", `{"username": "x", "username": "admin2"}`, 400, "invalid_field", "username: appears more than once"},
+		{"bidi override in full name", "POST", "/users", `{"username": "x", "full_name": "Ann \u202egnp.exe"}`, 400, "invalid_field", "full_name"},
+		{"C1 control in full name", "POST", "/users", `{"username": "x", "full_name": "Ann \u009b31m"}`, 400, "invalid_field", "full_name"},
+		{"escape in full name", "POST", "/users", `{"username": "x", "full_name": "Ann \u001b[31m"}`, 400, "invalid_field", "full_name"},
+		{"bidi isolate in email", "POST", "/users", `{"username": "x", "email": "a\u2067b@example.com"}`, 400, "invalid_field", "email"},
 		{"missing username", "POST", "/users", `{"email": "a@example.com"}`, 400, "invalid_field", "username"},
 		{"bad email", "POST", "/users", `{"username": "x", "email": "nope"}`, 400, "invalid_field", "email"},
 		{"unknown role in create", "POST", "/users", `{"username": "x", "roles": ["nope"]}`, 400, "invalid_field", "roles"},
@@ -188,6 +194,22 @@ func TestAPIBodyLimit(t *testing.T) {
 	res, code, _ := f.call(t, "POST", "/users", f.token(t, "admin"), strings.NewReader(big))
 	if res.StatusCode != http.StatusRequestEntityTooLarge || code != "too_large" {
 		t.Fatalf("%d %s, want 413 too_large", res.StatusCode, code)
+	}
+	// Forms over the limit are too large as well, on /login and on the
+	// sign-up page.
+	form := "username=admin&password=" + strings.Repeat("a", 1<<20)
+	res, code, _ = f.call(t, "POST", "/login", "", strings.NewReader(form), "Content-Type", "application/x-www-form-urlencoded")
+	if res.StatusCode != http.StatusRequestEntityTooLarge || code != "too_large" {
+		t.Errorf("a form login over 1 MiB: %d %s, want 413 too_large", res.StatusCode, code)
+	}
+	signup := strings.TrimSuffix(f.base, "/v1") + "/signup"
+	res, err := http.Post(signup, "application/x-www-form-urlencoded", strings.NewReader("token=x&password="+strings.Repeat("a", 1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a sign-up form over 1 MiB: %d, want 413", res.StatusCode)
 	}
 }
 

@@ -1,13 +1,10 @@
 package admin
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -206,67 +203,6 @@ func (a *API) fail(c *gin.Context, err error) {
 	// withRequest already set X-Request-Id.
 	a.opts.Errors.Write(c.Writer, "", status, code, msg)
 	c.Abort()
-}
-
-// bind decodes a JSON body of at most maxBody bytes into dst, strictly:
-// unknown fields, wrong types and trailing data are errors naming the
-// field.
-func bind(c *gin.Context, dst any) error {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
-	dec := json.NewDecoder(c.Request.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalid)
-	}
-	return nil
-}
-
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return err
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return ErrTimeout
-	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: the request body is empty; send a JSON object", ErrInvalid)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: malformed JSON: unexpected end of input", ErrInvalid)
-	case errors.As(err, &syn):
-		return fmt.Errorf("%w: malformed JSON at byte %d: %v", ErrInvalid, syn.Offset, syn)
-	case errors.As(err, &typ):
-		if typ.Field == "" {
-			return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid)
-		}
-		return fieldErr(typ.Field, "must be a JSON %s", jsonType(typ.Type.Kind().String()))
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fieldErr(strings.Trim(f, `"`), "unknown field")
-	}
-	return fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, err)
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	case "struct", "map", "ptr":
-		return "object"
-	}
-	return "number"
 }
 
 // clientAddr is the caller's address for rate limiting.

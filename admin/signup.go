@@ -119,6 +119,11 @@ func (a *API) signupPage(c *gin.Context) {
 func (a *API) signupForm(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 	if err := c.Request.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			a.render(c, http.StatusRequestEntityTooLarge, signupView{Fatal: true, Error: "The form is too large."})
+			return
+		}
 		a.render(c, http.StatusBadRequest, signupView{Fatal: true, Error: "The form could not be read."})
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -111,7 +112,7 @@ func validateEmail(email string) error {
 		return nil
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 {
+	if err != nil || a.Address != email || len(email) > 254 || hasUnsafeRune(email) {
 		return fieldErr("email", "must be a plain address like name@example.com")
 	}
 	return nil
@@ -121,12 +122,34 @@ func validateFullName(name string) error {
 	if len(name) > 128 {
 		return fieldErr("full_name", "must be at most 128 characters")
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fieldErr("full_name", "must not contain control characters")
-		}
+	if !utf8.ValidString(name) || hasUnsafeRune(name) {
+		return fieldErr("full_name", "must not contain control characters or bidirectional overrides")
 	}
 	return nil
+}
+
+// hasUnsafeRune reports whether s holds an UnsafeRune.
+func hasUnsafeRune(s string) bool {
+	for _, r := range s {
+		if UnsafeRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// UnsafeRune reports whether r changes how the text around it is shown:
+// C0 and C1 control characters (a terminal takes ESC and CSI as commands),
+// line and paragraph separators, and the bidirectional marks, embeddings,
+// overrides and isolates that make a name read as another (U+202E turns
+// "gnp.exe" around). Names and emails refuse them; the CLI escapes them.
+func UnsafeRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f, r == 0x2028, r == 0x2029,
+		r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 // CreateUser creates a user. It returns the invitation URL (once) when the

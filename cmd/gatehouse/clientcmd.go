@@ -123,23 +123,29 @@ func (o *clientOptions) apiError(err error) error {
 	return err
 }
 
-// printJSON writes an API answer as it came, indented for people.
+// printJSON writes an API answer as it came, indented for people. Runes a
+// terminal must not see raw are written as JSON escapes (termSafe's \uXXXX
+// is JSON's), so the output means the same to a JSON reader.
 func printJSON(w io.Writer, body json.RawMessage) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, body, "", "  "); err != nil {
 		return err
 	}
-	buf.WriteByte('\n')
-	_, err := buf.WriteTo(w)
+	_, err := io.WriteString(w, termSafe(buf.String(), '\n')+"\n")
 	return err
 }
 
-// table writes tab-separated rows as aligned columns.
+// table writes rows as aligned columns; every cell goes through termSafe
+// (a tab in a value would also break the columns).
 func table(w io.Writer, header string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = termSafe(c)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	fmt.Fprintln(stderr, "Error:", termSafe(err.Error(), '\n', '\t')) // messages may come from a server
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		if cmd != nil {
