@@ -46,21 +46,13 @@ func exactKeys(data []byte, dst any) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	keys, ok := objectKeys(data)
+	if t.Kind() != reflect.Struct || !ok {
 		return nil
 	}
 	names := jsonNames(t)
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		if err != nil || !ok {
-			return nil
-		}
+	seen := make(map[string]bool, len(keys))
+	for _, key := range keys {
 		switch {
 		case seen[key]:
 			return fieldErr(key, "appears more than once")
@@ -68,12 +60,43 @@ func exactKeys(data []byte, dst any) error {
 			return fieldErr(key, "unknown field (field names are case-sensitive)")
 		}
 		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
-		}
 	}
 	return nil
+}
+
+// objectKeys returns the keys of a JSON object, in order and repeats
+// included, and false when data does not start with a readable object.
+func objectKeys(data []byte) ([]string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		keys = append(keys, key)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, false
+		}
+	}
+	return keys, true
+}
+
+// hasDuplicateKey reports whether a JSON object repeats a key.
+func hasDuplicateKey(keys []string) bool {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 // jsonNames returns the JSON names of a struct's fields.

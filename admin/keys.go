@@ -3,9 +3,11 @@ package admin
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +40,8 @@ type claims struct {
 // keyring holds the signing keys. The newest signs; all verify.
 type keyring struct {
 	db *gorm.DB
+	// ttl is the longest lifetime a token may claim (exp - iat).
+	ttl time.Duration
 
 	mu      sync.RWMutex // guards keys and current
 	keys    map[string][]byte
@@ -46,9 +50,9 @@ type keyring struct {
 	parser *jwt.Parser
 }
 
-func newKeyring(ctx context.Context, db *gorm.DB, now func() time.Time) (*keyring, error) {
+func newKeyring(ctx context.Context, db *gorm.DB, ttl time.Duration, now func() time.Time) (*keyring, error) {
 	k := &keyring{
-		db: db,
+		db: db, ttl: ttl,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingMethod.Alg()}),
 			// One spelling per signature: unused low bits must be zero.
@@ -181,8 +185,20 @@ func (k *keyring) verify(token string) (*claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Subject == "" || c.Ver == 0 {
-		return nil, errors.New("token lacks sub or ver")
+	switch {
+	case c.Subject == "" || c.Ver == 0 || c.IssuedAt == nil:
+		return nil, errors.New("token lacks sub, ver or iat")
+	case c.ExpiresAt.Sub(c.IssuedAt.Time) > k.ttl+tokenLeeway:
+		return nil, fmt.Errorf("token claims a lifetime of %s; at most %s is issued", c.ExpiresAt.Sub(c.IssuedAt.Time), k.ttl)
+	}
+	// encoding/json lets the last of two equal claims win; another reader
+	// may take the first. The signature makes this moot for tokens issued
+	// here, so a token that repeats a key was not.
+	for _, seg := range strings.SplitN(token, ".", 3)[:2] {
+		data, err := base64.RawURLEncoding.DecodeString(seg)
+		if keys, ok := objectKeys(data); err != nil || !ok || hasDuplicateKey(keys) {
+			return nil, errors.New("token header or claims repeat a key")
+		}
 	}
 	return &c, nil
 }

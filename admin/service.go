@@ -110,7 +110,7 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		hashTurns:       newTurns(),
 		hashWait:        defaultHashWait,
 	}
-	keys, err := newKeyring(ctx, db, func() time.Time { return s.now() })
+	keys, err := newKeyring(ctx, db, cfg.TokenTTL, func() time.Time { return s.now() })
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}

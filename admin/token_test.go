@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,12 @@ var fixtureKey = []byte("gatehouse-test-signing-key-32-by")
 
 func newTokenFixture(tb testing.TB) *tokenFixture {
 	tb.Helper()
+	return newTokenFixtureTTL(tb, time.Hour)
+}
+
+// newTokenFixtureTTL is newTokenFixture with another --token-ttl.
+func newTokenFixtureTTL(tb testing.TB, ttl time.Duration) *tokenFixture {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -84,7 +91,7 @@ func newTokenFixture(tb testing.TB) *tokenFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminUsername: "root"},
+	svc, err := New(ctx, db, eng, Config{TokenTTL: ttl, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminUsername: "root"},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
@@ -103,7 +110,8 @@ func newTokenFixture(tb testing.TB) *tokenFixture {
 }
 
 // fixedToken issues a token at a fixed time that expires in a century, so
-// that every process of a fuzz run issues the very same string.
+// that every process of a fuzz run issues the very same string. Only a
+// fixture whose TTL is that long accepts it.
 func (f *tokenFixture) fixedToken(tb testing.TB, id string, ver int64) string {
 	tb.Helper()
 	tok, _, err := f.svc.keys.issue(&store.User{ID: id, TokenVersion: ver}, 100*365*24*time.Hour,
@@ -160,9 +168,15 @@ func forge(tb testing.TB, header, claims any, key []byte) string {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return base64.RawURLEncoding.EncodeToString(b)
+		return string(b)
 	}
-	input := enc(header) + "." + enc(claims)
+	return forgeRaw(tb, enc(header), enc(claims), key)
+}
+
+// forgeRaw signs a header and claims given as JSON text, byte for byte.
+func forgeRaw(tb testing.TB, header, claims string, key []byte) string {
+	tb.Helper()
+	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(input))
 	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
@@ -239,6 +253,14 @@ func badTokens(tb testing.TB, f *tokenFixture) []badToken {
 		{"missing issuer", sign(tb, hs256, kid, without(f.claims(), "iss"), f.secret)},
 		{"issued in the future", sign(tb, hs256, kid, with(f.claims(), "iat", now.Add(time.Hour).Unix()), f.secret)},
 		{"not valid yet", sign(tb, hs256, kid, with(f.claims(), "nbf", now.Add(time.Hour).Unix()), f.secret)},
+		{"missing iat", sign(tb, hs256, kid, without(f.claims(), "iat"), f.secret)},
+		{"lifetime beyond the TTL", sign(tb, hs256, kid, with(f.claims(), "exp", now.Add(f.svc.cfg.TokenTTL+time.Minute).Unix()), f.secret)},
+		{"issued long ago, valid for a century", sign(tb, hs256, kid,
+			with(with(f.claims(), "iat", now.Add(-time.Hour).Unix()), "exp", now.Add(100*365*24*time.Hour).Unix()), f.secret)},
+		{"claim repeated", forgeRaw(tb, `{"alg":"HS256","typ":"JWT","kid":"`+f.kid+`"}`,
+			`{"iss":"gatehouse","sub":"`+f.rootID+`","sub":"`+f.bobID+`","ver":1,"iat":`+strconv.FormatInt(now.Unix(), 10)+`,"exp":`+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+`}`, f.secret)},
+		{"header field repeated", forgeRaw(tb, `{"alg":"HS256","kid":"0000000000000000","kid":"`+f.kid+`"}`,
+			`{"iss":"gatehouse","sub":"`+f.bobID+`","ver":1,"iat":`+strconv.FormatInt(now.Unix(), 10)+`,"exp":`+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+`}`, f.secret)},
 		{"payload swapped", rootParts[0] + "." + parts[1] + "." + rootParts[2]},
 		{"signature swapped", parts[0] + "." + parts[1] + "." + rootParts[2]},
 		{"signature dropped", parts[0] + "." + parts[1] + "."},
@@ -273,7 +295,8 @@ func TestAuthenticateAccepts(t *testing.T) {
 	}{
 		{"issued to bob", f.bobTok, f.bobID, "bob"},
 		{"issued to root", f.rootTok, f.rootID, "root"},
-		{"issued long ago, valid for long", f.fixedToken(t, f.bobID, f.bobVer), f.bobID, "bob"},
+		{"issued a while ago, for the whole TTL", sign(t, jwt.SigningMethodHS256, map[string]any{"kid": f.kid},
+			with(with(f.claims(), "iat", time.Now().Add(-50*time.Minute).Unix()), "exp", time.Now().Add(10*time.Minute).Unix()), f.secret), f.bobID, "bob"},
 		{"crafted like an issued one", sign(t, jwt.SigningMethodHS256, map[string]any{"kid": f.kid}, f.claims(), f.secret), f.bobID, "bob"},
 		{"expired within the leeway", sign(t, jwt.SigningMethodHS256, map[string]any{"kid": f.kid},
 			with(f.claims(), "exp", time.Now().Add(-2*time.Second).Unix()), f.secret), f.bobID, "bob"},
@@ -438,7 +461,7 @@ func TestAuthenticateRevocation(t *testing.T) {
 // ErrUnauthenticated only, and accepts nothing but a token that was
 // issued, exactly as it was issued, for the user it was issued to.
 func FuzzToken(f *testing.F) {
-	fx := newTokenFixture(f)
+	fx := newTokenFixtureTTL(f, 100*365*24*time.Hour)
 	valid := map[string]string{
 		fx.fixedToken(f, fx.bobID, fx.bobVer):   fx.bobID,
 		fx.fixedToken(f, fx.rootID, fx.rootVer): fx.rootID,
@@ -544,5 +567,23 @@ func TestAPIAuthorizationHeader(t *testing.T) {
 				t.Errorf("body %s, want bob's user", w.Body)
 			}
 		})
+	}
+}
+
+// TestAPIRefusesBadTokens sends every bad token to the API over HTTP, as a
+// client would: each is 401.
+func TestAPIRefusesBadTokens(t *testing.T) {
+	f := newTokenFixture(t)
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	NewAPI(f.svc, APIOptions{}, slog.New(slog.DiscardHandler)).Mount(r)
+	for _, c := range badTokens(t, f) {
+		req := httptest.NewRequest("GET", "/gatehouse/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401; body %s", c.name, w.Code, w.Body)
+		}
 	}
 }
