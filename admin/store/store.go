@@ -109,6 +109,11 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if path, ok := sqlitePath(dsn); ok {
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	db, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, TranslateError: true})
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", Redact(dsn), err)

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,5 +93,44 @@ func TestOpenUpgradesUsers(t *testing.T) {
 	_, err = Open(ctx, dsn)
 	if err == nil || !strings.Contains(err.Error(), `user "ALICE"`) {
 		t.Fatalf("opening with case twins: %v", err)
+	}
+}
+
+// TestSQLiteFilesArePrivate: a new store and its -wal and -shm files are
+// readable by their owner only, whatever the umask; an existing store that
+// others can read is reported.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "g.db")
+	db, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&Role{Name: "x"}).Error; err != nil { // a write: the WAL exists
+		t.Fatal(err)
+	}
+	for _, name := range []string{"g.db", "g.db-wal", "g.db-shm"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := st.Mode().Perm(); p != 0o600 {
+			t.Errorf("%s has mode %s, want -rw-------", name, p)
+		}
+	}
+	if e := Exposed(dsn); len(e) != 0 {
+		t.Errorf("a private store reported as exposed: %v", e)
+	}
+	if err := os.Chmod(filepath.Join(dir, "g.db"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if e := Exposed(dsn); len(e) != 1 || !strings.Contains(e[0], "g.db (-rw-r--r--)") {
+		t.Errorf("Exposed = %v, want the world-readable g.db", e)
+	}
+	_, err = Open(context.Background(), "sqlite:"+filepath.Join(dir, "missing", "g.db"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("a store in a missing directory: %v", err)
 	}
 }

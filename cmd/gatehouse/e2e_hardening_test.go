@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -203,4 +204,26 @@ func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
 	}
 	// The server is still there for everyone.
 	login(t, p.url, "admin", "admin-password-1")
+}
+
+// TestStoreFilesArePrivate: the SQLite store (signing keys, password
+// hashes) used to be created -rw-r--r--. serve creates it -rw------- and
+// warns at start when an existing one is readable by others.
+func TestStoreFilesArePrivate(t *testing.T) {
+	up := newEchoUpstream(t)
+	path := filepath.Join(t.TempDir(), "g.db")
+	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
+	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	login(t, p.url, "admin", "admin-password-1")
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("a new store: %v %v, want -rw-------", st.Mode().Perm(), err)
+	}
+	if _, err := p.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	contains(t, "the start log", p.Logs(), "other users of this machine can read it", path)
 }

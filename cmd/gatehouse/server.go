@@ -66,6 +66,9 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		opsLn.Close()
 		return nil, err
 	}
+	for _, f := range store.Exposed(o.db) {
+		log.Warn("the store holds the signing keys and password hashes, and other users of this machine can read it: chmod 600 it", "file", f)
+	}
 	s, err := assemble(ctx, o, getenv, log, audit, db, dataLn.Addr().String())
 	if err != nil {
 		closeStore(db)
