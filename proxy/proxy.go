@@ -181,9 +181,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.errs.Write(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
 		return
 	}
-	if len(r.Header["Authorization"]) > 1 {
+	if msg := ambiguous(r); msg != "" {
 		h.metrics.count(outcomeBadRequest, "")
-		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, "more than one Authorization header")
+		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, msg)
 		return
 	}
 	start := time.Now()
@@ -207,6 +207,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// ambiguous returns why a request can be read more than one way, or "":
+// two credentials, or a method override in the query (see
+// methodOverrideParam). Such a request is refused before it is decided.
+func ambiguous(r *http.Request) string {
+	switch {
+	case len(r.Header["Authorization"]) > 1:
+		return "more than one Authorization header"
+	case methodOverrideParam(r.URL.RawQuery):
+		return `the "_method" query parameter is refused: a request is decided and forwarded with its own method`
+	}
+	return ""
 }
 
 // ownPath reports whether path is one of the own paths, or one with a

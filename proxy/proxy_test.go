@@ -48,6 +48,7 @@ func TestRefusals(t *testing.T) {
 		status        int
 		code          string
 		authenticate  string // WWW-Authenticate, for 401
+		message       string // a part of the error message, when set
 		wantDecisions bool   // whether the authorizer is asked
 	}{
 		{name: "no token", method: "GET", target: "/api/v1/pipelines",
@@ -96,12 +97,23 @@ func TestRefusals(t *testing.T) {
 		{name: "above the root", method: "GET", target: "/../etc/passwd", status: 400, code: "bad_request"},
 		{name: "overlong UTF-8", method: "GET", target: "/a%c0%afb", status: 400, code: "bad_request"},
 		{name: "asterisk form", method: "GET", target: "*", status: 400, code: "bad_request"},
+		{name: "_method query parameter", method: "POST", target: "/api/v1/pipelines/p1?_method=DELETE",
+			headers: []string{"Authorization: Bearer alice-token"}, status: 400, code: "bad_request", message: "_method"},
+		{name: "_method among other parameters", method: "GET", target: "/api/v1/pipelines?page=2&_method=DELETE",
+			headers: []string{"Authorization: Bearer alice-token"}, status: 400, code: "bad_request", message: "_method"},
+		{name: "_method percent-encoded", method: "POST", target: "/public?%5Fmethod=PUT", status: 400, code: "bad_request", message: "_method"},
+		{name: "_method as a PHP array", method: "POST", target: "/public?_method[]=PUT", status: 400, code: "bad_request", message: "_method"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before, asked := up.hits.Load(), len(g.rec.all())
 			res, body := send(t, g.addr(), c.method, c.target, c.headers...)
 			wantError(t, res, body, c.status, c.code)
+			var e errorBody
+			_ = json.Unmarshal(body, &e) // wantError checked it
+			if !strings.Contains(e.Error.Message, c.message) {
+				t.Errorf("error message %q does not name %s", e.Error.Message, c.message)
+			}
 			if got := res.Header.Get("WWW-Authenticate"); got != c.authenticate {
 				t.Errorf("WWW-Authenticate %q, want %q", got, c.authenticate)
 			}
