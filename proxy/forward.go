@@ -47,13 +47,14 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // prepareHeaders readies the headers of an allowed request before
 // ReverseProxy copies them: it removes what the client must not send
-// upstream (stripHeaders, an h2c upgrade offer), keeps Connection from
-// naming the identity headers (ReverseProxy drops the headers Connection
-// names), and sets the identity headers. Setting them here rather than in
-// rewrite spares a copy of the request to carry the principal.
-func prepareHeaders(hd http.Header, p Principal, forwardToken bool) {
+// upstream (stripHeaders, an upgrade other than a WebSocket's), keeps
+// Connection from naming the identity headers (ReverseProxy drops the
+// headers Connection names), and sets the identity headers. Setting them
+// here rather than in rewrite spares a copy of the request to carry the
+// principal.
+func prepareHeaders(hd http.Header, method string, p Principal, forwardToken bool) {
 	stripHeaders(hd, forwardToken)
-	dropH2C(hd)
+	filterUpgrade(hd, method)
 	if p == nil {
 		return
 	}
@@ -102,13 +103,24 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	h.errs.Write(w, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
 }
 
-// dropH2C removes a cleartext HTTP/2 upgrade offer: it is never passed on.
-func dropH2C(h http.Header) {
-	for _, v := range h["Upgrade"] {
-		if strings.Contains(strings.ToLower(v), "h2c") {
-			delete(h, "Upgrade")
-			delete(h, "Http2-Settings")
-			return
-		}
+// filterUpgrade keeps an Upgrade offer only when it is a WebSocket
+// handshake: a GET (decided as such) with exactly one Upgrade header whose
+// value is "websocket". Any other offer (h2c, "TLS/1.2", "foo",
+// "websocket, h2c", a second Upgrade header, an upgrade on a POST) is
+// dropped, with HTTP2-Settings, and the request goes on as a plain HTTP
+// request, which is what a server that ignores the offer would do (RFC
+// 9110, 7.8). Dropping rather than refusing keeps clients that offer h2c by
+// default (curl --http2) working; either way ReverseProxy never tunnels a
+// protocol Gatehouse did not decide on, because it only switches when the
+// upstream answers with the protocol the request asked for.
+func filterUpgrade(h http.Header, method string) {
+	vs, ok := h["Upgrade"]
+	if !ok {
+		return
 	}
+	if method == http.MethodGet && len(vs) == 1 && strings.EqualFold(strings.TrimSpace(vs[0]), "websocket") {
+		return
+	}
+	delete(h, "Upgrade")
+	delete(h, "Http2-Settings")
 }

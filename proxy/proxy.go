@@ -202,7 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.metrics.count(outcomeAllow, d.Permission)
 	}
-	prepareHeaders(r.Header, p, h.forwardToken)
+	prepareHeaders(r.Header, r.Method, p, h.forwardToken)
 	r.URL.Path, r.URL.RawPath = path, ""
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)

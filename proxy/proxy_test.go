@@ -390,16 +390,55 @@ func TestRequestIDsDiffer(t *testing.T) {
 	}
 }
 
-func TestH2CUpgradeNotPassed(t *testing.T) {
-	up := newEchoUpstream(t)
-	g := newGatehouse(t, up.URL, nil)
-	res, body := send(t, g.addr(), "GET", "/ok", "Authorization: Bearer alice-token",
-		"Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA")
-	e := decodeEcho(t, res, body)
-	for _, k := range []string{"Upgrade", "Http2-Settings", "Connection"} {
-		if v := e.Header.Values(k); len(v) != 0 {
-			t.Errorf("upstream got %s: %q", k, v)
+// TestUpgradeOnlyWebSocket sends upgrade offers to an upstream that
+// switches to whatever protocol it is offered: only a WebSocket handshake
+// on a GET may reach it; every other offer is dropped, the request is
+// answered as a plain one, and nothing is tunnelled.
+func TestUpgradeOnlyWebSocket(t *testing.T) {
+	up := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if proto := r.Header.Get("Upgrade"); proto != "" {
+			conn, brw, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: " + proto + "\r\nConnection: Upgrade\r\n\r\n")
+			_ = brw.Flush()
+			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, Header: r.Header})
+	}))
+	g := newGatehouse(t, up.URL, nil)
+	for _, c := range []struct {
+		name     string
+		method   string
+		headers  []string
+		switched bool // the one upgrade that passes
+	}{
+		{"websocket", "GET", []string{"Connection: Upgrade", "Upgrade: websocket"}, true},
+		{"foo", "GET", []string{"Connection: Upgrade", "Upgrade: foo"}, false},
+		{"TLS", "GET", []string{"Connection: Upgrade", "Upgrade: TLS/1.2"}, false},
+		{"websocket and h2c", "GET", []string{"Connection: Upgrade", "Upgrade: websocket, h2c"}, false},
+		{"two Upgrade headers", "GET", []string{"Connection: Upgrade", "Upgrade: websocket", "Upgrade: foo"}, false},
+		{"h2c", "GET", []string{"Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"}, false},
+		{"websocket on a POST", "POST", []string{"Connection: Upgrade", "Upgrade: websocket", "Content-Length: 0"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, body := send(t, g.addr(), c.method, "/ok", append(c.headers, "Authorization: Bearer alice-token")...)
+			if c.switched {
+				if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("Upgrade") != "websocket" {
+					t.Errorf("status %d, Upgrade %q; want 101 websocket", res.StatusCode, res.Header.Get("Upgrade"))
+				}
+				return
+			}
+			e := decodeEcho(t, res, body)
+			for _, k := range []string{"Upgrade", "Http2-Settings", "Connection"} {
+				if v := e.Header.Values(k); len(v) != 0 {
+					t.Errorf("upstream got %s: %q", k, v)
+				}
+			}
+		})
 	}
 }
 
