@@ -80,7 +80,44 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Path = h.basePath + out.URL.Path
 	}
 	out.URL.RawPath = ""
-	pr.SetXForwarded()
+	if !h.passHost {
+		// An empty Host makes the transport send the upstream's own
+		// (out.URL.Host): the client's Host never reaches the upstream.
+		out.Host = ""
+	}
+	h.setXForwarded(pr)
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+// setXForwarded sets X-Forwarded-For to the peer's address, and
+// X-Forwarded-Host and X-Forwarded-Proto as Config.PublicURL and
+// Config.PassHostHeader say: the public URL's host and scheme when there is
+// one; otherwise the client's Host only when the operator passes it anyway,
+// and the scheme the client used. The shared slices are never modified
+// (http.Header.Add would copy a full slice).
+func (h *Handler) setXForwarded(pr *httputil.ProxyRequest) {
+	hd := pr.Out.Header
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		hd["X-Forwarded-For"] = []string{ip}
+	}
+	switch {
+	case h.fwdHost != nil:
+		hd["X-Forwarded-Host"] = h.fwdHost
+	case h.passHost && pr.In.Host != "":
+		hd["X-Forwarded-Host"] = []string{pr.In.Host}
+	}
+	switch {
+	case h.fwdProto != nil:
+		hd["X-Forwarded-Proto"] = h.fwdProto
+	case pr.In.TLS != nil:
+		hd["X-Forwarded-Proto"] = protoHTTPS
+	default:
+		hd["X-Forwarded-Proto"] = protoHTTP
+	}
 }
 
 // modifyResponse returns the request id to the client.

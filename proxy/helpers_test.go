@@ -177,7 +177,8 @@ func (g *gatehouse) addr() string { return g.Listener.Addr().String() }
 
 // send writes one raw HTTP/1.1 request to addr and reads the answer, so a
 // test controls the request line and the header names byte for byte.
-// headers are "Name: value" lines.
+// headers are "Name: value" lines; a "Host: …" line replaces the default
+// Host, gatehouse.test.
 func send(t *testing.T, addr, method, target string, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -186,13 +187,18 @@ func send(t *testing.T, addr, method, target string, headers ...string) (*http.R
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	host := "Host: gatehouse.test"
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: gatehouse.test\r\n", method, target)
 	for _, h := range headers {
+		if len(h) > 5 && strings.EqualFold(h[:5], "host:") {
+			host = h
+			continue
+		}
 		b.WriteString(h + "\r\n")
 	}
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\n%s\r\n", method, target, host)
 	b.WriteString("Connection: close\r\n\r\n")
-	if _, err := io.WriteString(c, b.String()); err != nil {
+	if _, err := io.WriteString(c, head+b.String()); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})

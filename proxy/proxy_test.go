@@ -26,6 +26,7 @@ func TestNewValidates(t *testing.T) {
 		{"no upstream", Config{Authenticator: authn, Authorizer: authz}},
 		{"no host", Config{Upstream: &url.URL{Scheme: "http"}, Authenticator: authn, Authorizer: authz}},
 		{"other scheme", Config{Upstream: &url.URL{Scheme: "ftp", Host: "127.0.0.1"}, Authenticator: authn, Authorizer: authz}},
+		{"public URL without a host", Config{Upstream: up, PublicURL: &url.URL{Scheme: "https"}, Authenticator: authn, Authorizer: authz}},
 		{"no authenticator", Config{Upstream: up, Authorizer: authz}},
 		{"no authorizer", Config{Upstream: up, Authenticator: authn}},
 	} {
@@ -291,9 +292,9 @@ func TestIdentityHeadersReplaced(t *testing.T) {
 			if e.Method != "GET" || e.Path != "/ok" {
 				t.Errorf("upstream got %s %s, want GET /ok", e.Method, e.Path)
 			}
-			want := map[string]string{
-				"x-forwarded-for": "127.0.0.1", "x-forwarded-host": "gatehouse.test", "x-forwarded-proto": "http",
-			}
+			// No X-Forwarded-Host: without a public URL, Gatehouse has
+			// no host to vouch for (TestHostHeader).
+			want := map[string]string{"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http"}
 			for k, v := range c.want {
 				want[k] = v
 			}
@@ -314,6 +315,58 @@ func TestIdentityHeadersReplaced(t *testing.T) {
 			for n := range want {
 				if !seen[n] {
 					t.Errorf("upstream did not get %s", http.CanonicalHeaderKey(n))
+				}
+			}
+		})
+	}
+}
+
+// TestHostHeader checks what the upstream learns of the host the client
+// asked for: by default the upstream's own host and no X-Forwarded-Host; the
+// public URL's host and scheme when one is configured; the client's Host
+// only when the operator passes it on. The client sends a forged Host
+// (in the header, or in an absolute-form request-target, which wins over
+// it) and forged forwarding headers.
+func TestHostHeader(t *testing.T) {
+	up := newEchoUpstream(t)
+	upHost := up.Listener.Addr().String()
+	public, _ := url.Parse("https://gatehouse.example.com")
+	forged := []string{"Authorization: Bearer alice-token", "X-Forwarded-Host: forged.example",
+		"Forwarded: host=forged.example;proto=https", "X-Forwarded-Proto: https", "X-Host: forged.example",
+		"X-Original-Host: forged.example"}
+	for _, c := range []struct {
+		name       string
+		public     *url.URL
+		passHost   bool
+		host       string // the client's Host header
+		target     string
+		wantHost   string
+		wantFwd    string // X-Forwarded-Host; "" means absent
+		wantScheme string
+	}{
+		{"default", nil, false, "Host: evil.example", "/ok", upHost, "", "http"},
+		{"default, absolute form", nil, false, "Host: gatehouse.test", "http://evil.example/ok", upHost, "", "http"},
+		{"public URL", public, false, "Host: evil.example", "/ok", upHost, "gatehouse.example.com", "https"},
+		{"pass host", nil, true, "Host: evil.example:8443", "/ok", "evil.example:8443", "evil.example:8443", "http"},
+		{"pass host and public URL", public, true, "Host: evil.example", "/ok", "evil.example", "gatehouse.example.com", "https"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGatehouse(t, up.URL, func(cfg *Config) { cfg.PublicURL, cfg.PassHostHeader = c.public, c.passHost })
+			res, body := send(t, g.addr(), "GET", c.target, append([]string{c.host}, forged...)...)
+			e := decodeEcho(t, res, body)
+			if e.Host != c.wantHost {
+				t.Errorf("upstream Host %q, want %q", e.Host, c.wantHost)
+			}
+			if got := e.Header.Values("X-Forwarded-Host"); (c.wantFwd == "" && len(got) != 0) ||
+				(c.wantFwd != "" && !slices.Equal(got, []string{c.wantFwd})) {
+				t.Errorf("upstream X-Forwarded-Host %q, want %q", got, c.wantFwd)
+			}
+			if got := e.Header.Values("X-Forwarded-Proto"); !slices.Equal(got, []string{c.wantScheme}) {
+				t.Errorf("upstream X-Forwarded-Proto %q, want %s", got, c.wantScheme)
+			}
+			for _, k := range []string{"Forwarded", "X-Host", "X-Original-Host"} {
+				if v := e.Header.Values(k); len(v) != 0 {
+					t.Errorf("upstream got the client's %s: %q", k, v)
 				}
 			}
 		})
