@@ -128,11 +128,19 @@ func modifyResponse(res *http.Response) error {
 	return nil
 }
 
-// upstreamError answers when the upstream could not be reached or failed
-// mid-request.
+// upstreamError answers when the request could not be forwarded: 400 when
+// the client's body could not be read (its clientBody says so), 502 when
+// the upstream could not be reached or failed mid-request. When the client
+// went away, nothing is answered and the connection is closed: returning
+// would make the server send an empty 200 to a client that only stopped
+// sending.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if berr := bodyError(r); berr != nil {
+		h.badBody(w, r, berr)
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away; nobody to answer
+		panic(http.ErrAbortHandler)
 	}
 	h.metrics.upstreamErrors.Inc()
 	rid := r.Header.Get(requestIDHeader)

@@ -227,6 +227,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.metrics.count(outcomeAllow, d.Permission)
 	}
+	r, err = guardBody(r)
+	if err != nil {
+		h.badBody(w, r, err)
+		return
+	}
 	prepareHeaders(r.Header, r.Method, p, h.forwardToken)
 	r.URL.Path, r.URL.RawPath = path, ""
 	up := time.Now()

@@ -708,6 +708,56 @@ func TestWebSocketUpgrade(t *testing.T) {
 	}
 }
 
+// TestBadRequestBody sends request bodies whose framing is broken: the
+// client's fault, answered 400 with the JSON error (it was 502). A chunked
+// body broken from its first chunk on never reaches the upstream; one
+// broken further on, or cut short, has been streamed in part (nothing
+// can be done about that) but is still the client's 400.
+func TestBadRequestBody(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newGatehouse(t, up.URL, nil)
+	const chunked, sized = "Transfer-Encoding: chunked", "Content-Length: 10"
+	for _, c := range []struct {
+		name      string
+		framing   string
+		body      string
+		halfClose bool // the client stops sending after body
+		forwarded bool // whether the upstream may see the request
+	}{
+		{"bad first chunk size", chunked, "zz\r\nhello\r\n0\r\n\r\n", false, false},
+		{"chunk size with junk", chunked, "5x\r\nhello\r\n0\r\n\r\n", false, false},
+		{"chunk size overflow", chunked, "fffffffffffffffffffff\r\nhello\r\n0\r\n\r\n", false, false},
+		{"negative chunk size", chunked, "-5\r\nhello\r\n0\r\n\r\n", false, false},
+		{"cut in the first chunk size", chunked, "5", true, false},
+		{"bad second chunk size", chunked, "5\r\nhello\r\nzz\r\nx\r\n0\r\n\r\n", false, true},
+		{"chunked body cut short", chunked, "5\r\nhel", true, true},
+		{"sized body cut short", sized, "abc", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := up.hits.Load()
+			raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
+				c.framing + "\r\nConnection: close\r\n\r\n" + c.body
+			res, body := exchange(t, g.addr(), "POST", raw, c.halfClose)
+			wantError(t, res, body, http.StatusBadRequest, codeBadRequest)
+			if n := up.hits.Load() - before; n != 0 && !c.forwarded {
+				t.Errorf("the upstream received %d requests; want none", n)
+			}
+		})
+	}
+	// A well-formed chunked body, empty or not, passes whole.
+	for _, c := range []struct{ body, want string }{
+		{"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world"},
+		{"0\r\n\r\n", ""},
+	} {
+		raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
+			chunked + "\r\nConnection: close\r\n\r\n" + c.body
+		res, out := exchange(t, g.addr(), "POST", raw, false)
+		if e := decodeEcho(t, res, out); e.Body != c.want {
+			t.Errorf("upstream got body %q, want %q", e.Body, c.want)
+		}
+	}
+}
+
 func TestUpstreamDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
