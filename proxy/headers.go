@@ -17,10 +17,11 @@ import (
 //
 //   - Gatehouse's own identity headers and their family. Gatehouse sets
 //     X-Forwarded-User, -User-Id, -Email and -Groups, and X-Forwarded-For,
-//     -Host and -Proto, itself (see rewrite); every other X-Forwarded-*
-//     (oauth2-proxy's -Preferred-Username and -Access-Token, Envoy's
-//     -Client-Cert, the routing hints -Uri, -Method, -Prefix, -Path) and
-//     Forwarded would let the client speak for the proxy.
+//     -Host and -Proto, itself (prepareHeaders, setXForwarded); every
+//     other X-Forwarded-* (oauth2-proxy's -Preferred-Username and
+//     -Access-Token, Envoy's -Client-Cert, the routing hints -Uri,
+//     -Method, -Prefix, -Path) and Forwarded would let the client speak
+//     for the proxy.
 //   - The identity headers of other authenticating proxies, which an
 //     upstream once deployed behind one of them may still trust:
 //     oauth2-proxy (X-Auth-Request-*, GAP-Auth), Kubernetes' front proxy
