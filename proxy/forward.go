@@ -47,13 +47,14 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // prepareHeaders readies the headers of an allowed request before
 // ReverseProxy copies them: it removes what the client must not send
-// upstream (stripHeaders, an h2c upgrade offer), keeps Connection from
-// naming the identity headers (ReverseProxy drops the headers Connection
-// names), and sets the identity headers. Setting them here rather than in
-// rewrite spares a copy of the request to carry the principal.
-func prepareHeaders(hd http.Header, p Principal, forwardToken bool) {
+// upstream (stripHeaders, an upgrade other than a WebSocket's), keeps
+// Connection from naming the identity headers (ReverseProxy drops the
+// headers Connection names), and sets the identity headers. Setting them
+// here rather than in rewrite spares a copy of the request to carry the
+// principal.
+func prepareHeaders(hd http.Header, method string, p Principal, forwardToken bool) {
 	stripHeaders(hd, forwardToken)
-	dropH2C(hd)
+	filterUpgrade(hd, method)
 	if p == nil {
 		return
 	}
@@ -79,7 +80,44 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.Path = h.basePath + out.URL.Path
 	}
 	out.URL.RawPath = ""
-	pr.SetXForwarded()
+	if !h.passHost {
+		// An empty Host makes the transport send the upstream's own
+		// (out.URL.Host): the client's Host never reaches the upstream.
+		out.Host = ""
+	}
+	h.setXForwarded(pr)
+}
+
+var (
+	protoHTTP  = []string{"http"}
+	protoHTTPS = []string{"https"}
+)
+
+// setXForwarded sets X-Forwarded-For to the peer's address, and
+// X-Forwarded-Host and X-Forwarded-Proto as Config.PublicURL and
+// Config.PassHostHeader say: the public URL's host and scheme when there is
+// one; otherwise the client's Host only when the operator passes it anyway,
+// and the scheme the client used. The shared slices are never modified
+// (http.Header.Add would copy a full slice).
+func (h *Handler) setXForwarded(pr *httputil.ProxyRequest) {
+	hd := pr.Out.Header
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		hd["X-Forwarded-For"] = []string{ip}
+	}
+	switch {
+	case h.fwdHost != nil:
+		hd["X-Forwarded-Host"] = h.fwdHost
+	case h.passHost && pr.In.Host != "":
+		hd["X-Forwarded-Host"] = []string{pr.In.Host}
+	}
+	switch {
+	case h.fwdProto != nil:
+		hd["X-Forwarded-Proto"] = h.fwdProto
+	case pr.In.TLS != nil:
+		hd["X-Forwarded-Proto"] = protoHTTPS
+	default:
+		hd["X-Forwarded-Proto"] = protoHTTP
+	}
 }
 
 // modifyResponse returns the request id to the client.
@@ -90,11 +128,19 @@ func modifyResponse(res *http.Response) error {
 	return nil
 }
 
-// upstreamError answers when the upstream could not be reached or failed
-// mid-request.
+// upstreamError answers when the request could not be forwarded: 400 when
+// the client's body could not be read (its clientBody says so), 502 when
+// the upstream could not be reached or failed mid-request. When the client
+// went away, nothing is answered and the connection is closed: returning
+// would make the server send an empty 200 to a client that only stopped
+// sending.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if berr := bodyError(r); berr != nil {
+		h.badBody(w, r, berr)
+		return
+	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		return // the client went away; nobody to answer
+		panic(http.ErrAbortHandler)
 	}
 	h.metrics.upstreamErrors.Inc()
 	rid := r.Header.Get(requestIDHeader)
@@ -102,13 +148,24 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	h.errs.Write(w, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
 }
 
-// dropH2C removes a cleartext HTTP/2 upgrade offer: it is never passed on.
-func dropH2C(h http.Header) {
-	for _, v := range h["Upgrade"] {
-		if strings.Contains(strings.ToLower(v), "h2c") {
-			delete(h, "Upgrade")
-			delete(h, "Http2-Settings")
-			return
-		}
+// filterUpgrade keeps an Upgrade offer only when it is a WebSocket
+// handshake: a GET (decided as such) with exactly one Upgrade header whose
+// value is "websocket". Any other offer (h2c, "TLS/1.2", "foo",
+// "websocket, h2c", a second Upgrade header, an upgrade on a POST) is
+// dropped, with HTTP2-Settings, and the request goes on as a plain HTTP
+// request, which is what a server that ignores the offer would do (RFC
+// 9110, 7.8). Dropping rather than refusing keeps clients that offer h2c by
+// default (curl --http2) working; either way ReverseProxy never tunnels a
+// protocol Gatehouse did not decide on, because it only switches when the
+// upstream answers with the protocol the request asked for.
+func filterUpgrade(h http.Header, method string) {
+	vs, ok := h["Upgrade"]
+	if !ok {
+		return
 	}
+	if method == http.MethodGet && len(vs) == 1 && strings.EqualFold(strings.TrimSpace(vs[0]), "websocket") {
+		return
+	}
+	delete(h, "Upgrade")
+	delete(h, "Http2-Settings")
 }

@@ -177,8 +177,27 @@ func (g *gatehouse) addr() string { return g.Listener.Addr().String() }
 
 // send writes one raw HTTP/1.1 request to addr and reads the answer, so a
 // test controls the request line and the header names byte for byte.
-// headers are "Name: value" lines.
+// headers are "Name: value" lines; a "Host: …" line replaces the default
+// Host, gatehouse.test.
 func send(t *testing.T, addr, method, target string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	host := "Host: gatehouse.test"
+	var b strings.Builder
+	for _, h := range headers {
+		if len(h) > 5 && strings.EqualFold(h[:5], "host:") {
+			host = h
+			continue
+		}
+		b.WriteString(h + "\r\n")
+	}
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\n%s\r\n", method, target, host)
+	return exchange(t, addr, method, head+b.String()+"Connection: close\r\n\r\n", false)
+}
+
+// exchange writes raw, a request as bytes on the wire (a body included),
+// to addr, closes the connection's write side when halfClose (a client
+// that stops sending), and reads the answer.
+func exchange(t *testing.T, addr, method, raw string, halfClose bool) (*http.Response, []byte) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
@@ -186,22 +205,21 @@ func send(t *testing.T, addr, method, target string, headers ...string) (*http.R
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: gatehouse.test\r\n", method, target)
-	for _, h := range headers {
-		b.WriteString(h + "\r\n")
-	}
-	b.WriteString("Connection: close\r\n\r\n")
-	if _, err := io.WriteString(c, b.String()); err != nil {
+	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
+	}
+	if halfClose {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
 	if err != nil {
-		t.Fatalf("%s %q: reading the response: %v", method, target, err)
+		t.Fatalf("%s: reading the response: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
 	}
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %q: reading the body: %v", method, target, err)
+		t.Fatalf("%s: reading the body: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
 	}
 	return res, body
 }

@@ -73,6 +73,21 @@ type Config struct {
 	Authorizer    Authorizer
 	// ForwardToken passes the caller's Authorization header upstream.
 	ForwardToken bool
+	// PublicURL is Gatehouse's external base URL as the operator declared
+	// it (serve's --public-url), or nil. Its host is sent upstream as
+	// X-Forwarded-Host and its scheme as X-Forwarded-Proto, so that an
+	// upstream building links gets the name the operator chose, never one
+	// the client made up. Without it, X-Forwarded-Proto is the scheme the
+	// client reached Gatehouse with, and X-Forwarded-Host is not sent
+	// (unless PassHostHeader).
+	PublicURL *url.URL
+	// PassHostHeader sends the client's Host to the upstream, and as
+	// X-Forwarded-Host when there is no PublicURL, instead of the
+	// upstream's own host: for an upstream that serves several names, in
+	// front of an ingress that only routes the names it knows. Off, the
+	// upstream sees the host of Upstream, as oauth2-proxy does with
+	// --pass-host-header=false.
+	PassHostHeader bool
 	// OwnPaths are canonical paths outside ReservedPrefix that Gatehouse
 	// answers itself (a preset's login). The router serves them before
 	// this handler; a request that still arrives here with one of them (by
@@ -107,6 +122,9 @@ type Handler struct {
 	upstream     *url.URL
 	basePath     string
 	forwardToken bool
+	passHost     bool
+	fwdHost      []string // X-Forwarded-Host from PublicURL, or nil
+	fwdProto     []string // X-Forwarded-Proto from PublicURL, or nil
 	ownPaths     []string
 	errs         ErrorShape
 	shadow       bool
@@ -120,6 +138,9 @@ func New(cfg Config) (*Handler, error) {
 	var errs []error
 	if cfg.Upstream == nil || cfg.Upstream.Host == "" || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") {
 		errs = append(errs, errors.New("proxy: the upstream must be an http:// or https:// URL with a host"))
+	}
+	if cfg.PublicURL != nil && (cfg.PublicURL.Host == "" || (cfg.PublicURL.Scheme != "http" && cfg.PublicURL.Scheme != "https")) {
+		errs = append(errs, errors.New("proxy: the public URL must be an http:// or https:// URL with a host"))
 	}
 	if cfg.Authenticator == nil || cfg.Authorizer == nil {
 		errs = append(errs, errors.New("proxy: an authenticator and an authorizer are required"))
@@ -138,12 +159,16 @@ func New(cfg Config) (*Handler, error) {
 		upstream:     cfg.Upstream,
 		basePath:     strings.TrimRight(cfg.Upstream.Path, "/"),
 		forwardToken: cfg.ForwardToken,
+		passHost:     cfg.PassHostHeader,
 		ownPaths:     cfg.OwnPaths,
 		errs:         cfg.Errors,
 		shadow:       cfg.Shadow,
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
+	}
+	if cfg.PublicURL != nil {
+		h.fwdHost, h.fwdProto = []string{cfg.PublicURL.Host}, []string{cfg.PublicURL.Scheme}
 	}
 	transport := cfg.Transport
 	if transport == nil {
@@ -181,9 +206,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.errs.Write(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
 		return
 	}
-	if len(r.Header["Authorization"]) > 1 {
+	if msg := ambiguous(r); msg != "" {
 		h.metrics.count(outcomeBadRequest, "")
-		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, "more than one Authorization header")
+		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, msg)
 		return
 	}
 	start := time.Now()
@@ -202,11 +227,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.metrics.count(outcomeAllow, d.Permission)
 	}
-	prepareHeaders(r.Header, p, h.forwardToken)
+	r, err = guardBody(r)
+	if err != nil {
+		h.badBody(w, r, err)
+		return
+	}
+	prepareHeaders(r.Header, r.Method, p, h.forwardToken)
 	r.URL.Path, r.URL.RawPath = path, ""
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// ambiguous returns why a request can be read more than one way, or "":
+// two credentials, or a method override in the query (see
+// methodOverrideParam). Such a request is refused before it is decided.
+func ambiguous(r *http.Request) string {
+	switch {
+	case len(r.Header["Authorization"]) > 1:
+		return "more than one Authorization header"
+	case methodOverrideParam(r.URL.RawQuery):
+		return `the "_method" query parameter is refused: a request is decided and forwarded with its own method`
+	}
+	return ""
 }
 
 // ownPath reports whether path is one of the own paths, or one with a

@@ -33,12 +33,12 @@ type e2eServer struct {
 
 // startGatehouse runs `gatehouse serve` on 127.0.0.1 (startServe) with a
 // temporary SQLite store and the admin password adminPW, in front of an
-// echo upstream.
-func startGatehouse(t *testing.T, adminPW string) *e2eServer {
+// echo upstream, with extra flags args.
+func startGatehouse(t *testing.T, adminPW string, args ...string) *e2eServer {
 	t.Helper()
 	up := newEchoUpstream(t)
 	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + adminPW},
-		"--upstream", up.url, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+		append([]string{"--upstream", up.url, "--db", "sqlite:" + filepath.Join(t.TempDir(), "g.db")}, args...)...)
 	return &e2eServer{URL: p.url, proc: p, up: up}
 }
 

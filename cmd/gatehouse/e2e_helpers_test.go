@@ -178,6 +178,27 @@ func rawRequest(t *testing.T, base, method, target, token string) int {
 	return res.StatusCode
 }
 
+// rawExchange writes request to base's listener byte for byte (request
+// line, headers and body, none of them normalized by a client library) and
+// returns the answer's status, body and headers.
+func rawExchange(t *testing.T, base, request string) (int, string, http.Header) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", strings.SplitN(request, "\r\n", 2)[0], err)
+	}
+	return res.StatusCode, readAll(t, res.Body), res.Header
+}
+
 // login returns an access token.
 func login(t *testing.T, base, user, pw string) string {
 	t.Helper()
@@ -208,6 +229,7 @@ type echoUpstream struct {
 
 type seen struct {
 	Method, Path, Query string
+	Host                string
 	Header              http.Header
 	Body                string
 }
@@ -237,7 +259,7 @@ func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	u.mu.Lock()
-	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
+	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: string(body)})
 	u.mu.Unlock()
 	if u.next != nil {
 		u.next.ServeHTTP(w, r)

@@ -30,6 +30,7 @@ type serveOptions struct {
 	inviteTTL         time.Duration
 	nameReservation   time.Duration
 	forwardToken      bool
+	passHostHeader    bool
 	enforce           bool
 	defaultRole       string
 	upstreamTimeout   time.Duration
@@ -60,11 +61,12 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", o.db, `store: "sqlite:PATH" or "postgres://USER:PASSWORD@HOST/DB"`)
 	fs.StringVar(&o.policyDir, "policy-dir", o.policyDir, "directory with model.conf (optional) and policy.csv; embedded defaults (or the preset's) when empty")
 	fs.StringVar(&o.preset, "preset", o.preset, "front a known server as a drop-in for its own clients: "+strings.Join(preset.Names(), ", ")+" (its route policy unless --policy-dir, its clients' login and error shape)")
-	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT)")
+	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT); when set, its host and scheme are sent upstream as X-Forwarded-Host and X-Forwarded-Proto")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
 	fs.DurationVar(&o.nameReservation, "name-reservation", o.nameReservation, "how long a username given up by a rename or deletion stays reserved for its old user (0: not at all); an admin can reuse it with --reuse-name")
 	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
+	fs.BoolVar(&o.passHostHeader, "pass-host-header", o.passHostHeader, "send the client's Host header to the upstream (and as X-Forwarded-Host without --public-url) instead of the upstream's own host; only behind an ingress that admits known hosts alone")
 	fs.BoolVar(&o.enforce, "enforce", o.enforce, "refuse what the policy denies; false is shadow mode for rolling out a policy: denied requests are forwarded, logged as would_deny and counted (authentication is still required)")
 	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")

@@ -122,6 +122,12 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	audit.countAudit(reg)
 	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
+	// Only a public URL the operator set is vouched for upstream; the
+	// derived default (localhost) would mislead it.
+	var public *url.URL
+	if o.publicURL != "" {
+		public, _ = url.Parse(o.publicURL) // validated
+	}
 	api := admin.APIOptions{Canonicalize: proxy.Canonicalize}
 	var ownPaths []string
 	if pre != nil {
@@ -135,6 +141,8 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 		Authenticator:         authenticator{svc.Authenticator()},
 		Authorizer:            authorizer{eng},
 		ForwardToken:          o.forwardToken,
+		PublicURL:             public,
+		PassHostHeader:        o.passHostHeader,
 		OwnPaths:              ownPaths,
 		Errors:                api.Errors,
 		Shadow:                !o.enforce,
