@@ -1,17 +1,20 @@
 package admin
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // Identity is an authenticated user as the data plane sees it. It is
 // immutable; a change to the user replaces it in the directory.
 type Identity struct {
 	id, name, email string
+	emailVerified   bool
 	subject         string
 	active          bool
 	version         int64
@@ -42,21 +45,23 @@ func (i *Identity) Decide(method, path string) (policy.Decision, error) {
 	return i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
 }
 
-type identityHeaders struct{ user, id, email []string }
+type identityHeaders struct{ user, id, email, emailVerified []string }
 
 // IdentityHeaders returns the values of the identity headers forwarded
-// upstream, shared and never to be modified; email and groups are nil when
-// empty.
-func (i *Identity) IdentityHeaders() (user, id, email, groups []string) {
+// upstream, shared and never to be modified; the email headers and groups
+// are nil when empty.
+func (i *Identity) IdentityHeaders() proxy.IdentityHeaders {
 	h := i.hdr.Load()
 	if h == nil {
 		h = &identityHeaders{user: []string{i.name}, id: []string{i.id}}
 		if i.email != "" {
 			h.email = []string{i.email}
+			h.emailVerified = []string{strconv.FormatBool(i.emailVerified)}
 		}
 		i.hdr.Store(h)
 	}
-	return h.user, h.id, h.email, i.eng.GroupsHeaderCached(&i.grants, i.subject)
+	return proxy.IdentityHeaders{User: h.user, ID: h.id, Email: h.email, EmailVerified: h.emailVerified,
+		Groups: i.eng.GroupsHeaderCached(&i.grants, i.subject)}
 }
 
 // directory is the in-memory view of every user, by id and by name, that
@@ -74,12 +79,12 @@ func newDirectory(eng *policy.Engine) *directory {
 }
 
 func (d *directory) put(u *store.User) {
-	if old := d.get(u.ID); old != nil && old.name == u.Username && old.email == u.Email &&
+	if old := d.get(u.ID); old != nil && old.name == u.Username && old.email == u.Email && old.emailVerified == u.EmailVerified &&
 		old.active == u.Active && old.version == u.TokenVersion {
 		return // unchanged: keep the identity (a full reload re-puts everyone)
 	}
 	id := &Identity{
-		id: u.ID, name: u.Username, email: u.Email,
+		id: u.ID, name: u.Username, email: u.Email, emailVerified: u.EmailVerified,
 		subject: policy.UserSubject(u.Username),
 		active:  u.Active, version: u.TokenVersion, eng: d.eng,
 	}

@@ -59,14 +59,17 @@ func prepareHeaders(hd http.Header, method string, p Principal, forwardToken boo
 		return
 	}
 	scrubConnection(hd)
-	user, id, email, groups := p.IdentityHeaders()
-	hd["X-Forwarded-User"] = user
-	hd["X-Forwarded-User-Id"] = id
-	if email != nil {
-		hd["X-Forwarded-Email"] = email
+	ih := p.IdentityHeaders()
+	hd["X-Forwarded-User"] = ih.User
+	hd["X-Forwarded-User-Id"] = ih.ID
+	if ih.Email != nil {
+		hd["X-Forwarded-Email"] = ih.Email
 	}
-	if groups != nil {
-		hd["X-Forwarded-Groups"] = groups
+	if ih.EmailVerified != nil {
+		hd["X-Forwarded-Email-Verified"] = ih.EmailVerified
+	}
+	if ih.Groups != nil {
+		hd["X-Forwarded-Groups"] = ih.Groups
 	}
 }
 

@@ -20,16 +20,14 @@ import (
 // testUser is a Principal.
 type testUser struct {
 	id, name, email, groups string
-	hdr                     [4][]string // built once, as admin.Identity does
+	hdr                     IdentityHeaders // built once, as admin.Identity does
 }
 
 func (u *testUser) UserID() string   { return u.id }
 func (u *testUser) Username() string { return u.name }
 func (u *testUser) Subject() string  { return "user:" + u.name }
 
-func (u *testUser) IdentityHeaders() (user, id, email, groups []string) {
-	return u.hdr[0], u.hdr[1], u.hdr[2], u.hdr[3]
-}
+func (u *testUser) IdentityHeaders() IdentityHeaders { return u.hdr }
 
 func newTestUser(id, name, email, groups string) *testUser {
 	opt := func(s string) []string {
@@ -38,7 +36,12 @@ func newTestUser(id, name, email, groups string) *testUser {
 		}
 		return []string{s}
 	}
-	return &testUser{id: id, name: name, email: email, groups: groups, hdr: [4][]string{{name}, {id}, opt(email), opt(groups)}}
+	verified := []string(nil)
+	if email != "" {
+		verified = []string{"false"}
+	}
+	return &testUser{id: id, name: name, email: email, groups: groups,
+		hdr: IdentityHeaders{User: []string{name}, ID: []string{id}, Email: opt(email), EmailVerified: verified, Groups: opt(groups)}}
 }
 
 var (

@@ -21,12 +21,20 @@ type Principal interface {
 	Username() string
 	// Subject returns the caller's policy subject.
 	Subject() string
-	// IdentityHeaders returns the values of X-Forwarded-User,
-	// X-Forwarded-User-Id, X-Forwarded-Email and X-Forwarded-Groups (roles,
-	// comma-separated) as they are now; a nil slice leaves the header
-	// unset. The slices are shared: the data plane never modifies them,
-	// which lets an implementation build them once instead of per request.
-	IdentityHeaders() (user, id, email, groups []string)
+	// IdentityHeaders returns the identity headers' values as they are now.
+	IdentityHeaders() IdentityHeaders
+}
+
+// IdentityHeaders are the values of the identity headers Gatehouse sets;
+// a nil slice leaves the header unset. The slices are shared: the data
+// plane never modifies them, which lets an implementation build them once
+// instead of per request.
+type IdentityHeaders struct {
+	User          []string // X-Forwarded-User
+	ID            []string // X-Forwarded-User-Id
+	Email         []string // X-Forwarded-Email
+	EmailVerified []string // X-Forwarded-Email-Verified: "true" when an admin set the email, "false" when the user did
+	Groups        []string // X-Forwarded-Groups: the roles, comma-separated
 }
 
 // Authenticator turns a bearer token into a principal. It returns a nil

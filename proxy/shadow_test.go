@@ -21,8 +21,8 @@ func (shadowUser) UserID() string   { return "u-gus" }
 func (shadowUser) Username() string { return "gus" }
 func (shadowUser) Subject() string  { return "user:gus" }
 
-func (shadowUser) IdentityHeaders() (user, id, email, groups []string) {
-	return []string{"gus"}, []string{"u-gus"}, nil, []string{"guest"}
+func (shadowUser) IdentityHeaders() IdentityHeaders {
+	return IdentityHeaders{User: []string{"gus"}, ID: []string{"u-gus"}, Groups: []string{"guest"}}
 }
 
 // shadowHandler builds a data plane in front of an upstream that answers

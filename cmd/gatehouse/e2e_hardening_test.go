@@ -120,6 +120,22 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 	if st != http.StatusOK || u.Email != "gus@example.com" || u.EmailVerified {
 		t.Errorf("the guest setting its own email: %d %s", st, out)
 	}
+	// ...and the upstream is told so, whatever the client claims.
+	seenBy := func() (string, string) {
+		t.Helper()
+		if st, out, _ := do(t, "GET", srv.URL+"/api/v1/pipelines", gus, "", "X-Forwarded-Email-Verified", "true"); st != http.StatusOK {
+			t.Fatalf("GET as the guest: %d %s", st, out)
+		}
+		h := srv.up.last().Header
+		return h.Get("X-Forwarded-Email"), strings.Join(h.Values("X-Forwarded-Email-Verified"), ",")
+	}
+	if email, verified := seenBy(); email != "gus@example.com" || verified != "false" {
+		t.Errorf("the upstream saw email %q verified %q; want gus@example.com, false", email, verified)
+	}
+	admin.ok("user", "update", "gus", "--email", "gus@example.org")
+	if email, verified := seenBy(); email != "gus@example.org" || verified != "true" {
+		t.Errorf("after the admin set it, the upstream saw email %q verified %q", email, verified)
+	}
 }
 
 // TestSuccessfulLoginsCannotStarveOthers replays a guest looping successful
