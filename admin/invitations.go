@@ -120,12 +120,13 @@ func (s *Service) InvitedUser(ctx context.Context, token, client string) (string
 // Signup uses an invitation: the user gets the password and becomes active.
 // Earlier tokens of the user end.
 func (s *Service) Signup(ctx context.Context, token, password, client string) (User, error) {
-	if err := validatePassword("password", password); err != nil {
-		return User{}, err
-	}
 	// Check the token (and the client's rate limit) before the costly hash;
 	// the transaction checks it again.
-	if _, _, err := s.lookupInvitation(s.db.WithContext(ctx), token, client); err != nil {
+	_, invited, err := s.lookupInvitation(s.db.WithContext(ctx), token, client)
+	if err != nil {
+		return User{}, err
+	}
+	if err := validatePassword("password", password, invited.Username); err != nil {
 		return User{}, err
 	}
 	hash, err := s.hash(ctx, password)

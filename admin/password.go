@@ -22,12 +22,6 @@ const (
 	argonSaltLen = 16
 )
 
-// Password length bounds.
-const (
-	minPasswordLen = 8
-	maxPasswordLen = 1024
-)
-
 var b64 = base64.RawStdEncoding
 
 // hashPassword returns an argon2id hash in PHC string format.
@@ -70,15 +64,4 @@ func checkPassword(hash, password string) (bool, error) {
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
-}
-
-// validatePassword checks a new password's length.
-func validatePassword(field, pw string) error {
-	switch {
-	case len(pw) < minPasswordLen:
-		return fieldErr(field, "must be at least %d characters", minPasswordLen)
-	case len(pw) > maxPasswordLen:
-		return fieldErr(field, "must be at most %d characters", maxPasswordLen)
-	}
-	return nil
 }

@@ -168,7 +168,7 @@ func (s *Service) validateDefaultRole() error {
 func (s *Service) bootstrap(ctx context.Context) error {
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&store.User{}).Count(&n).Error; err != nil {
-		return fmt.Errorf("admin: counting users: %w", err)
+		return fmt.Errorf("counting users: %w", err)
 	}
 	if n == 0 {
 		in := CreateUser{Username: s.cfg.AdminUsername, Roles: &[]string{RoleAdmin}}
@@ -176,8 +176,12 @@ func (s *Service) bootstrap(ctx context.Context) error {
 			in.Password = string(s.cfg.AdminPassword)
 		}
 		u, inv, err := s.createUser(ctx, in)
-		if err != nil {
-			return fmt.Errorf("admin: creating the first admin from GATEHOUSE_ADMIN_USERNAME/GATEHOUSE_ADMIN_PASSWORD: %w", err)
+		var fe *FieldError
+		switch {
+		case errors.As(err, &fe) && fe.Field == "password":
+			return fmt.Errorf("GATEHOUSE_ADMIN_PASSWORD %s: a new password needs at least %d characters and must not be a common, repeated or sequential string (NIST SP 800-63B)", fe.Msg, minPasswordLen)
+		case err != nil:
+			return fmt.Errorf("creating the first admin from GATEHOUSE_ADMIN_USERNAME/GATEHOUSE_ADMIN_PASSWORD: %w", err)
 		}
 		if inv == nil {
 			s.log.Info("created the first admin", "user", u.Username)
@@ -202,7 +206,7 @@ func (s *Service) bootstrap(ctx context.Context) error {
 	}
 	inv, err := s.Invite(ctx, first.id)
 	if err != nil {
-		return fmt.Errorf("admin: inviting the first admin: %w", err)
+		return fmt.Errorf("inviting the first admin: %w", err)
 	}
 	s.log.Warn("no admin has signed up yet; a new sign-up URL voids the previous one (shown once)",
 		"user", s.cfg.AdminUsername, "signup_url", inv.URL, "expires_at", inv.ExpiresAt)

@@ -108,7 +108,7 @@ func TestUsersConformance(t *testing.T) {
 
 		_, err := s.CreateUser(ctx, CreateUser{Username: "ada", Password: "another-pass"})
 		wantIs(t, err, ErrConflict)
-		_, err = s.CreateUser(ctx, CreateUser{Username: "cy", Password: "cy-password", Roles: &[]string{"nope"}})
+		_, err = s.CreateUser(ctx, CreateUser{Username: "cy", Password: "cy-password-1", Roles: &[]string{"nope"}})
 		wantField(t, err, "roles")
 		_, err = s.GetUser(ctx, "cy")
 		wantIs(t, err, ErrNotFound) // nothing half-written

@@ -191,7 +191,7 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 	}
 	u.SetIdentity(in.Username, in.Email)
 	if in.Password != "" {
-		if err := validatePassword("password", in.Password); err != nil {
+		if err := validatePassword("password", in.Password, in.Username); err != nil {
 			return nil, nil, err
 		}
 		h, err := s.hash(ctx, in.Password)
@@ -282,10 +282,22 @@ func quote(s string) string {
 // themselves.
 func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in UpdateUser) (User, error) {
 	var out *store.User
-	hash, err := s.hashIfSet(ctx, "password", in.Password)
-	if err != nil {
-		return User{}, err
+	var hash string
+	if in.Password != nil {
+		u, err := s.findUser(s.db.WithContext(ctx), ref)
+		if err != nil {
+			return User{}, err
+		}
+		if in.Username != nil {
+			if err := validatePassword("password", *in.Password, *in.Username); err != nil {
+				return User{}, err
+			}
+		}
+		if hash, err = s.newHash(ctx, "password", *in.Password, u.Username); err != nil {
+			return User{}, err
+		}
 	}
+	var err error
 	err = s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
@@ -348,14 +360,12 @@ func setActive(c *tx, u *store.User, active bool) error {
 	return nil
 }
 
-func (s *Service) hashIfSet(ctx context.Context, field string, pw *string) (string, error) {
-	if pw == nil {
-		return "", nil
-	}
-	if err := validatePassword(field, *pw); err != nil {
+// newHash checks a new password of the user called username and hashes it.
+func (s *Service) newHash(ctx context.Context, field, pw, username string) (string, error) {
+	if err := validatePassword(field, pw, username); err != nil {
 		return "", err
 	}
-	return s.hash(ctx, *pw)
+	return s.hash(ctx, pw)
 }
 
 // saveUser writes u and puts it in the directory after the commit.
@@ -428,7 +438,7 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 	}
 	var hash, verified string
 	if in.Password != nil {
-		if err := validatePassword("password", *in.Password); err != nil {
+		if err := validatePassword("password", *in.Password, id.Username()); err != nil {
 			return User{}, err
 		}
 		if in.CurrentPassword == nil || *in.CurrentPassword == "" {

@@ -243,3 +243,34 @@ func TestStoreFilesArePrivate(t *testing.T) {
 	p = startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
 	contains(t, "the start log", p.Logs(), "other users of this machine can read it", path)
 }
+
+// TestWeakPasswordsAreRefused replays the passwords an outside review set
+// without complaint: password, 12345678, aaaaaaaa and change-me, for a new
+// user, at sign-up, and as the first admin's password from the
+// environment, which now stops the start with a clear error.
+func TestWeakPasswordsAreRefused(t *testing.T) {
+	srv := startGatehouse(t, "admin-password-1")
+	admin := newCLI(t)
+	admin.login(srv.URL, "admin", "admin-password-1")
+	link := invitationURL(t, admin.ok("user", "create", "ivy"))
+	token := mustQuery(t, link, "token")
+	for _, pw := range []string{"password", "12345678", "aaaaaaaa", "change-me", "aaaaaaaaaaaa", "123456789012", "Password2024!"} {
+		r := admin.runEnv(nil, pw+"\n", "user", "create", "weak", "--password-stdin")
+		if r.code != 1 || !strings.Contains(r.stderr, "password:") {
+			t.Errorf("user create with %q: %v", pw, r)
+		}
+		body := `{"token":"` + token + `","password":"` + pw + `"}`
+		if st, out, _ := do(t, "POST", srv.URL+"/gatehouse/v1/signup", "", body); st != http.StatusBadRequest || !strings.Contains(out, `"password: `) {
+			t.Errorf("sign-up with %q: %d %s", pw, st, out)
+		}
+	}
+	admin.fails(1, []string{`user "weak" not found`}, "user", "describe", "weak")
+
+	// The first admin's password from the environment is checked too.
+	c := newCLI(t)
+	r := c.runEnv([]string{"GATEHOUSE_ADMIN_PASSWORD=change-me"}, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+		"--upstream", "http://127.0.0.1:1", "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	if r.code != 1 || !strings.Contains(r.stderr, "GATEHOUSE_ADMIN_PASSWORD must be at least 12 characters") {
+		t.Errorf("serve with a weak GATEHOUSE_ADMIN_PASSWORD: %v", r)
+	}
+}

@@ -192,7 +192,7 @@ and the last good policy stays. Every flag has an environment
 twin GATEHOUSE_<FLAG>; on an empty store the first admin comes from
 GATEHOUSE_ADMIN_USERNAME (default admin) and GATEHOUSE_ADMIN_PASSWORD, or,
 without a password, from a one-time sign-up URL printed in the log.`,
-		Example: `  GATEHOUSE_ADMIN_PASSWORD=change-me gatehouse serve --upstream http://127.0.0.1:8237 --preset zenml
+		Example: `  GATEHOUSE_ADMIN_PASSWORD='choose a long passphrase' gatehouse serve --upstream http://127.0.0.1:8237 --preset zenml
   gatehouse serve --upstream http://127.0.0.1:5000 --db postgres://gatehouse@db/gatehouse --policy-dir /etc/gatehouse/policy
   gatehouse serve --upstream http://127.0.0.1:8237 --policy-dir policy/ --enforce=false   # shadow mode`,
 		Args: noArgs,
