@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s -fuzzminimizetime 5s ./admin
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBody -fuzztime 30s ./admin
 
 ## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)
 bench-replicas:

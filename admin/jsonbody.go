@@ -22,6 +22,11 @@ func bind(c *gin.Context, dst any) error {
 	if err != nil {
 		return jsonError(err)
 	}
+	return decodeBody(data, dst)
+}
+
+// decodeBody is bind's decoding of a body already read.
+func decodeBody(data []byte, dst any) error {
 	if err := exactKeys(data, dst); err != nil {
 		return err
 	}
@@ -32,6 +37,9 @@ func bind(c *gin.Context, dst any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalid)
+	}
+	if _, ok := objectKeys(data); !ok {
+		return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid) // null decodes into anything
 	}
 	return nil
 }
