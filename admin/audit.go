@@ -18,6 +18,7 @@ const (
 	AuditLogin       = "login"        // a login attempt, success or failure
 	AuditSignup      = "signup"       // an invitation used
 	AuditAdminChange = "admin_change" // a change through the admin API
+	AuditRefused     = "refused"      // a change the admin API refused (forbidden, conflict)
 )
 
 type requestInfoKey struct{}

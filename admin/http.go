@@ -197,6 +197,13 @@ func (a *API) fail(c *gin.Context, err error) {
 		var rl *RateLimitError
 		errors.As(err, &rl)
 		c.Header("Retry-After", strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
+	case http.StatusForbidden, http.StatusConflict:
+		// A refused change may be someone reaching for another identity
+		// or for rights they lack (a rename, a taken email).
+		if m := c.Request.Method; m != http.MethodGet && m != http.MethodHead {
+			a.svc.audit(c.Request.Context(), AuditRefused, "change refused", slog.String("method", m),
+				slog.String("path", c.Request.URL.Path), slog.Int("status", status), slog.String("reason", msg))
+		}
 	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		a.log.Error("admin api: request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
 	}

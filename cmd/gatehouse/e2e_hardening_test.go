@@ -91,6 +91,9 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 		}
 	}
 
+	// Each refusal is in the audit log, with who tried.
+	contains(t, "the audit log", srv.proc.Logs(), `"audit":"refused"`, `"actor":"gus"`, `"path":"/gatehouse/v1/me"`, `"status":409`, `"status":403`)
+
 	// The admin renames himself; his old name stays his.
 	admin.ok("user", "update", "admin", "--username", "boss")
 	if st, out, _ := do(t, "PATCH", me, gus, `{"username":"admin"}`); st != http.StatusForbidden {
