@@ -277,3 +277,34 @@ func TestWeakPasswordsAreRefused(t *testing.T) {
 		t.Errorf("serve with a weak GATEHOUSE_ADMIN_PASSWORD: %v", r)
 	}
 }
+
+// TestAdminInputIsReadOneWay replays the admin-surface inputs an outside
+// review found read loosely: JSON keys in another case or repeated (one
+// meaning to Gatehouse, another to a stricter reader), names carrying
+// control or bidirectional characters, and forms over 1 MiB, which were
+// 400 instead of 413.
+func TestAdminInputIsReadOneWay(t *testing.T) {
+	srv := startGatehouse(t, "admin-password-1")
+	tok := login(t, srv.URL, "admin", "admin-password-1")
+	users := srv.URL + "/gatehouse/v1/users"
+	for _, c := range []struct{ body, want string }{
+		{`{"UserName":"mallory"}`, "UserName: unknown field"},
+		{`{"username":"mallory","username":"admin2"}`, "username: appears more than once"},
+		{`{"username":"mallory","full_name":"Ann \u202egnp.exe"}`, "full_name:"},
+		{`{"username":"mallory","full_name":"\u001b]0;owned\u0007"}`, "full_name:"},
+	} {
+		if st, out, _ := do(t, "POST", users, tok, c.body); st != http.StatusBadRequest || !strings.Contains(out, c.want) {
+			t.Errorf("POST /users %s: %d %s, want 400 naming %q", c.body, st, out, c.want)
+		}
+	}
+	big := strings.Repeat("a", 1<<20)
+	for _, path := range []string{"/gatehouse/v1/login", "/gatehouse/signup"} {
+		st, out, _ := doRaw(t, "POST", srv.URL+path, "username=admin&token=x&password="+big, "Content-Type", "application/x-www-form-urlencoded")
+		if st != http.StatusRequestEntityTooLarge {
+			t.Errorf("a form over 1 MiB to %s: %d %.200s", path, st, out)
+		}
+	}
+	if st, _, _ := do(t, "GET", users+"/mallory", tok, ""); st != http.StatusNotFound {
+		t.Errorf("a refused create left mallory behind: %d", st)
+	}
+}
