@@ -297,8 +297,7 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 			return User{}, err
 		}
 	}
-	var err error
-	err = s.update(ctx, func(c *tx) error {
+	err := s.update(ctx, func(c *tx) error {
 		u, err := s.findUser(c.DB(), ref)
 		if err != nil {
 			return err
