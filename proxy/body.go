@@ -104,5 +104,5 @@ func bodyError(r *http.Request) error {
 func (h *Handler) badBody(w http.ResponseWriter, r *http.Request, err error) {
 	rid := r.Header.Get(requestIDHeader)
 	h.log.Info("request body unreadable; refused", "request_id", rid, "method", r.Method, "path", r.URL.Path, "error", err)
-	h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, "the request body could not be read: "+err.Error())
+	h.writeError(w, r, rid, http.StatusBadRequest, codeBadRequest, "the request body could not be read: "+err.Error())
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // Error codes of PRODUCT.md's error shape; the admin API answers with the
@@ -37,7 +38,26 @@ var (
 	contentTypeJSON = []string{"application/json; charset=utf-8"}
 	noStore         = []string{"no-store"}
 	nosniff         = []string{"nosniff"}
+	connectionClose = []string{"close"}
 )
+
+// unreadBodyWait bounds how long net/http may read the unread body of a
+// refused request before answering (it reads it to keep the connection
+// alive): a body that was sent whole is read at once, one that trickles
+// in is cut off and the connection closes.
+const unreadBodyWait = time.Second
+
+// writeError answers a request the data plane does not forward. Without
+// the bound on its unread body, a client trickling a body it declared
+// could hold the connection as long as it liked.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, rid string, status int, code, msg string) {
+	if r.ContentLength != 0 { // -1: chunked, length unknown
+		if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadBodyWait)); err != nil {
+			w.Header()["Connection"] = connectionClose
+		}
+	}
+	h.errs.Write(w, rid, status, code, msg)
+}
 
 // Write answers with status and the error. A non-empty rid is returned as
 // X-Request-Id.

@@ -148,7 +148,7 @@ func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	h.metrics.upstreamErrors.Inc()
 	rid := r.Header.Get(requestIDHeader)
 	h.log.Warn("upstream request failed", "request_id", rid, "method", r.Method, "path", r.URL.Path, "error", err)
-	h.errs.Write(w, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
+	h.writeError(w, r, rid, http.StatusBadGateway, codeUpstream, "the upstream server is unavailable")
 }
 
 // filterUpgrade keeps an Upgrade offer only when it is a WebSocket

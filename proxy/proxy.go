@@ -203,7 +203,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, err := Canonicalize(sentPath(r.URL))
 	if err != nil {
 		h.metrics.count(outcomeBadRequest, "")
-		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, err.Error())
+		h.writeError(w, r, rid, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
 	if path == "/gatehouse" || strings.HasPrefix(path, ReservedPrefix) || h.ownPath(path) {
@@ -211,12 +211,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// reaches here under the prefix or on an own path is unknown or
 		// non-canonical.
 		h.metrics.count(outcomeNotFound, "")
-		h.errs.Write(w, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
+		h.writeError(w, r, rid, http.StatusNotFound, codeNotFound, "no such Gatehouse route")
 		return
 	}
 	if msg := ambiguous(r); msg != "" {
 		h.metrics.count(outcomeBadRequest, "")
-		h.errs.Write(w, rid, http.StatusBadRequest, codeBadRequest, msg)
+		h.writeError(w, r, rid, http.StatusBadRequest, codeBadRequest, msg)
 		return
 	}
 	start := time.Now()
@@ -329,14 +329,14 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 	case http.StatusUnauthorized:
 		h.metrics.count(outcomeUnauthenticated, "")
 		w.Header()["WWW-Authenticate"] = wwwAuthenticate(err == errBadToken)
-		h.errs.Write(w, rid, status, codeUnauthenticated, err.Error())
+		h.writeError(w, r, rid, status, codeUnauthenticated, err.Error())
 	case http.StatusForbidden:
 		h.metrics.count(outcomeDeny, "")
-		h.errs.Write(w, rid, status, codeForbidden, fmt.Sprintf("%s %s is not allowed for you", r.Method, path))
+		h.writeError(w, r, rid, status, codeForbidden, fmt.Sprintf("%s %s is not allowed for you", r.Method, path))
 	default:
 		h.metrics.count(outcomeError, "")
 		h.log.Error("decision failed; refusing (fail closed)", "request_id", rid, "method", r.Method, "path", path, "error", err)
-		h.errs.Write(w, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
+		h.writeError(w, r, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
 	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),

@@ -252,6 +252,9 @@ var spoofed = []string{
 	"Fastly-Client-IP: 10.0.0.1",
 	"X-Cluster-Client-IP: 10.0.0.1",
 	"client_ip: 10.0.0.1",
+	"X-Original-Forwarded-For: 10.0.0.1",
+	"X-Userinfo: eyJzdWIiOiJhZG1pbiJ9",
+	"X-Envoy-Original-Path: /admin",
 }
 
 // spoofedNames are the normalized names of spoofed.
@@ -736,5 +739,68 @@ func TestOwnPathsMatchWholePaths(t *testing.T) {
 		if e := decodeEcho(t, res, body); e.Path != target {
 			t.Errorf("%s reached the upstream as %s", target, e.Path)
 		}
+	}
+}
+
+// TestRefusalsDoNotWaitForTheBody: a refused request whose declared body
+// has not arrived is answered at once and the connection closes; net/http
+// would otherwise read the rest of the body before answering, so a client
+// trickling one could hold the connection open.
+func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newGatehouse(t, up.URL, nil)
+	for _, c := range []struct{ name, headers string }{
+		{"no token, Content-Length", "Content-Length: 1000\r\n"},
+		{"no token, chunked", "Transfer-Encoding: chunked\r\n"},
+		{"denied, Content-Length", "Authorization: Bearer alice-token\r\nContent-Length: 1000\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			target := "/api/x"
+			if strings.Contains(c.headers, "alice") {
+				target = "/deny/x"
+			}
+			conn, err := net.Dial("tcp", g.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\n%s\r\nabc", target, c.headers)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer while the body is pending: %v", err)
+			}
+			res.Body.Close()
+			if res.StatusCode < 400 || !res.Close {
+				t.Errorf("status %d, Connection close %v; want a refusal that closes", res.StatusCode, res.Close)
+			}
+		})
+	}
+}
+
+// TestRefusalsKeepWholeBodiesAlive: a refused request whose body arrived
+// whole keeps its connection: the next request on it is answered.
+func TestRefusalsKeepWholeBodiesAlive(t *testing.T) {
+	up := newEchoUpstream(t)
+	g := newGatehouse(t, up.URL, nil)
+	conn, err := net.Dial("tcp", g.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprint(conn, "POST /deny/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice-token\r\nContent-Length: 3\r\n\r\nabc")
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	if res.StatusCode != http.StatusForbidden || res.Close {
+		t.Fatalf("status %d, close %v; want 403 on a kept connection", res.StatusCode, res.Close)
+	}
+	fmt.Fprint(conn, "GET /public HTTP/1.1\r\nHost: x\r\n\r\n")
+	if res, err = http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the next request on the connection: %v %v", res, err)
 	}
 }

@@ -66,11 +66,13 @@ type zenmlError struct {
 func (e *zenmlError) Error() string { return e.class + ": " + e.msg }
 
 // pyConn is a session's connection (urllib3 keeps it alive between
-// requests) and what the session adds to every request.
+// requests, and opens a new one after an answer that closed it) and what
+// the session adds to every request.
 type pyConn struct {
 	c             net.Conn
 	br            *bufio.Reader
 	n             int  // dial number
+	closed        bool // the last answer said Connection: close
 	sourceContext bool // session.headers holds Source-Context
 }
 
@@ -105,6 +107,10 @@ func (z *zenmlClient) dial() *pyConn {
 // then the headers in order) and reads the answer.
 func (z *zenmlClient) roundTrip(pc *pyConn, method, target string, headers []string, body string) (int, string) {
 	z.t.Helper()
+	if pc.closed { // urllib3's pool opens a new connection
+		fresh := z.dial()
+		pc.c, pc.br, pc.n, pc.closed = fresh.c, fresh.br, fresh.n, false
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, z.host)
 	for _, h := range headers {
@@ -122,6 +128,7 @@ func (z *zenmlClient) roundTrip(pc *pyConn, method, target string, headers []str
 	}
 	data, err := io.ReadAll(res.Body)
 	res.Body.Close()
+	pc.closed = res.Close
 	if err != nil {
 		z.t.Fatalf("%s %s: reading the body: %v", method, target, err)
 	}
