@@ -212,5 +212,6 @@ func (a *API) fail(c *gin.Context, err error) {
 	c.Abort()
 }
 
-// clientAddr is the caller's address for rate limiting.
-func clientAddr(c *gin.Context) string { return c.ClientIP() }
+// clientAddr is the caller's address for rate limiting and audit lines:
+// an IPv6 address counts with its /64 (proxy.ClientKey).
+func clientAddr(c *gin.Context) string { return proxy.ClientKey(c.ClientIP()) }

@@ -95,7 +95,33 @@ func clientAddr(c net.Conn) (netip.Addr, bool) {
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	return ap.Addr().Unmap(), true
+	return clientOf(ap.Addr()), true
+}
+
+// clientOf is the client an address counts as for limits: an IPv4 address
+// is one client, an IPv6 address counts with its /64, which one host
+// usually has whole (so that it cannot be many clients).
+func clientOf(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+// ClientKey is the key under which limits count a client address (an
+// IP address as text): the address itself for IPv4, its /64 for IPv6.
+// Text that is not an address is its own key.
+func ClientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if c := clientOf(a); c.Is6() {
+		return c.String() + "/64"
+	}
+	return a.Unmap().String()
 }
 
 // limitedConn gives its place back once, when closed.

@@ -99,3 +99,26 @@ func TestTrustedProxiesAreNotCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestClientKey: an IPv6 host counts as its /64, which it usually has
+// whole, so that it cannot be many clients; IPv4 (also mapped into IPv6)
+// counts as itself.
+func TestClientKey(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"not-an-ip", "not-an-ip"},
+	} {
+		if got := ClientKey(c.in); got != c.want {
+			t.Errorf("ClientKey(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	a := clientOf(netip.MustParseAddr("2001:db8:1:2::5"))
+	b := clientOf(netip.MustParseAddr("2001:db8:1:2:9::9"))
+	if a != b {
+		t.Errorf("two addresses of one /64 count as %v and %v", a, b)
+	}
+}

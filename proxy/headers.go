@@ -62,13 +62,14 @@ var strippedList = []string{
 	"x-goog-authenticated-*", "x-goog-iap-jwt-assertion", "x-amzn-oidc-*",
 	"x-ms-client-principal", "x-ms-client-principal-*", "x-ssl-client-*",
 	"x-user", "x-email", "x-username", "x-auth-user", "x-proxy-user", "proxy-user",
+	"x-userinfo", "x-id-token", // Kong's and other OpenID Connect plugins
 	// Routing hints.
-	"x-original-url", "x-original-uri", "x-original-host", "x-rewrite-url", "x-host",
+	"x-original-url", "x-original-uri", "x-original-host", "x-rewrite-url", "x-host", "x-envoy-original-path",
 	// Method overrides.
 	"x-http-method-override", "x-http-method", "x-method-override", "x-override-method", "x-original-method",
 	// Client addresses.
 	"x-real-ip", "client-ip", "true-client-ip", "x-client-ip", "cf-connecting-ip", "cf-connecting-ipv6",
-	"fastly-client-ip", "x-cluster-client-ip", "x-originating-ip",
+	"fastly-client-ip", "x-cluster-client-ip", "x-originating-ip", "x-original-forwarded-for",
 }
 
 // stripHeaders removes every header of strippedList and, unless

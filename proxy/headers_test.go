@@ -31,13 +31,14 @@ func TestStrippedHeader(t *testing.T) {
 			"X-Goog-Authenticated-User-Email", "X-Goog-IAP-JWT-Assertion", "X-Amzn-Oidc-Identity",
 			"X-MS-CLIENT-PRINCIPAL", "X-MS-CLIENT-PRINCIPAL-NAME", "X-SSL-Client-Cert",
 			"X-User", "X-Email", "X-Username", "X-Auth-User", "X-Proxy-User", "Proxy-User", "PROXY_USER",
+			"X-Userinfo", "X-ID-Token",
 			// Routing hints and method overrides.
-			"X-Original-URL", "X-Original-URI", "X-Original-Host", "X-Rewrite-URL", "X-Host",
+			"X-Original-URL", "X-Original-URI", "X-Original-Host", "X-Rewrite-URL", "X-Host", "X-Envoy-Original-Path",
 			"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Override-Method", "x_override_method",
 			"X-Original-Method",
 			// Client addresses.
 			"X-Real-IP", "Client-IP", "True-Client-IP", "X-Client-IP", "CF-Connecting-IP", "Cf-Connecting-Ipv6",
-			"Fastly-Client-IP", "X-Cluster-Client-IP", "X-Originating-IP", "client_ip",
+			"Fastly-Client-IP", "X-Cluster-Client-IP", "X-Originating-IP", "client_ip", "X-Original-Forwarded-For",
 			// A long name in a stripped family.
 			"X-Forwarded-" + strings.Repeat("a", 200),
 		}},
