@@ -187,3 +187,39 @@ func TestSuccessfulLoginsAreLimited(t *testing.T) {
 func withClient(addr string) context.Context {
 	return withRequest(context.Background(), requestInfo{client: addr})
 }
+
+// TestOthersCannotLockAUserOut: wrong passwords sent for a user from other
+// addresses do not count against the user's own logins (a per-user count
+// of failures would let anyone lock anyone out, the admin included).
+func TestOthersCannotLockAUserOut(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	for _, client := range []string{"203.0.113.2", "203.0.113.3", "203.0.113.4"} {
+		for i := 0; i < 10; i++ {
+			if _, err := s.Login(ctx, "admin", "wrong-password-1", client); !errors.Is(err, ErrUnauthenticated) {
+				t.Fatalf("guess %d from %s: %v", i+1, client, err)
+			}
+		}
+	}
+	if _, err := s.Login(ctx, "admin", testAdminPW, "198.51.100.9"); err != nil {
+		t.Fatalf("the admin's own login after others' guesses: %v", err)
+	}
+}
+
+// TestRefusedProfileChangesHashNothing: a password change that cannot
+// succeed (a taken email) fails before the current password is checked,
+// so repeating it costs no hashing and counts against nothing.
+func TestRefusedProfileChangesHashNothing(t *testing.T) {
+	s := conformanceService(t, storetest.SQLite(t).DSN)
+	ctx := context.Background()
+	mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password-1", Email: "ada@example.com"})
+	mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password-1"})
+	gus := identityOf(t, s, "gus", "gus-password-1")
+	for i := 0; i < 30; i++ {
+		_, err := s.UpdateMe(ctx, gus, UpdateMe{Email: new("ada@example.com"), Password: new("brand-new-pass-99"), CurrentPassword: new("gus-password-1")})
+		wantIs(t, err, ErrConflict)
+	}
+	if _, err := s.Login(ctx, "gus", "gus-password-1", "c-gus"); err != nil {
+		t.Fatalf("gus's login after 30 refused changes: %v", err)
+	}
+}

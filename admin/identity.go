@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -57,10 +58,15 @@ func (s *Service) applyProfile(c *tx, u *store.User, p profile) error {
 		}
 		username = *p.username
 	}
-	old := u.Username
+	old, oldEmail := u.Username, u.Email
 	u.SetIdentity(username, email)
 	if err := s.claimIdentity(c, u, p.reuseName); err != nil {
 		return err
+	}
+	if oldEmail != "" && store.IdentityKey(oldEmail) != store.IdentityKey(email) {
+		if err := s.release(c, emailKey(oldEmail), oldEmail, u.ID); err != nil {
+			return err
+		}
 	}
 	if !renamed {
 		return nil
@@ -75,52 +81,73 @@ func (s *Service) applyProfile(c *tx, u *store.User, p profile) error {
 		return conflictf("the name %q is used by the policy line %q (%s)", username, l.String(), l.Origin())
 	}
 	c.RenameSubject(oldSub, newSub)
-	return s.releaseName(c, old, u.ID)
+	return s.release(c, store.IdentityKey(old), old, u.ID)
 }
+
+// emailKey is the key under which a released email is reserved.
+func emailKey(email string) string { return "email:" + store.IdentityKey(email) }
 
 // claimIdentity checks, in c, that u's name and email (as their keys) are
 // nobody else's and that the name is not reserved for another user, and
 // ends the name's reservation when u takes it. The unique indexes on the
 // keys catch what a concurrent replica commits meanwhile.
 func (s *Service) claimIdentity(c *tx, u *store.User, reuse bool) error {
-	db := c.DB()
+	ended, err := s.identityConflict(c.DB(), u, reuse)
+	for _, rel := range ended {
+		if err == nil {
+			err = dbErr(c.DB().Delete(&rel).Error, "released name")
+		}
+	}
+	return err
+}
+
+// identityConflict is claimIdentity's check, reading db only: it returns
+// the reservations u's name and email would end.
+func (s *Service) identityConflict(db *gorm.DB, u *store.User, reuse bool) ([]store.ReleasedName, error) {
 	var other store.User
 	switch err := db.Where("username_key = ? AND id <> ?", *u.UsernameKey, u.ID).Take(&other).Error; {
 	case err == nil:
-		return conflictf("user %q already exists", other.Username)
+		return nil, conflictf("user %q already exists", other.Username)
 	case !errors.Is(err, gorm.ErrRecordNotFound):
-		return dbErr(err, "user")
+		return nil, dbErr(err, "user")
 	}
 	if u.EmailKey != nil {
 		switch err := db.Where("email_key = ? AND id <> ?", *u.EmailKey, u.ID).Take(&other).Error; {
 		case err == nil:
-			return conflictf("the email %q belongs to another user", u.Email)
+			return nil, conflictf("the email %q belongs to another user", u.Email)
 		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return dbErr(err, "user")
+			return nil, dbErr(err, "user")
 		}
 	}
-	var rel store.ReleasedName
-	switch err := db.Where("name_key = ?", *u.UsernameKey).Take(&rel).Error; {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return nil
-	case err != nil:
-		return dbErr(err, "released name")
+	keys := []string{*u.UsernameKey}
+	if u.EmailKey != nil {
+		keys = append(keys, emailKey(u.Email))
 	}
-	until := rel.ReleasedAt.Add(s.cfg.NameReservation)
-	if rel.UserID != u.ID && s.now().Before(until) && !reuse {
-		return conflictf("the name %q was given up by another user on %s and is reserved until %s; an admin can reuse it on purpose (reuse_name, or --reuse-name)",
-			u.Username, rel.ReleasedAt.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly))
+	var rels []store.ReleasedName
+	if err := db.Where("name_key IN ?", keys).Find(&rels).Error; err != nil {
+		return nil, dbErr(err, "released name")
 	}
-	return dbErr(db.Delete(&rel).Error, "released name")
+	for _, rel := range rels {
+		until := rel.ReleasedAt.Add(s.cfg.NameReservation)
+		if rel.UserID != u.ID && s.now().Before(until) && !reuse {
+			what := "name"
+			if strings.HasPrefix(rel.NameKey, "email:") {
+				what = "email"
+			}
+			return nil, conflictf("the %s %q was given up by another user on %s and is reserved until %s; an admin can reuse it on purpose (reuse_name, or --reuse-name)",
+				what, rel.Name, rel.ReleasedAt.UTC().Format(time.DateOnly), until.UTC().Format(time.DateOnly))
+		}
+	}
+	return rels, nil
 }
 
-// releaseName reserves a name that user gives up (by a rename or its
-// deletion) for Config.NameReservation.
-func (s *Service) releaseName(c *tx, name, userID string) error {
+// release reserves a name or email (under key) that user gives up, by a
+// change or its deletion, for Config.NameReservation.
+func (s *Service) release(c *tx, key, name, userID string) error {
 	if s.cfg.NameReservation <= 0 {
 		return nil
 	}
-	row := store.ReleasedName{NameKey: store.IdentityKey(name), Name: name, UserID: userID, ReleasedAt: s.now().UTC()}
+	row := store.ReleasedName{NameKey: key, Name: name, UserID: userID, ReleasedAt: s.now().UTC()}
 	err := c.DB().Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "name_key"}},
 		DoUpdates: clause.AssignmentColumns([]string{"name", "user_id", "released_at"}),

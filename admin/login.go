@@ -50,11 +50,16 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	}
 	// Failures count per user and client (refunded on success); every
 	// attempt, a success included, counts towards the password checks a
-	// user and a client may cause (never refunded), so that no valid
-	// credential can keep the hashing slots busy.
+	// client may cause (never refunded), and a user's verified passwords
+	// are limited too, so that no valid credential can keep the hashing
+	// slots busy. Others' failures never count against a user: that would
+	// let anyone lock anyone out.
 	pairKey := username + "\x00" + client
-	if wait := attemptAll(now, limitKey{s.logins, pairKey}, limitKey{s.clients, client},
-		limitKey{s.checksPerUser, username}, limitKey{s.checksPerClient, client}); wait > 0 {
+	wait := s.verifiedPerUser.check(username, now)
+	if wait == 0 {
+		wait = attemptAll(now, limitKey{s.logins, pairKey}, limitKey{s.clients, client}, limitKey{s.checksPerClient, client})
+	}
+	if wait > 0 {
 		s.auditLogin(ctx, username, client, "rate_limited")
 		return Token{}, &RateLimitError{RetryAfter: wait}
 	}
@@ -88,6 +93,7 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	}
 	s.logins.reset(pairKey)
 	s.clients.refund(client)
+	s.verifiedPerUser.fail(username, now) // counts a verified password
 	s.auditLogin(ctx, username, client, "success")
 	tok, exp, err := s.keys.issue(u, s.cfg.TokenTTL, now)
 	if err != nil {

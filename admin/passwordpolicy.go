@@ -2,6 +2,7 @@ package admin
 
 import (
 	_ "embed"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -44,7 +45,7 @@ func validatePassword(field, pw, username string) error {
 		return fieldErr(field, "must be at least %d characters", minPasswordLen)
 	case isCommonPassword(lower):
 		return fieldErr(field, "is one of the most common passwords; choose another")
-	case repetitive(lower) || sequential(lower):
+	case slices.ContainsFunc(patternViews(lower), func(v string) bool { return repetitive(v) || sequential(v) }):
 		return fieldErr(field, "is a repeated or sequential string; choose another")
 	case passwordCore(lower) == strings.ToLower(username):
 		return fieldErr(field, "must not be the username")
@@ -68,6 +69,18 @@ func isCommonPassword(pw string) bool {
 	}
 	core := passwordCore(pw)
 	return len(core) >= 4 && commonPasswords()[core]
+}
+
+// patternViews are the forms of a password (lower case) that must not be
+// repeated or sequential: the password, its core, and the password
+// without up to three characters at either end, as long as eight remain
+// ("adminadmin12", "abcdefghijkl1" and "0123456789ab" are patterns too).
+func patternViews(pw string) []string {
+	views := []string{pw, passwordCore(pw)}
+	for k := 1; k <= 3 && len(pw)-k >= 8; k++ {
+		views = append(views, pw[k:], pw[:len(pw)-k])
+	}
+	return views
 }
 
 // repetitive reports whether s is one short unit repeated

@@ -28,6 +28,11 @@ func TestPasswordPolicy(t *testing.T) {
 		{"!!Sunshine1234", "alice", "most common"},
 		{"QWERTY12345678", "alice", "most common"},
 		{"Alice-2024-!!", "alice", "must not be the username"},
+		{"adminadmin12", "admin", "repeated or sequential"},
+		{"alicealice123", "alice", "repeated or sequential"},
+		{"passwordpassword1", "alice", "repeated or sequential"},
+		{"abcdefghijkl1", "alice", "repeated or sequential"},
+		{"0123456789ab", "alice", "repeated or sequential"},
 		{"gatehouse12345", "alice", "service's name"},
 		{strings.Repeat("x", maxPasswordLen) + "y", "alice", "at most"},
 		// Accepted: long and unusual, whatever they are made of.

@@ -77,9 +77,10 @@ type Service struct {
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
-	// checksPerUser and checksPerClient bound the password checks a user's
-	// logins and a client's logins cause, failed or not.
-	checksPerUser, checksPerClient *limiter
+	// checksPerClient bounds the password checks a client causes, failed
+	// or not; verifiedPerUser bounds a user's verified passwords (logins,
+	// current-password checks), whoever sends them.
+	checksPerClient, verifiedPerUser *limiter
 }
 
 // New loads the control plane from the store. On an empty store it creates
@@ -102,10 +103,10 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		logins:  newLimiter(10, 5*time.Minute, 1<<16),
 		clients: newLimiter(100, 5*time.Minute, 1<<16),
 		invites: newLimiter(20, 5*time.Minute, 1<<16),
-		// A user logs in a few times a minute at most, a client (one
-		// address can be a whole office) a few dozen.
-		checksPerUser:   newLimiter(20, time.Minute, 1<<16),
-		checksPerClient: newLimiter(120, time.Minute, 1<<16),
+		// A user logs in a few times a minute at most; a client address
+		// can be a whole office.
+		verifiedPerUser: newLimiter(20, time.Minute, 1<<16),
+		checksPerClient: newLimiter(300, time.Minute, 1<<16),
 		hashSlots:       make(chan struct{}, maxConcurrentHashes),
 		hashTurns:       newTurns(),
 		hashWait:        defaultHashWait,

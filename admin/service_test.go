@@ -779,7 +779,9 @@ func TestIdentityUniquenessConformance(t *testing.T) {
 		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("Ada@EXAMPLE.com")})
 		wantIs(t, err, ErrConflict)
 		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("ａｄａ@example.com")}) // full width
-		wantIs(t, err, ErrConflict)
+		wantField(t, err, "email")
+		_, err = s.UpdateMe(ctx, gus, UpdateMe{Email: new("\u0430da@example.com")}) // a Cyrillic а
+		wantField(t, err, "email")
 
 		// Renaming yourself needs write.
 		_, err = s.UpdateMe(ctx, gus, UpdateMe{Username: new("ada-new")})
@@ -792,6 +794,12 @@ func TestIdentityUniquenessConformance(t *testing.T) {
 		}
 		if u, err = s.UpdateUser(ctx, "", "gus", UpdateUser{Email: new("gus@example.org")}); err != nil || !u.EmailVerified {
 			t.Fatalf("admin-set email: %+v %v", u, err)
+		}
+		// The email gus gave up stays his for a while, like a name.
+		_, err = s.CreateUser(ctx, CreateUser{Username: "eve", Password: "eve-password-1", Email: "GUS@example.com"})
+		wantIs(t, err, ErrConflict)
+		if err != nil && !strings.Contains(err.Error(), `the email "gus@example.com" was given up`) {
+			t.Errorf("the refusal does not say the email is reserved: %v", err)
 		}
 
 		// A released name stays ada's: after her rename, nobody else takes

@@ -40,8 +40,8 @@ type CreateUser struct {
 	Roles    *[]string `json:"roles,omitempty"`
 	Email    string    `json:"email,omitempty"`
 	FullName string    `json:"full_name,omitempty"`
-	// ReuseName gives the user a name another user gave up less than the
-	// reservation period ago (see Config.NameReservation).
+	// ReuseName gives the user a name or email another user gave up less
+	// than the reservation period ago (see Config.NameReservation).
 	ReuseName bool `json:"reuse_name,omitempty"`
 }
 
@@ -110,6 +110,14 @@ func validateUsername(name string) error {
 func validateEmail(email string) error {
 	if email == "" {
 		return nil
+	}
+	for i := 0; i < len(email); i++ {
+		if email[i] >= 0x80 {
+			// Look-alike letters (a Cyrillic а for a Latin a) would let
+			// two emails read the same; an internationalized domain has
+			// an ASCII (xn--) form.
+			return fieldErr("email", "must be ASCII; write an internationalized domain in its xn-- form")
+		}
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 || hasUnsafeRune(email) {
@@ -396,8 +404,13 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 		}
 		c.auditChange(ctx, "user.delete", u.Username, sub, "")
 		c.RemoveSubject(sub)
-		if err := s.releaseName(c, u.Username, u.ID); err != nil {
+		if err := s.release(c, store.IdentityKey(u.Username), u.Username, u.ID); err != nil {
 			return err
+		}
+		if u.Email != "" {
+			if err := s.release(c, emailKey(u.Email), u.Email, u.ID); err != nil {
+				return err
+			}
 		}
 		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
 			return dbErr(err, "invitation")
@@ -440,6 +453,11 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 		if err := validatePassword("password", *in.Password, id.Username()); err != nil {
 			return User{}, err
 		}
+		// A change that cannot succeed (a taken email or name) fails
+		// before any password hashing.
+		if err := s.precheckProfile(ctx, id.UserID(), in); err != nil {
+			return User{}, err
+		}
 		if in.CurrentPassword == nil || *in.CurrentPassword == "" {
 			return User{}, fieldErr("current_password", "is required to change the password")
 		}
@@ -480,6 +498,24 @@ func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User
 	return s.view(out), nil
 }
 
+// precheckProfile checks, without changing anything, that the name and
+// email of a profile change are free.
+func (s *Service) precheckProfile(ctx context.Context, userID string, in UpdateMe) error {
+	db := s.db.WithContext(ctx)
+	u, err := s.findUser(db, userID)
+	if err != nil {
+		return err
+	}
+	if in.Email != nil {
+		if err := validateEmail(*in.Email); err != nil {
+			return err
+		}
+	}
+	u.SetIdentity(pick(in.Username, u.Username), pick(in.Email, u.Email))
+	_, err = s.identityConflict(db, u, false)
+	return err
+}
+
 // pick returns *p when p is set, else def.
 func pick(p *string, def string) string {
 	if p != nil {
@@ -491,13 +527,20 @@ func pick(p *string, def string) string {
 // checkCurrentPassword checks a user's current password, rate-limited per
 // user, and returns the hash it was checked against.
 func (s *Service) checkCurrentPassword(ctx context.Context, userID, password string) (string, error) {
-	key := "me\x00" + userID
-	if wait := s.logins.attempt(key, s.now()); wait > 0 {
-		return "", &RateLimitError{RetryAfter: wait}
-	}
 	u, err := s.findUser(s.db.WithContext(ctx), userID)
 	if err != nil {
 		return "", err
+	}
+	// As for a login: wrong guesses per user, checks per client, and
+	// verified passwords per user, so that a valid token and password do
+	// not buy unlimited hashing either.
+	key, client, now := "me\x00"+userID, requestFrom(ctx).client, s.now()
+	wait := s.verifiedPerUser.check(u.Username, now)
+	if wait == 0 {
+		wait = attemptAll(now, limitKey{s.logins, key}, limitKey{s.checksPerClient, client})
+	}
+	if wait > 0 {
+		return "", &RateLimitError{RetryAfter: wait}
 	}
 	ok, err := s.check(ctx, u.PasswordHash, password)
 	switch {
@@ -507,5 +550,6 @@ func (s *Service) checkCurrentPassword(ctx context.Context, userID, password str
 		return "", fieldErr("current_password", "is wrong")
 	}
 	s.logins.reset(key)
+	s.verifiedPerUser.fail(u.Username, now)
 	return u.PasswordHash, nil
 }
