@@ -70,13 +70,14 @@ type Invitation struct {
 	UsedAt    *time.Time
 }
 
-// ReleasedName is a username given up by a rename or a deletion. It stays
-// reserved for the user who had it (Config.NameReservation) so that nobody
-// else takes over the identity the upstream knew by that name, unless an
-// admin reuses it on purpose.
+// ReleasedName is a username or an email given up by a change or a
+// deletion. It stays reserved for the user who had it
+// (Config.NameReservation) so that nobody else takes over the identity the
+// upstream knew by it, unless an admin reuses it on purpose. NameKey is
+// the IdentityKey of a username, or "email:" and that of an email.
 type ReleasedName struct {
-	NameKey    string    `gorm:"primaryKey;size:64"`
-	Name       string    `gorm:"size:64;not null"`
+	NameKey    string    `gorm:"primaryKey;size:300"`
+	Name       string    `gorm:"size:254;not null"`
 	UserID     string    `gorm:"size:36;not null"`
 	ReleasedAt time.Time `gorm:"not null"`
 }
@@ -136,10 +137,13 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 		sqlDB.SetMaxOpenConns(1)
 	}
 	err = WithLock(ctx, db, "migrate", func() error {
+		// Rows written before users had a state are brought up to date
+		// once, when the column arrives.
+		hadState := db.Migrator().HasColumn(&User{}, "deactivated")
 		if err := db.WithContext(ctx).AutoMigrate(tables...); err != nil {
 			return err
 		}
-		if err := upgradeUsers(ctx, db); err != nil {
+		if err := upgradeUsers(ctx, db, !hadState); err != nil {
 			return err
 		}
 		// gorm-adapter creates its table and unique index when missing.

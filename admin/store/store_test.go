@@ -46,9 +46,10 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-// TestOpenUpgradesUsers: rows written before users had a state and
-// identity keys are brought up to date at start, and users whose names
-// differ only in case stop the start with a message naming them.
+// TestOpenUpgradesUsers: rows an earlier version wrote (no state column, no
+// identity keys) are brought up to date at start: the state once, when the
+// column arrives, and the keys; users whose name or email another user
+// shares up to case keep no key, do not stop the start, and are listed.
 func TestOpenUpgradesUsers(t *testing.T) {
 	ctx := context.Background()
 	dsn := "sqlite:" + t.TempDir() + "/g.db"
@@ -56,20 +57,30 @@ func TestOpenUpgradesUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As an earlier version wrote them: no keys, no deactivated flag.
+	// As an earlier version had them: no deactivated column, no keys.
+	if err := db.Migrator().DropColumn(&User{}, "deactivated"); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	for _, u := range []User{
-		{ID: "00000000-0000-0000-0000-000000000001", Username: "Alice", Email: "Alice@Example.com", PasswordHash: "h", Active: false, CreatedAt: now},
-		{ID: "00000000-0000-0000-0000-000000000002", Username: "bob", CreatedAt: now},
+	for _, u := range []struct {
+		id, name, email, hash string
+		active                bool
+	}{
+		{"00000000-0000-0000-0000-000000000001", "Alice", "Alice@Example.com", "h", false}, // deactivated
+		{"00000000-0000-0000-0000-000000000002", "bob", "", "", false},                     // invited
+		{"00000000-0000-0000-0000-000000000003", "carol", "alice@example.com", "h", true},  // Alice's email, in another case
+		{"00000000-0000-0000-0000-000000000004", "ALICE", "", "h", true},                   // Alice's name, in another case
 	} {
-		if err := db.Create(&u).Error; err != nil {
+		if err := db.Exec("INSERT INTO users (id, username, email, password_hash, active, token_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+			u.id, u.name, u.email, u.hash, u.active, now, now).Error; err != nil {
 			t.Fatal(err)
 		}
+		now = now.Add(time.Second)
 	}
 	sqlDB, _ := db.DB()
 	sqlDB.Close()
 	if db, err = Open(ctx, dsn); err != nil {
-		t.Fatal(err)
+		t.Fatalf("opening a store with users that share a name or email: %v", err)
 	}
 	var alice, bob User
 	db.Take(&alice, "username = ?", "Alice")
@@ -82,17 +93,24 @@ func TestOpenUpgradesUsers(t *testing.T) {
 	case bob.Deactivated || bob.EmailKey != nil:
 		t.Errorf("bob (invited, no email): %+v", bob)
 	}
+	clashes, err := IdentityClashes(ctx, db)
+	if err != nil || len(clashes) != 2 || !strings.Contains(clashes[0], `user "ALICE": its name`) || !strings.Contains(clashes[1], `user "carol": its email`) {
+		t.Errorf("IdentityClashes = %q, %v", clashes, err)
+	}
 
-	// A twin that differs only in case cannot get a key: the start fails.
-	if err := db.Exec("INSERT INTO users (id, username, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-		"00000000-0000-0000-0000-000000000003", "ALICE", true, now, now).Error; err != nil {
+	// The state is brought up to date once: an invitee whose password an
+	// admin set (inactive, a password, not deactivated) stays invited.
+	if err := db.Model(&bob).Update("password_hash", "h").Error; err != nil {
 		t.Fatal(err)
 	}
 	sqlDB, _ = db.DB()
 	sqlDB.Close()
-	_, err = Open(ctx, dsn)
-	if err == nil || !strings.Contains(err.Error(), `user "ALICE"`) {
-		t.Fatalf("opening with case twins: %v", err)
+	if db, err = Open(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db.Take(&bob, "username = ?", "bob")
+	if bob.Deactivated {
+		t.Error("a later start marked an invitee with a password deactivated")
 	}
 }
 

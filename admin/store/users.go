@@ -30,34 +30,52 @@ func (u *User) SetIdentity(username, email string) {
 	}
 }
 
-// upgradeUsers brings rows written by earlier versions up to date: a
-// user's state (an inactive user with a password could only have been
-// deactivated) and the identity keys.
-func upgradeUsers(ctx context.Context, db *gorm.DB) error {
+// upgradeUsers brings rows written by earlier versions up to date. When
+// the state column is new, an inactive user with a password is marked
+// deactivated (earlier versions made one no other way). Every user without
+// identity keys gets them, unless another user holds the same key (two
+// users with one email were allowed before): those keep none and are
+// listed by IdentityClashes, for a warning at start.
+func upgradeUsers(ctx context.Context, db *gorm.DB, backfillState bool) error {
 	db = db.WithContext(ctx)
-	if err := db.Model(&User{}).Where("active = ? AND password_hash <> ? AND deactivated = ?", false, "", false).
-		Update("deactivated", true).Error; err != nil {
-		return err
+	if backfillState {
+		if err := db.Model(&User{}).Where("active = ? AND password_hash <> ?", false, "").
+			Update("deactivated", true).Error; err != nil {
+			return err
+		}
 	}
 	var rows []User
 	if err := db.Where("username_key IS NULL OR (email <> ? AND email_key IS NULL)", "").Order("created_at").Find(&rows).Error; err != nil {
 		return err
 	}
-	var clashes []error
 	for i := range rows {
 		u := &rows[i]
-		u.SetIdentity(u.Username, u.Email)
-		err := db.Model(u).Select("username_key", "email_key").Updates(u).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			clashes = append(clashes, fmt.Errorf("user %q: its name or email differs only in case from another user's", u.Username))
-			continue
+		// The keys one at a time: a clash on one keeps the other.
+		for _, col := range []string{"username_key", "email_key"} {
+			u.SetIdentity(u.Username, u.Email)
+			err := db.Model(u).Select(col).Updates(u).Error
+			if err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
+				return err
+			}
 		}
-		if err != nil {
-			return err
-		}
-	}
-	if len(clashes) > 0 {
-		return fmt.Errorf("%w; rename or change them with the version that created them, then start again", errors.Join(clashes...))
 	}
 	return nil
+}
+
+// IdentityClashes lists the users whose name or email another user also
+// has, up to case and Unicode form: left from versions that allowed it,
+// they have no identity key, and creating or renaming users cannot detect
+// a clash with them. Rename them or change their email to resolve it.
+func IdentityClashes(ctx context.Context, db *gorm.DB) ([]string, error) {
+	var rows []User
+	err := db.WithContext(ctx).Where("username_key IS NULL OR (email <> ? AND email_key IS NULL)", "").Order("username").Find(&rows).Error
+	out := make([]string, 0, len(rows))
+	for _, u := range rows {
+		what := "email " + u.Email
+		if u.UsernameKey == nil {
+			what = "name"
+		}
+		out = append(out, fmt.Sprintf("user %q: its %s is another user's too (up to case)", u.Username, what))
+	}
+	return out, err
 }

@@ -69,6 +69,13 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 	for _, f := range store.Exposed(o.db) {
 		log.Warn("the store holds the signing keys and password hashes, and other users of this machine can read it: chmod 600 it", "file", f)
 	}
+	clashes, err := store.IdentityClashes(ctx, db)
+	if err != nil {
+		log.Warn("could not check users for shared names and emails", "error", err)
+	}
+	for _, c := range clashes {
+		log.Warn("users share a name or email up to case, which earlier versions allowed: rename one or change its email", "clash", c)
+	}
 	s, err := assemble(ctx, o, getenv, log, audit, db, dataLn.Addr().String())
 	if err != nil {
 		closeStore(db)
