@@ -33,6 +33,7 @@ type app struct {
 
 // run executes the command line and returns the process exit code.
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
+	stdout, stderr = termWriter{stdout}, termWriter{stderr}
 	a := &app{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCmd()
 	root.SetArgs(args)
@@ -43,7 +44,7 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "Error:", termSafe(err.Error(), '\n', '\t')) // messages may come from a server
+	fmt.Fprintln(stderr, "Error:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		if cmd != nil {

@@ -50,7 +50,7 @@ func defaultServeOptions() *serveOptions {
 		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
 		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: "guest", enforce: true,
 		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
-		maxConnsPerClient: 256, dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
+		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
 	}
 }
 
@@ -72,7 +72,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
-	fs.IntVar(&o.maxConnsPerClient, "max-conns-per-client", o.maxConnsPerClient, "connections one client address may hold open on --listen (0: no limit); --trusted-proxies are not limited")
+	fs.IntVar(&o.maxConnsPerClient, "max-conns-per-client", o.maxConnsPerClient, "connections one client address (an IPv6 /64) may hold open on --listen; more are answered 429 and closed. 0 (the default): no limit. Set it where clients connect directly: behind an ingress or NAT many clients share one address (--trusted-proxies are exempt)")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
 	fs.IntVar(&o.dbMaxOpen, "db-max-open-conns", o.dbMaxOpen, "PostgreSQL: connections at most")
 	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")

@@ -33,10 +33,14 @@ func TestTermSafe(t *testing.T) {
 func TestCLIEscapesWhatAServerSends(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/gatehouse/v1/users":
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/gatehouse/v1/users":
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"id":"1","username":"mal\u001b]0;t\u0007","state":"invited","roles":["r` + "\u202e" + `x"],` +
+				`"invitation_url":"http://x/\u001b[2J","invitation_expires_at":"2030-01-01T00:00:00Z"}`))
+		case r.URL.Path == "/gatehouse/v1/users":
 			w.Write([]byte(`{"items":[{"id":"1","username":"mal","full_name":"Mal\u001b]0;pwned\u0007\u001b[2J` + "\u202e" + `live","roles":[],"state":"active"}]}`))
-		case "/gatehouse/v1/users/mal":
+		case r.URL.Path == "/gatehouse/v1/users/mal":
 			w.Write([]byte(`{"id":"1","username":"mal","full_name":"Mal\u001b[2J` + "\u202e\u009b" + `live","email":"m@example.com","roles":[],"state":"active"}`))
 		default:
 			w.WriteHeader(http.StatusForbidden)
@@ -51,7 +55,8 @@ func TestCLIEscapesWhatAServerSends(t *testing.T) {
 			t.Errorf("%s prints a raw %U:\n%q", what, []rune(out[i:])[0], out)
 		}
 	}
-	for _, args := range [][]string{{"user", "list"}, {"user", "describe", "mal"}, {"user", "describe", "mal", "-o", "json"}, {"user", "delete", "x"}} {
+	for _, args := range [][]string{{"user", "list"}, {"user", "describe", "mal"}, {"user", "describe", "mal", "-o", "json"},
+		{"user", "delete", "x"}, {"user", "create", "mal"}} {
 		stdout, stderr, _ := clientRun(t, env, "", args...)
 		check(strings.Join(args, " ")+" (stdout)", stdout)
 		check(strings.Join(args, " ")+" (stderr)", stderr)
