@@ -230,26 +230,19 @@ func (e *Engine) Update(ctx context.Context, fn func(c *Change) error) error {
 	return nil
 }
 
+// validate checks every line the change adds as a file line is checked
+// (the model's line types and sizes, patterns, methods, names), before
+// anything commits: one validation, whatever way a line arrives.
 func (c *Change) validate() error {
-	fast := c.e.snap.Load().x != nil
 	for _, l := range c.add {
-		if l.Ptype == "p" && fast {
-			// A rule must compile before it commits: the index is rebuilt
-			// from it after the commit.
-			if len(l.Fields) != 3 {
-				return fmt.Errorf("invalid rule %s: want subject, path, methods", l.String())
+		if err := c.e.checks.check(l); err != nil {
+			var le *LineError
+			if errors.As(err, &le) {
+				return fmt.Errorf("invalid line %s: %s", l.String(), le.Msg)
 			}
-			if _, err := compilePattern(l.Fields[1]); err != nil {
-				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
-			}
-			if _, err := parseMethods(l.Fields[2]); err != nil {
-				return fmt.Errorf("invalid rule %s: %v", l.String(), err)
-			}
+			return fmt.Errorf("invalid line %s: %v", l.String(), err)
 		}
 		for _, f := range l.Fields {
-			if !validSubject(f) && l.Ptype == "g" {
-				return fmt.Errorf("invalid name %q in %s", f, l.String())
-			}
 			if strings.ContainsAny(f, "\n\r,\"") {
 				return fmt.Errorf("invalid value %q in %s", f, l.String())
 			}
@@ -283,7 +276,17 @@ func (e *Engine) apply(add, del []Line) {
 		dbKey[k] = struct{}{}
 		if _, inFile := e.fileKey[k]; !inFile {
 			rulesChanged = rulesChanged || l.Ptype[0] == 'p'
-			e.link(k, l)
+			e.link(k)
+		}
+	}
+	if e.casbin != nil {
+		// Casbin decides: rebuild its enforcer from the union, as its
+		// LoadPolicy would load it (in order, sorted as the model asks),
+		// rather than patch it line by line.
+		if enf, err := e.newCasbin(e.model, unionLines(e.files, e.fileKey, dbKey)); err != nil {
+			e.log.Error("policy: loading database rules into the model failed; keeping the previous rules", "error", err)
+		} else {
+			e.casbin = enf
 		}
 	}
 	x := e.snap.Load().x
@@ -300,22 +303,14 @@ func (e *Engine) apply(add, del []Line) {
 	e.publish(x)
 }
 
-// link adds a union line (with key k) to the derived structures. Callers
-// hold mu.
-func (e *Engine) link(k string, l Line) {
+// link adds a union line (with key k) to the role graph. Callers hold mu.
+func (e *Engine) link(k string) {
 	if child, parent, ok := edgeOf(k); ok {
 		e.parents[child] = append(e.parents[child], parent)
 	}
-	if e.casbin != nil {
-		if l.Ptype[0] == 'g' {
-			_, _ = e.casbin.AddNamedGroupingPolicy(l.Ptype, l.Fields)
-		} else {
-			_, _ = e.casbin.AddNamedPolicy(l.Ptype, l.Fields)
-		}
-	}
 }
 
-// unlink removes a union line from the derived structures. Callers hold mu.
+// unlink removes a union line from the role graph. Callers hold mu.
 func (e *Engine) unlink(l Line) {
 	if l.Ptype == "g" && len(l.Fields) == 2 {
 		ps := e.parents[l.Fields[0]]
@@ -329,13 +324,6 @@ func (e *Engine) unlink(l Line) {
 			delete(e.parents, l.Fields[0])
 		} else {
 			e.parents[l.Fields[0]] = ps
-		}
-	}
-	if e.casbin != nil {
-		if l.Ptype[0] == 'g' {
-			_, _ = e.casbin.RemoveNamedGroupingPolicy(l.Ptype, l.Fields)
-		} else {
-			_, _ = e.casbin.RemoveNamedPolicy(l.Ptype, l.Fields)
 		}
 	}
 }

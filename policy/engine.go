@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
 	"gorm.io/gorm"
 )
 
@@ -45,6 +46,8 @@ type Engine struct {
 	fileKey map[string]Line     // file layer lines by content
 	dbKey   keySet              // database layer lines, by content
 	parents map[string][]string // 2-field g lines of the union: child → parents
+	checks  *lineChecks         // how every line is validated, whatever its origin
+	model   model.Model         // the model, for a non-default one
 	casbin  *casbin.Enforcer    // non-default models only
 	selfID  func(username string) string
 

@@ -33,8 +33,14 @@ func (e *Engine) install(files *Files, dbKey keySet) error {
 		}
 		fileKey[l.key()] = l
 	}
+	for k := range dbKey {
+		if err := e.checkDatabaseLine(checks, k); err != nil {
+			errs = append(errs, err)
+			badRoles = badRoles || k[0] == 'g'
+		}
+	}
 	var x *index
-	if fast {
+	if fast && len(errs) == 0 {
 		if x, err = compileIndex(ruleLines(files, fileKey, dbKey)); err != nil {
 			errs = append(errs, err)
 		}
@@ -56,9 +62,39 @@ func (e *Engine) install(files *Files, dbKey keySet) error {
 	}
 	e.mu.Lock()
 	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
+	e.checks, e.model = checks, m
 	e.publish(x)
 	e.mu.Unlock()
 	return nil
+}
+
+// checkDatabaseLine validates a database line (its key) as file lines are
+// validated: rows another tool wrote into gorm-adapter's table may be
+// malformed. The usual line, a user's role, is checked without building a
+// Line.
+func (e *Engine) checkDatabaseLine(checks *lineChecks, k string) error {
+	if child, parent, ok := edgeOf(k); ok && checks.fast && checks.m["g"]["g"] != nil {
+		if validSubject(child) && validSubject(parent) && !strings.HasPrefix(parent, UserPrefix) {
+			return nil
+		}
+	}
+	l := lineOf(k)
+	err := checks.check(l)
+	if err == nil {
+		return nil
+	}
+	var le *LineError
+	msg := err.Error()
+	if errors.As(err, &le) {
+		msg = le.Msg
+	}
+	where := "database"
+	if e.db != nil {
+		if id, ok := e.db.rowID(l); ok {
+			where = fmt.Sprintf("database (%s row id %d)", casbinTable, id)
+		}
+	}
+	return &LineError{File: where, Msg: fmt.Sprintf("%s: %s; delete or fix the row", l.String(), msg)}
 }
 
 // parseModel checks a model's text and parses it. Problems are reported

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 	"gorm.io/gorm"
@@ -92,4 +93,23 @@ func (d *dbLayer) persist(ctx context.Context, tx *gorm.DB, add, del []Line) err
 		}
 	}
 	return nil
+}
+
+// rowID finds the id of the row that holds l, for a message about it.
+func (d *dbLayer) rowID(l Line) (int64, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q := d.gdb.WithContext(ctx).Table(casbinTable).Select("id").Where("ptype = ?", l.Ptype)
+	for i := 0; i < 6; i++ {
+		if i < len(l.Fields) {
+			q = q.Where(fmt.Sprintf("v%d = ?", i), l.Fields[i])
+		} else {
+			q = q.Where(fmt.Sprintf("(v%d = '' OR v%d IS NULL)", i, i)) // gorm-adapter writes "", other tools NULL
+		}
+	}
+	var id int64
+	if err := q.Limit(1).Scan(&id).Error; err != nil || id == 0 {
+		return 0, false
+	}
+	return id, true
 }
