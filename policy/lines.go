@@ -2,11 +2,10 @@ package policy
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/csv"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
+	"unicode"
 )
 
 // OriginDatabase is the origin of lines written through the admin API.
@@ -109,60 +108,140 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Num, e.Msg)
 }
 
-// ParseCSV reads Casbin CSV policy lines. Blank lines and lines starting
-// with # are skipped. It returns every problem it finds, each a *LineError.
+// ParseCSV reads Casbin CSV policy lines exactly as Casbin's file adapter
+// reads them (persist.LoadPolicyLine: each line trimmed, blank lines and
+// lines starting with # skipped, then one CSV record with leading spaces
+// of each value trimmed), in one pass. Where Casbin would read a line
+// otherwise than a reader would expect, the line is refused rather than
+// read another way: a value that ends in a space (Casbin keeps it), a line
+// type followed by a space, an empty value, a line Casbin's reader cannot
+// read. Every problem is a *LineError.
 func ParseCSV(file string, data []byte) ([]Line, []error) {
+	text := string(data) // one copy: every value is a substring of it
+	n := strings.Count(text, "\n") + 1
 	var (
-		lines []Line
+		lines = make([]Line, 0, n)
+		slab  = make([]string, 0, 4*n) // the lines' values, four to a line as a rule
 		errs  []error
 	)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	num := 0
-	for sc.Scan() {
-		num++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
+	for num := 1; text != ""; num++ {
+		var raw string
+		raw, text, _ = strings.Cut(text, "\n")
+		if len(raw) > maxLineBytes {
+			errs = append(errs, &LineError{File: file, Num: num, Msg: fmt.Sprintf("line longer than %d bytes, which Casbin's file adapter cannot read", maxLineBytes)})
 			continue
 		}
-		l, err := parseLine(text)
+		line := strings.TrimSpace(raw)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		start := len(slab)
+		var err error
+		if slab, err = splitRecord(line, slab); err == nil {
+			err = checkRecord(slab[start:])
+		}
 		if err != nil {
+			slab = slab[:start]
 			errs = append(errs, &LineError{File: file, Num: num, Msg: err.Error()})
 			continue
 		}
-		l.File, l.Num = file, num
-		lines = append(lines, l)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, &LineError{File: file, Num: num + 1, Msg: err.Error()})
+		rec := slab[start:len(slab):len(slab)] // full: an append to Fields never writes into the next line's values
+		lines = append(lines, Line{Ptype: rec[0], Fields: rec[1:], File: file, Num: num})
 	}
 	return lines, errs
 }
 
-func parseLine(text string) (Line, error) {
-	r := csv.NewReader(strings.NewReader(text))
-	r.TrimLeadingSpace = true
-	r.FieldsPerRecord = -1
-	rec, err := r.Read()
-	if err != nil && err != io.EOF {
-		return Line{}, fmt.Errorf("malformed line: %v", err)
-	}
-	for i := range rec {
-		rec[i] = strings.TrimSpace(rec[i])
-	}
-	if len(rec) < 2 {
-		return Line{}, fmt.Errorf("malformed line %q: want a type and at least one value", text)
-	}
-	ptype := rec[0]
-	if !validPtype(ptype) {
-		return Line{}, fmt.Errorf("unknown line type %q: want p, g or a type the model defines", ptype)
-	}
-	for i, f := range rec[1:] {
-		if f == "" {
-			return Line{}, fmt.Errorf("value %d is empty", i+1)
+// maxLineBytes is the longest line Casbin's file adapter reads (its
+// bufio.Scanner's default limit).
+const maxLineBytes = bufio.MaxScanTokenSize - 1
+
+var (
+	errBareQuote = errors.New(`malformed line: bare " in a value; quote the whole value ("a ""b"" c")`)
+	errQuote     = errors.New(`malformed line: extraneous or missing " in a quoted value`)
+)
+
+// splitRecord appends the values of one CSV line to dst, as encoding/csv
+// reads a record with Comma ',' and TrimLeadingSpace (Casbin's settings):
+// leading white space of a value is dropped; a value that starts with " is
+// quoted ("" stands for ", and the closing quote must end the value); an
+// unquoted value may not hold a quote.
+func splitRecord(line string, dst []string) ([]string, error) {
+	for {
+		line = strings.TrimLeftFunc(line, unicode.IsSpace)
+		if !strings.HasPrefix(line, `"`) {
+			field, rest, more := strings.Cut(line, ",")
+			if strings.IndexByte(field, '"') >= 0 {
+				return dst, errBareQuote
+			}
+			dst = append(dst, field)
+			if !more {
+				return dst, nil
+			}
+			line = rest
+			continue
+		}
+		// A quoted value.
+		var b strings.Builder
+		quoted := false
+		i := 1
+		for {
+			j := strings.IndexByte(line[i:], '"')
+			if j < 0 {
+				return dst, errQuote // the line ends inside the quotes
+			}
+			j += i
+			if j+1 < len(line) && line[j+1] == '"' { // "" inside
+				b.WriteString(line[i : j+1])
+				quoted = true
+				i = j + 2
+				continue
+			}
+			var field string
+			if quoted {
+				b.WriteString(line[i:j])
+				field = b.String()
+			} else {
+				field = line[i:j] // no "" inside: a substring, no copy
+			}
+			dst = append(dst, field)
+			switch rest := line[j+1:]; {
+			case rest == "":
+				return dst, nil
+			case rest[0] == ',':
+				line = rest[1:]
+			default:
+				return dst, errQuote
+			}
+			break
 		}
 	}
-	return Line{Ptype: ptype, Fields: rec[1:]}, nil
+}
+
+// checkRecord refuses a record that Casbin reads otherwise than it looks,
+// or that Gatehouse cannot take: too short, an unknown line type, a line
+// type or value that ends in white space (Casbin keeps it, so "read " is
+// not "read"), an empty value.
+func checkRecord(rec []string) error {
+	if len(rec) < 2 {
+		return fmt.Errorf("malformed line: want a type and at least one value")
+	}
+	ptype := rec[0]
+	if strings.TrimRightFunc(ptype, unicode.IsSpace) != ptype {
+		return fmt.Errorf("line type %q ends in a space, which Casbin keeps and then cannot find the type; remove it", ptype)
+	}
+	if !validPtype(ptype) {
+		return fmt.Errorf("unknown line type %q: want p, g or a type the model defines", ptype)
+	}
+	for i, f := range rec[1:] {
+		switch {
+		case f == "":
+			return fmt.Errorf("value %d is empty", i+1)
+		case strings.TrimRightFunc(f, unicode.IsSpace) != f:
+			return fmt.Errorf("value %d %q ends in a space, which Casbin keeps (%q is not %q); remove it",
+				i+1, f, f, strings.TrimRightFunc(f, unicode.IsSpace))
+		}
+	}
+	return nil
 }
 
 func validPtype(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -59,4 +60,33 @@ func seedLines(b *testing.B, db *gorm.DB, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkParseCSV reads a policy file of 300 000 lines, users' roles
+// and rules mixed (target: at most 0.3 s and 200 bytes allocated a line).
+func BenchmarkParseCSV(b *testing.B) {
+	const n = 300_000
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i%10 == 0 {
+			fmt.Fprintf(&sb, "p, role%d, /api/v1/things/{id}/part%d, GET|HEAD\n", i%50, i)
+		} else {
+			fmt.Fprintf(&sb, "g, user:u%07d, role%d\n", i, i%50)
+		}
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		lines, errs := ParseCSV("policy.csv", data)
+		if len(errs) > 0 || len(lines) != n {
+			b.Fatalf("%d lines, %v", len(lines), errs)
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	ParseCSV("policy.csv", data)
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.TotalAlloc-before)/n, "B/line")
 }
