@@ -25,13 +25,14 @@ bench:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run of every fuzz target, and a million decisions of each differential test against Casbin
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzCanonicalize -fuzztime 30s ./proxy
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s -fuzzminimizetime 5s ./admin
 	$(GO) test -run '^$$' -fuzz FuzzDecodeBody -fuzztime 30s ./admin
+	$(GO) test -run 'TestDifferential|TestSplitRecordReadsAsCasbin' -count=1 -differential.cases 1000000 ./policy
 
 ## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)
 bench-replicas:

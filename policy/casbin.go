@@ -150,6 +150,9 @@ func (e *Engine) decideCasbin(sub, method, path string, explain bool) (d Decisio
 				d.Permission = rule[0]
 				if explain {
 					d.Rule = e.describe("p", rule)
+					if s == Public && sub != Public {
+						d.Rule += viaPublic
+					}
 				}
 			}
 			return d, nil

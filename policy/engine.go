@@ -28,9 +28,14 @@ type Decision struct {
 	// Permission is the subject of the rule that allowed the request (a
 	// permission such as "read", or "public"); empty on a deny.
 	Permission string
-	// Rule is the deciding line with its origin, filled by Explain only.
+	// Rule is the deciding line with its origin, filled by Explain only;
+	// ", via public" ends it when the line applies through the public role
+	// (every subject reaches what public reaches).
 	Rule string
 }
+
+// viaPublic ends the Rule of a decision made through the public role.
+const viaPublic = ", via public"
 
 // Engine decides requests and keeps the policy's two layers.
 type Engine struct {
@@ -339,8 +344,15 @@ func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, 
 	}
 	d, _ := e.Decide(sub, userID, username, method, path)
 	if d.Allowed {
-		if l, ok := s.x.explain(s.x.subject[d.Permission], method, path, username, userID); ok {
+		i := s.x.subject[d.Permission]
+		if l, ok := s.x.explain(i, method, path, username, userID); ok {
 			d.Rule = l.String() + " (" + l.Origin() + ")"
+			e.mu.RLock()
+			own := e.reachBits(s.x, sub)
+			e.mu.RUnlock()
+			if sub != Public && !own.has(i) {
+				d.Rule += viaPublic
+			}
 		}
 	}
 	return d, nil

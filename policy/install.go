@@ -31,7 +31,9 @@ func (e *Engine) install(files *Files, dbKey keySet) error {
 			badRoles = badRoles || l.Ptype[0] == 'g'
 			continue
 		}
-		fileKey[l.key()] = l
+		if _, dup := fileKey[l.key()]; !dup {
+			fileKey[l.key()] = l // the first of equal lines counts, as for Casbin (order matters to priority models)
+		}
 	}
 	for k := range dbKey {
 		if err := e.checkDatabaseLine(checks, k); err != nil {
@@ -203,8 +205,22 @@ func (c *lineChecks) check(l Line) error {
 	if c.fast {
 		return checkNames(l)
 	}
+	if sec == "p" {
+		// Every model decides a HEAD request as GET: HEAD only where GET
+		// is allowed. A value that names HEAD outside methodMatch would be
+		// matched by Casbin against the request's own method and never
+		// see HEAD; refuse it rather than decide otherwise than Casbin.
+		for i, f := range l.Fields {
+			if headToken.MatchString(f) && !slices.Contains(c.methods[l.Ptype], i) {
+				return l.errorf("value %d %q names HEAD: every model decides a HEAD request as GET, so name GET (or use methodMatch, which takes GET|HEAD)", i+1, f)
+			}
+		}
+	}
 	return nil
 }
+
+// headToken finds HEAD as a word in a policy value.
+var headToken = regexp.MustCompile(`(^|[^A-Za-z0-9_])HEAD([^A-Za-z0-9_]|$)`)
 
 // checkNames checks the subjects and roles of a line under the default
 // model.
