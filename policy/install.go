@@ -113,6 +113,11 @@ func parseModel(files *Files) (model.Model, *modelLayout, error) {
 	if r, ok := m["r"]["r"]; !ok || len(r.Tokens) != 3 {
 		return nil, nil, layout.errorf(layout.line("r"), "the request definition must be r = sub, obj, act (user, path, method)")
 	}
+	if g, ok := m["g"]["g"]; ok {
+		if n := strings.Count(g.Value, "_"); n != 2 {
+			return nil, nil, layout.errorf(layout.line("g"), "the role definition g = %s takes %d values: Gatehouse assigns roles as g, USER, ROLE, so g must be g = _, _ (domains and role conditions are not supported)", g.Value, n)
+		}
+	}
 	if errs := checkFunctions(layout, m); len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
