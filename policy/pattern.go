@@ -24,10 +24,30 @@ type segment struct {
 
 // pattern is a compiled path pattern of a p line.
 //
-// The grammar is a subset shared by Casbin's keyMatch, keyMatch2 and
-// keyMatch4: literal segments, one-segment parameters ({id} or :id), the
-// caller's own name or id ({self}), and a final "*" that matches the rest of
-// the path, so "/api/*" matches "/api/" and "/api/a/b" but not "/api".
+// The grammar: a pattern starts with "/" and is a sequence of segments
+// separated by "/", each one of
+//
+//	literal  text without { } * : % \ ? # or control characters, not "." or
+//	         ".."; matches itself (an empty literal only as the last
+//	         segment: "/api/" matches "/api/" alone)
+//	:name    one non-empty segment; name is [A-Za-z0-9_]+
+//	{name}   the same
+//	{self}   one segment equal to the caller's own username or user id
+//	*        the last segment only: the rest of the path, possibly empty,
+//	         so "/api/*" matches "/api/" and "/api/a/b" but not "/api"
+//
+// Casbin's functions read the same text otherwise where a literal holds a
+// regular expression's metacharacter (keyMatch2, 3 and 4 build a regular
+// expression from the pattern, so "." matches any character) and where a
+// parameter name repeats (keyMatch4 wants the same value for both). On
+// canonical paths (no control characters) and patterns without {self},
+// TestPatternsAgreeWithKeyMatch checks that a pattern
+//
+//   - with no parameter is decided as by keyMatch;
+//   - whose parameters are :name, and whose literals hold none of
+//     . + ( ) [ ] ^ $ |, is decided as by keyMatch2;
+//   - whose parameters are {name}, with the same literals, is decided as by
+//     keyMatch3, and, when no name repeats, as by keyMatch4.
 type pattern struct {
 	text string
 	segs []segment

@@ -134,3 +134,41 @@ func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]Cas
 	}
 	return out, nil
 }
+
+// BareUsers reports the policy lines whose subject is a name the suite
+// lists as a user while no line makes it a role. In policy lines a user
+// is user:NAME, so a line naming a bare "alice" never applies to the user
+// alice: a stock Casbin policy copied as it is passes validation and
+// denies every case. (A user named like a role, such as admin, is fine.)
+func (s *Suite) BareUsers(f *Files) []error {
+	users := map[string]bool{}
+	roles := map[string]bool{Public: true, "admin": true}
+	for _, u := range s.Users {
+		users[u.Name] = true
+		for _, r := range u.Roles {
+			roles[r] = true
+		}
+	}
+	for _, c := range s.Cases {
+		if c.User != "" {
+			users[c.User] = true
+		}
+	}
+	for _, l := range f.Lines {
+		if l.Ptype[0] == 'g' {
+			for _, parent := range l.Fields[1:] {
+				roles[parent] = true
+			}
+		}
+	}
+	var errs []error
+	for _, l := range f.Lines {
+		if len(l.Fields) == 0 {
+			continue
+		}
+		if sub := l.Fields[0]; users[sub] && !roles[sub] {
+			errs = append(errs, l.errorf("subject %q is a user in %s: users are %s in policy lines", sub, s.File, UserSubject(sub)))
+		}
+	}
+	return errs
+}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -146,5 +147,43 @@ func TestSuiteRunReportsBadFixtures(t *testing.T) {
 	_, err := s.Run(testFiles(t, noRoles, "p, user:rita, /*, GET\n"), nil)
 	if err == nil || !strings.Contains(err.Error(), `tests.yaml:2: line type "g" is not defined by the model`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBareUsers: a line whose subject is a user of tests.yaml, and no role,
+// is pointed at; a user named like a role (admin) or like a role some line
+// grants is not.
+func TestBareUsers(t *testing.T) {
+	s, errs := ParseSuite("tests.yaml", []byte(`users:
+  alice: []
+  admin: [admin]
+  editor: [editor]
+  bob: []
+  carol: []
+  rita: []
+cases:
+  - {user: bob, method: GET, path: /x, allow: false}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	files := testFiles(t, "", string(defaultPolicy)+`p, alice, /alice/*, GET
+p, editor, /docs/*, POST
+g, bob, read
+g, user:rita, bob
+p, user:alice, /mine, GET
+g, carol, read
+`)
+	var got []string
+	for _, err := range s.BareUsers(files) {
+		got = append(got, err.Error())
+	}
+	// bob is a user of the suite, but g, user:rita, bob makes bob a role.
+	want := []string{
+		`policy.csv:11: subject "alice" is a user in tests.yaml: users are user:alice in policy lines`,
+		`policy.csv:16: subject "carol" is a user in tests.yaml: users are user:carol in policy lines`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("BareUsers:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

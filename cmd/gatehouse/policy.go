@@ -59,6 +59,9 @@ a one-line summary and exits 0.`,
 				problems = append(problems, errs...)
 				if s != nil {
 					cases = len(s.Cases)
+					if f, err := policy.LoadDir(fsys, dir); err == nil {
+						problems = append(problems, s.BareUsers(f)...)
+					}
 				}
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				problems = append(problems, fmt.Errorf("%s: %w", filepath.Join(dir, policy.TestsFile), err))
@@ -114,6 +117,9 @@ have problems.
 			suite, err := policy.LoadSuite(fsys, dir)
 			if err != nil {
 				return a.printProblems(filepath.Join(dir, policy.TestsFile), policy.Problems(err))
+			}
+			if err := a.printProblems(dir, suite.BareUsers(files)); err != nil {
+				return err
 			}
 			results, err := suite.Run(files, proxy.Canonicalize)
 			if err != nil {

@@ -359,3 +359,34 @@ func TestPolicyExport(t *testing.T) {
 
 // checkBody is what POST /gatehouse/v1/check receives.
 type checkBody struct{ User, Method, Path string }
+
+// TestPolicyPointsAtBareUsers: Casbin's keyMatch example copied as it is
+// (alice, not user:alice) would validate and deny every case; validate
+// and test point at each line that names a user of tests.yaml.
+func TestPolicyPointsAtBareUsers(t *testing.T) {
+	example := filepath.Join("..", "..", "docs", "examples", "casbin-keymatch")
+	files := map[string]string{}
+	for _, name := range []string{"model.conf", "policy.csv", "tests.yaml"} {
+		data, err := os.ReadFile(filepath.Join(example, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(data)
+	}
+	files["policy.csv"] = strings.ReplaceAll(files["policy.csv"], "user:", "")
+	dir := policyTree(t, files)
+	for _, verb := range []string{"validate", "test"} {
+		code, _, errOut := policyCLI(t, nil, "policy", verb, dir)
+		if code != 1 {
+			t.Errorf("policy %s: exit %d, want 1", verb, code)
+		}
+		for _, want := range []string{
+			filepath.Join(dir, "policy.csv") + `:3: subject "alice" is a user in ` + filepath.Join(dir, "tests.yaml") + ": users are user:alice in policy lines",
+			`:6: subject "bob"`, `:9: subject "cathy"`, "5 problems",
+		} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("policy %s: stderr lacks %q:\n%s", verb, want, errOut)
+			}
+		}
+	}
+}
