@@ -449,3 +449,24 @@ func TestDifferentialCustomModels(t *testing.T) {
 		})
 	}
 }
+
+// TestSubjectPriorityIgnoresLineOrder: under subjectPriority the user's own
+// rule beats its role's, whichever line comes first, as in Casbin.
+func TestSubjectPriorityIgnoresLineOrder(t *testing.T) {
+	model := customModels[2].model
+	if customModels[2].name != "subject-priority" {
+		t.Fatalf("customModels[2] is %s", customModels[2].name)
+	}
+	const roles = "g, admin, read\ng, admin, write\ng, admin, me\ng, user:jane, editor\n"
+	deny, allow := "p, editor, /data1, GET, deny\n", "p, user:jane, /data1, GET, allow\n"
+	for _, csv := range []string{roles + deny + allow, roles + allow + deny} {
+		e := loadEngine(t, model, csv)
+		got, err := e.Decide(UserSubject("jane"), "", "jane", "GET", "/data1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := newOracle(t, model, csv).decide(t, UserSubject("jane"), "GET", "/data1"); !got.Allowed || !want {
+			t.Errorf("Gatehouse %v, Casbin %v, want both to allow:\n%s", got.Allowed, want, csv)
+		}
+	}
+}

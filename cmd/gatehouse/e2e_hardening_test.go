@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
 )
 
 // The tests of this file replay attacks an outside review ran against the
@@ -306,5 +309,39 @@ func TestAdminInputIsReadOneWay(t *testing.T) {
 	}
 	if st, _, _ := do(t, "GET", users+"/mallory", tok, ""); st != http.StatusNotFound {
 		t.Errorf("a refused create left mallory behind: %d", st)
+	}
+}
+
+// TestServeRefusesMalformedRuleRow: a casbin_rule row with too few values
+// (written by another tool) used to crash the start with "index out of
+// range"; serve now exits 1 naming the row.
+func TestServeRefusesMalformedRuleRow(t *testing.T) {
+	up := newEchoUpstream(t)
+	path := filepath.Join(t.TempDir(), "g.db")
+	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
+	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	login(t, p.url, "admin", "admin-password-1")
+	if _, err := p.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("INSERT INTO casbin_rule (ptype, v0, v1) VALUES ('p', 'read', '/short')").Error; err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := db.Table("casbin_rule").Select("id").Where("v1 = ?", "/short").Scan(&id).Error; err != nil || id == 0 {
+		t.Fatalf("row id %d: %v", id, err)
+	}
+	if sql, err := db.DB(); err == nil {
+		sql.Close()
+	}
+	r := newCLI(t).runEnv(env, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+		"--upstream", up.url, "--db", "sqlite:"+path)
+	want := fmt.Sprintf("database (casbin_rule row id %d): p, read, /short: p line has 2 values", id)
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "panic") {
+		t.Errorf("serve with a malformed row: %v\nwant exit 1 and %q", r, want)
 	}
 }
