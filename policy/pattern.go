@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -177,7 +178,8 @@ const (
 var stdMethods = [numStdMethods]string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 
 // starMethods are the methods a "*" in a rule's method list stands for.
-// OPTIONS, TRACE, CONNECT and unknown methods need a rule that names them.
+// OPTIONS, TRACE and CONNECT need a rule that names them; any other method
+// cannot be named (see httpMethods), so it is always denied.
 var starMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 // decisionMethod returns the method a request is decided as.
@@ -186,6 +188,34 @@ func decisionMethod(m string) string {
 		return "GET"
 	}
 	return m
+}
+
+// httpMethods are the methods a rule, a test case or policy check may
+// name: those of RFC 9110 and PATCH (RFC 5789). Any other name in a policy
+// is a typo (FETCH, GTE) that would open nothing, so it is refused; a
+// request with any other method is denied, since no rule can name it.
+var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+
+// MethodsWanted lists the accepted methods, for messages.
+const MethodsWanted = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT"
+
+// ValidMethod reports whether m is one of the HTTP methods a policy may
+// name (upper case, as requests carry them).
+func ValidMethod(m string) bool { return slices.Contains(httpMethods, m) }
+
+// MethodError describes the method m of a request (a test case, policy
+// check), which ValidMethod refused.
+func MethodError(m string) string {
+	return fmt.Sprintf("invalid method %q: %s", m, methodHint(m, ""))
+}
+
+// methodHint says what is wrong with m: a lower-case spelling of a
+// method, or a name outside the list (then what is accepted, and more).
+func methodHint(m, more string) string {
+	if up := strings.ToUpper(m); up != m && ValidMethod(up) {
+		return fmt.Sprintf("methods are upper case (%s)", up)
+	}
+	return "want " + MethodsWanted + more
 }
 
 // parseMethods parses a rule's method list ("GET|HEAD", "*", "POST") and
@@ -204,28 +234,16 @@ func parseMethods(s string) ([]string, error) {
 		case tok == "*":
 			out = append(out, starMethods...)
 		case tok == "HEAD":
-		case validMethod(tok):
+		case ValidMethod(tok):
 			out = append(out, tok)
 		default:
-			return nil, fmt.Errorf("invalid method %q in %q: use upper-case names separated by |", tok, s)
+			return nil, fmt.Errorf("invalid method %q in %q: %s", tok, s, methodHint(tok, ", or * ("+strings.Join(starMethods, ", ")+"), several separated by |"))
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("method list %q opens nothing: HEAD is decided as GET, so name GET", s)
 	}
 	return out, nil
-}
-
-func validMethod(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // methodMatch reports whether the request method m (already folded: a HEAD

@@ -143,8 +143,8 @@ func (p *suiteParser) oneCase(n *yaml.Node) {
 			}
 		case "method":
 			c.Method, hasMethod = v.Value, true
-			if !validMethod(c.Method) {
-				p.errs = append(p.errs, p.errorf(v, "invalid method %q: want an upper-case HTTP method", c.Method))
+			if !ValidMethod(c.Method) {
+				p.errs = append(p.errs, p.errorf(v, "%s", MethodError(c.Method)))
 			}
 		case "path":
 			c.Path, hasPath = v.Value, true
