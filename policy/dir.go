@@ -75,16 +75,28 @@ func LoadDir(fsys fs.FS, dir string) (*Files, error) {
 // ValidateDir reports every problem of a policy directory, as a running
 // server would find them on load: unreadable files, malformed lines, a
 // bad model, lines that do not fit the model, bad patterns and methods,
-// and a policy that takes read, write or me from admin. Each problem is a
-// *LineError (FILE:LINE: message) where a line can be named. The result is
-// sorted by file and line; it is empty for a valid directory.
+// and a policy that takes read, write or me from admin. It also reports
+// what a server does not refuse, since the database may hold what the
+// files lack: a g line giving a role or permission that the files do not
+// define (ErrUnknownName), with the nearest defined name as a hint. Each
+// problem is a *LineError (FILE:LINE: message) where a line can be named.
+// The result is sorted by file and line; it is empty for a valid
+// directory.
 func ValidateDir(fsys fs.FS, dir string) []error {
 	d, err := readDir(fsys, dir)
 	if err != nil {
 		return []error{err}
 	}
-	f, errs := d.files()
-	return validateFiles(f, errs)
+	f, parseErrs := d.files()
+	errs := validateFiles(f, parseErrs)
+	// Not a problem a server refuses (see unknownParents). With lines that
+	// did not parse, a name one of them defines would be reported as
+	// unknown.
+	if len(parseErrs) == 0 {
+		errs = append(errs, unknownParents(f, errs)...)
+		SortProblems(errs)
+	}
+	return errs
 }
 
 // validateFiles adds to parseErrs, the problems of lines that did not

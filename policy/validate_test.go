@@ -76,6 +76,33 @@ func TestValidateDirReportsEveryProblemWithItsLine(t *testing.T) {
 			want:   []string{"d/policy.csv:3: malformed line"},
 		},
 		{
+			name: "g lines giving what nothing defines",
+			policy: adminLines + "g, guest, raed\ng, guest, me\ng, releaser, deployer\ng, deployer, deploy\np, deploy, /d, POST\n" +
+				"g, ops, reviewer\ng, ops, Deploy\ng, ops, public\ng, ops, releasr\ng, auditor, read\n",
+			want: []string{
+				`d/policy.csv:4: unknown role or permission "raed": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "read"?`,
+				`d/policy.csv:9: unknown role or permission "reviewer": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); define it (a p line, or a g line giving it a role or permission) or fix the name`,
+				`d/policy.csv:10: unknown role or permission "Deploy": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "deploy"?`,
+				`d/policy.csv:12: unknown role or permission "releasr": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "releaser"?`,
+			},
+		},
+		{
+			name:   "a g line with a bad parent is reported once",
+			policy: adminLines + "g, guest, rea d\ng, guest, user:x\n",
+			want:   []string{`d/policy.csv:4: invalid name "rea d"`, `d/policy.csv:5: "user:x" cannot be a role`},
+		},
+		{
+			name:   "names are not checked while lines do not parse",
+			policy: adminLines + "g, guest, reader\n\"p, reader, /x, GET\n",
+			want:   []string{"d/policy.csv:5: malformed line"},
+		},
+		{
+			name:   "a custom model's subject may be any value",
+			model:  strings.Replace(customModel, "p = sub, obj, act", "p = priority, sub, obj, act", 1),
+			policy: adminLines + "p, 10, deny_group, /x, GET\ng, alice, deny_group\ng, alice, deny_grop\n",
+			want:   []string{`d/policy.csv:6: unknown role or permission "deny_grop": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "deny_group"?`},
+		},
+		{
 			name:   "unknown section and key",
 			model:  strings.Replace(customModel, "[matchers]", "[matcher]", 1) + "[extra]\nx = 1\n",
 			policy: adminLines,
