@@ -44,7 +44,14 @@ func (a *app) policyValidateCmd() *cobra.Command {
 		Long: `Check model.conf, policy.csv and (when present) the syntax of tests.yaml the
 way a running server checks them on load. Every problem is printed on its own
 line as FILE:LINE: message, and the exit code is 1; a valid directory prints
-a one-line summary and exits 0.`,
+a one-line summary and exits 0.
+
+It also catches typos a server would load: a g line whose role or permission
+nothing defines (no p line names it, no g line gives it anything, and it is
+not admin, read, write, me or public), a role of a tests.yaml user that the
+files do not define, each with "did you mean" when a defined name is close.
+Methods must be GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT
+(or * in a rule).`,
 		Example: "  gatehouse policy validate policy/\n  gatehouse policy validate deploy/kubernetes/policy",
 		Args:    exactArgs("DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +68,7 @@ a one-line summary and exits 0.`,
 					cases = len(s.Cases)
 					if f, err := policy.LoadDir(fsys, dir); err == nil {
 						problems = append(problems, s.BareUsers(f)...)
+						problems = append(problems, s.UnknownRoles(f)...)
 					}
 				}
 			} else if !errors.Is(err, fs.ErrNotExist) {
@@ -118,7 +126,7 @@ have problems.
 			if err != nil {
 				return a.printProblems(filepath.Join(dir, policy.TestsFile), policy.Problems(err))
 			}
-			if err := a.printProblems(dir, suite.BareUsers(files)); err != nil {
+			if err := a.printProblems(dir, append(suite.BareUsers(files), suite.UnknownRoles(files)...)); err != nil {
 				return err
 			}
 			results, err := suite.Run(files, proxy.Canonicalize)

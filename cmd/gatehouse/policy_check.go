@@ -36,7 +36,7 @@ func (a *app) policyCheckCmd() *cobra.Command {
 		Short: "Decide one request and print the decision and the deciding rule",
 		Long: `Decide one request. With --policy-dir the policy files are evaluated
 locally, the user holding exactly the roles given with --role (a user's id is
-its name, so {self} matches it). Without it the running server decides (POST
+its name, so {self} matches it); a role the files do not define is refused. Without it the running server decides (POST
 /gatehouse/v1/check) with the user's real roles, like every client command:
 on --server (env GATEHOUSE_SERVER, else the last login) with GATEHOUSE_TOKEN
 or the stored login; this needs read.
@@ -69,7 +69,7 @@ when no decision could be made and 2 for a usage error.`,
 	f := cmd.Flags()
 	f.StringVar(&o.user, "user", "", "user name (or id, against a server); leave out for an anonymous request")
 	f.StringSliceVar(&o.roles, "role", nil, "a role the user holds in a local check (repeatable); needs --policy-dir")
-	f.StringVar(&o.method, "method", "", "HTTP method (required)")
+	f.StringVar(&o.method, "method", "", "HTTP method (required): "+policy.MethodsWanted)
 	f.StringVar(&o.path, "path", "", "request path (required); canonicalized as the proxy does")
 	f.StringVar(&o.policyDir, "policy-dir", "", "evaluate these policy files locally instead of asking a server")
 	f.StringVar(&o.client.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
@@ -82,8 +82,11 @@ when no decision could be made and 2 for a usage error.`,
 // environment by accident would answer another question.
 func (o *checkOptions) complete(cmd *cobra.Command, getenv env) error {
 	var errs []error
-	if o.method == "" {
+	switch {
+	case o.method == "":
 		errs = append(errs, errors.New("--method is required"))
+	case !policy.ValidMethod(o.method):
+		errs = append(errs, fmt.Errorf("--method: %s", policy.MethodError(o.method)))
 	}
 	if o.path == "" {
 		errs = append(errs, errors.New("--path is required"))
@@ -136,6 +139,9 @@ func (o *checkOptions) local(ctx context.Context) (checkResult, error) {
 	if err != nil {
 		return checkResult{}, err
 	}
+	if err := checkRoles(files, dir, o.roles); err != nil {
+		return checkResult{}, err
+	}
 	path, err := proxy.Canonicalize(o.path)
 	if err != nil {
 		return checkResult{}, fmt.Errorf("--path %q: the proxy refuses it (400): %w", o.path, err)
@@ -157,6 +163,23 @@ func (o *checkOptions) local(ctx context.Context) (checkResult, error) {
 		return checkResult{}, err
 	}
 	return checkResult{Allowed: d.Allowed, Rule: d.Rule}, nil
+}
+
+// checkRoles refuses, as a usage error, a --role that the policy files of
+// dir do not define: a misspelt role would hold nothing and the answer
+// would be a plausible "denied".
+func checkRoles(files *policy.Files, dir string, roles []string) error {
+	names := files.Names()
+	var errs []error
+	for _, r := range roles {
+		if !names.Has(r) {
+			errs = append(errs, fmt.Errorf("--role %q: no role or permission of that name in %s%s", r, dir, names.Hint(r)))
+		}
+	}
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
 }
 
 func (a *app) printCheck(o *checkOptions, res checkResult) error {

@@ -65,6 +65,10 @@ func TestPolicyValidate(t *testing.T) {
 		"model.conf": strings.Replace(defaultModelText(t), "[matchers]", "[matcher]", 1),
 		"tests.yaml": "users: {}\ncases:\n  - {method: GET, path: /health, allow: maybe}\n",
 	})
+	typos := policyTree(t, map[string]string{
+		"policy.csv": strings.Replace(goodPolicy, "g, guest, read", "g, guest, raed", 1) + "p, read, /x, FETCH\n",
+		"tests.yaml": "users:\n  rita: [releasr]\ncases:\n  - {user: rita, method: GET, path: /health, allow: true}\n",
+	})
 	badModel := policyTree(t, map[string]string{
 		"policy.csv": goodPolicy,
 		"model.conf": strings.Replace(defaultModelText(t), "methodMatch(", "methodMatches(", 1),
@@ -90,6 +94,11 @@ func TestPolicyValidate(t *testing.T) {
 			"/policy.csv:11: invalid method \"get\"",
 			"/policy.csv:12: p line has 2 values",
 			"/policy.csv:13: g line has 1 values",
+		}},
+		{"typos", []string{"policy", "validate", typos}, 1, nil, []string{
+			typos + `/policy.csv:9: unknown role or permission "raed": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "read"?`,
+			typos + `/policy.csv:11: invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT, or * (GET, POST, PUT, PATCH, DELETE), several separated by |`,
+			typos + `/tests.yaml:2: user rita: unknown role or permission "releasr": the policy files do not define it; did you mean "releaser"?`,
 		}},
 		{"missing dir", []string{"policy", "validate", filepath.Join(good, "nope")}, 1, nil, nil},
 		{"no dir", []string{"policy", "validate"}, 2, nil, nil},
@@ -145,6 +154,9 @@ cases:
 	strict := policyTree(t, map[string]string{"policy.csv": goodPolicy, "tests.yaml": tests + "  - {user: rita, method: GET, path: /, allow: true, expect: 200}\n"})
 	brokenPolicy := policyTree(t, map[string]string{"policy.csv": goodPolicy + "p, read, /x/*/y, GET\n", "tests.yaml": tests})
 	noTests := policyTree(t, map[string]string{"policy.csv": goodPolicy})
+	typoPolicy := policyTree(t, map[string]string{"policy.csv": strings.Replace(goodPolicy, "g, guest, read", "g, guest, gust", 1), "tests.yaml": tests})
+	typoFixture := policyTree(t, map[string]string{"policy.csv": goodPolicy, "tests.yaml": strings.Replace(tests, "gus: [guest]", "gus: [gueest]", 1)})
+	typoMethod := policyTree(t, map[string]string{"policy.csv": goodPolicy, "tests.yaml": tests + "  - {user: gus, method: FETCH, path: /x, allow: false}\n"})
 
 	cases := []struct {
 		name   string
@@ -164,6 +176,9 @@ cases:
 		{"unknown key", strict, 1, nil, []string{strict + `/tests.yaml:8: unknown key "expect"`}},
 		{"broken policy", brokenPolicy, 1, nil, []string{brokenPolicy + `/policy.csv:11: invalid path pattern "/x/*/y"`}},
 		{"no tests.yaml", noTests, 1, nil, []string{noTests + "/tests.yaml: open tests.yaml: no such file"}},
+		{"misspelt parent", typoPolicy, 1, nil, []string{typoPolicy + `/policy.csv:9: unknown role or permission "gust": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "guest"?`}},
+		{"misspelt fixture role", typoFixture, 1, nil, []string{typoFixture + `/tests.yaml:3: user gus: unknown role or permission "gueest": the policy files do not define it; did you mean "guest"?`}},
+		{"misspelt method", typoMethod, 1, nil, []string{typoMethod + `/tests.yaml:8: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,6 +221,11 @@ func TestPolicyCheckLocal(t *testing.T) {
 		{"role without user", []string{"--role", "guest", "--method", "GET", "--path", "/"}, 2, false, "", "--role needs --user"},
 		{"bad role", []string{"--user", "u", "--role", "a b", "--method", "GET", "--path", "/"}, 2, false, "", `--role "a b"`},
 		{"no method", []string{"--path", "/"}, 2, false, "", "--method is required"},
+		{"unknown method", []string{"--method", "FETCH", "--path", "/"}, 2, false, "", `--method: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT`},
+		{"lower-case method", []string{"--method", "get", "--path", "/health"}, 2, false, "", `--method: invalid method "get": methods are upper case (GET)`},
+		{"misspelt role", []string{"--user", "gus", "--role", "gueest", "--method", "GET", "--path", "/"}, 2, false, "", `--role "gueest": no role or permission of that name in ` + dir + `; did you mean "guest"?`},
+		{"unknown roles", []string{"--user", "gus", "--role", "auditor", "--role", "guest", "--role", "releasr", "--method", "GET", "--path", "/"}, 2, false, "",
+			`--role "auditor": no role or permission of that name in ` + dir + "\n" + `--role "releasr": no role or permission of that name in ` + dir + `; did you mean "releaser"?`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -218,6 +238,9 @@ func TestPolicyCheckLocal(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", c.stderr, errOut)
 			}
 			if code != 0 {
+				if out != "" {
+					t.Errorf("a refused check printed to stdout: %q", out)
+				}
 				return
 			}
 			var res struct {
