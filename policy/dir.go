@@ -47,7 +47,8 @@ func (d *dirContent) files() (*Files, []error) {
 	if d.model != nil {
 		f.Model, f.ModelName = string(d.model), path.Join(d.dir, ModelFile)
 	}
-	lines, errs := ParseCSV(f.PolicyName, d.policy)
+	f.Text = string(d.policy) // the lines' values are substrings of it: no copy kept twice
+	lines, errs := parseText(f.PolicyName, f.Text)
 	f.Lines = lines
 	// The revision hashes the model in force, so a missing model.conf and
 	// an empty one (which is an error) differ.

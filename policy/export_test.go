@@ -2,14 +2,48 @@ package policy
 
 import (
 	"context"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
+
+// databaseLines returns the lines of e that are not from a file.
+func databaseLines(e *Engine) []Line {
+	var out []Line
+	for _, l := range e.Lines() {
+		if !l.FromFile() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// export runs Export and returns what it wrote.
+func export(t *testing.T, header []string, files *Files, database []Line) string {
+	t.Helper()
+	var b strings.Builder
+	if err := Export(&b, header, files, database); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// loadText loads text as the policy.csv of a directory d.
+func loadText(t *testing.T, text string) *Files {
+	t.Helper()
+	f, err := LoadDir(fstest.MapFS{PolicyFile: {Data: []byte(text)}}, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
 
 func TestExportReadsBack(t *testing.T) {
 	csv := string(defaultPolicy) + "p, public, /health, GET\n"
-	e := newTestEngine(t, sqliteDB(t), testFiles(t, "", csv))
+	files := testFiles(t, "", csv) // lines without the text they came from
+	e := newTestEngine(t, sqliteDB(t), files)
 	grant(t, e, "gus", "guest")
 	grant(t, e, "ada", "admin")
 	err := e.Update(context.Background(), func(c *Change) error {
@@ -20,12 +54,8 @@ func TestExportReadsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	if err := Export(&b, []string{"test export", "second\nheader"}, e.Lines()); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{"# test export\n# second\n# header\n", "\n# from policy.csv\np, read, /*, GET|HEAD\n", "\n# from database\n"} {
+	out := export(t, []string{"test export", "second\nheader"}, files, databaseLines(e))
+	for _, want := range []string{"# " + ExportTitle + "\n# test export\n# second\n# header\n\np, read, /*, GET|HEAD\n", "\n# from database\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("export lacks %q:\n%s", want, out)
 		}
@@ -49,6 +79,67 @@ func TestExportReadsBack(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "p, public, /health"), strings.Index(out, "g, user:ada, admin"); i < 0 || j < i {
 		t.Errorf("file lines do not come before database lines:\n%s", out)
+	}
+}
+
+// TestExportKeepsTheFileAsWritten: the ZenML preset's policy.csv, with its
+// comments, exported with no database lines, is the header and the file
+// as it is; exported again from the export, it is the same.
+func TestExportKeepsTheFileAsWritten(t *testing.T) {
+	text, err := fs.ReadFile(zenmlPreset(t).Policy, PolicyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := zenmlFiles(t)
+	header := []string{"model: m", "file lines: preset/zenml/policy.csv"}
+	out := export(t, header, files, nil)
+	want := "# " + ExportTitle + "\n# model: m\n# file lines: preset/zenml/policy.csv\n\n" + strings.TrimRight(string(text), "\n") + "\n"
+	if out != want {
+		t.Fatalf("export is not the header and the file:\n%s", out)
+	}
+	again := export(t, header, loadText(t, out), nil)
+	if again != out {
+		t.Errorf("exporting the export changed it:\n%s", again)
+	}
+}
+
+// TestExportRoundTripsDatabaseLines: database lines committed to the file
+// by one export stay in place, under no "# from database" of their own,
+// when it is exported again; new database lines follow; headers do not
+// pile up; comments, blank lines and spacing of the file stay.
+func TestExportRoundTripsDatabaseLines(t *testing.T) {
+	const file = "# Roles\n\ng, admin, read\ng, admin, write\ng, admin, me   \n\n# Rules\np, read,  /*,  GET|HEAD\n\n\n"
+	db := []Line{{Ptype: "g", Fields: []string{"deployer", "deploy"}}, {Ptype: "p", Fields: []string{"deploy", "/d/{id}", "POST"}}}
+	first := export(t, []string{"one"}, loadText(t, file), db)
+	want := "# " + ExportTitle + "\n# one\n\n# Roles\n\ng, admin, read\ng, admin, write\ng, admin, me\n\n# Rules\np, read,  /*,  GET|HEAD\n" +
+		"\n# from database\ng, deployer, deploy\np, deploy, /d/{id}, POST\n"
+	if first != want {
+		t.Fatalf("first export:\n%s\nwant:\n%s", first, want)
+	}
+	more := []Line{{Ptype: "g", Fields: []string{"ops", "deploy"}}}
+	second := export(t, []string{"two"}, loadText(t, first), more)
+	want = "# " + ExportTitle + "\n# two\n\n# Roles\n\ng, admin, read\ng, admin, write\ng, admin, me\n\n# Rules\np, read,  /*,  GET|HEAD\n" +
+		"\ng, deployer, deploy\np, deploy, /d/{id}, POST\n\n# from database\ng, ops, deploy\n"
+	if second != want {
+		t.Fatalf("second export:\n%s\nwant:\n%s", second, want)
+	}
+	third := export(t, []string{"two"}, loadText(t, second), nil)
+	if want := strings.Replace(second, "# from database\n", "", 1); third != want {
+		t.Errorf("third export:\n%s\nwant:\n%s", third, want)
+	}
+}
+
+// TestExportWritesTheLinesInForce: lines added to the files after they
+// were read (test fixtures, --role) are written after the file's own; a
+// line of the text that is not among the lines is not.
+func TestExportWritesTheLinesInForce(t *testing.T) {
+	files := loadText(t, adminLines+"# end\n")
+	files.Text += "p, read, /not-in-force, GET\n"
+	files.Lines = append(slices.Clone(files.Lines), Line{Ptype: "g", Fields: []string{"user:rita", "admin"}, File: "--role", Num: 1})
+	out := export(t, nil, files, nil)
+	want := "# " + ExportTitle + "\n\n" + adminLines + "# end\ng, user:rita, admin\n"
+	if out != want {
+		t.Errorf("export:\n%q\nwant:\n%q", out, want)
 	}
 }
 

@@ -26,17 +26,21 @@ type Files struct {
 	ModelName  string // where Model comes from, for messages
 	PolicyName string // where Lines come from, for messages
 	Lines      []Line
-	Revision   string // content hash of the model and the policy files
+	// Text is the policy file Lines were read from, for Export to keep
+	// its comments; "" when the lines were not read from one.
+	Text     string
+	Revision string // content hash of the model and the policy files
 }
 
 // DefaultFiles returns the embedded default model and policy.
 func DefaultFiles() *Files {
-	lines, errs := ParseCSV(DefaultPolicyName, defaultPolicy)
+	text := string(defaultPolicy)
+	lines, errs := parseText(DefaultPolicyName, text)
 	if len(errs) > 0 {
 		// The embedded policy is part of the binary; tests keep it valid.
 		panic("embedded default policy: " + errs[0].Error())
 	}
-	f := &Files{Model: defaultModel, ModelName: DefaultModelName, PolicyName: DefaultPolicyName, Lines: lines}
+	f := &Files{Model: defaultModel, ModelName: DefaultModelName, PolicyName: DefaultPolicyName, Lines: lines, Text: text}
 	f.Revision = revision(f.Model, defaultPolicy)
 	return f
 }

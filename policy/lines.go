@@ -117,7 +117,12 @@ func (e *LineError) Error() string {
 // type followed by a space, an empty value, a line Casbin's reader cannot
 // read. Every problem is a *LineError.
 func ParseCSV(file string, data []byte) ([]Line, []error) {
-	text := string(data) // one copy: every value is a substring of it
+	return parseText(file, string(data)) // one copy: every value is a substring of it
+}
+
+// parseText is ParseCSV of a string: the lines' values are substrings of
+// text.
+func parseText(file, text string) ([]Line, []error) {
 	n := strings.Count(text, "\n") + 1
 	var (
 		lines = make([]Line, 0, n)

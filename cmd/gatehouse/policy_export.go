@@ -53,7 +53,6 @@ func (a *app) export(ctx context.Context, dir, dsn string) error {
 		}
 	}
 	header := []string{
-		"Gatehouse policy export: the policy in force, as Casbin CSV.",
 		"model: " + files.ModelName,
 		"file lines: " + files.PolicyName + " (revision " + files.Revision + ")",
 	}
@@ -80,7 +79,13 @@ func (a *app) export(ctx context.Context, dir, dsn string) error {
 		}
 		header = append(header, "database lines: none (no --db)")
 	}
-	return policy.Export(a.stdout, header, eng.Lines())
+	var database []policy.Line
+	for _, l := range eng.Lines() {
+		if !l.FromFile() {
+			database = append(database, l)
+		}
+	}
+	return policy.Export(a.stdout, header, files, database)
 }
 
 // loadProblems prints the problems of a policy that does not load, each
