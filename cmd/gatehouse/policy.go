@@ -22,7 +22,7 @@ otherwise), policy.csv (Casbin p and g lines) and tests.yaml (decision tests).
 serve --policy-dir DIR loads it and reloads it when it changes.`,
 		Example: `  gatehouse policy validate policy/ && gatehouse policy test policy/
   gatehouse policy check --policy-dir policy/ --user rita --role releaser --method POST --path /api/v1/deployments/d1
-  gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db > policy/policy.csv`,
+  gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv`,
 		// Without these, cobra prints the help and exits 0 for a
 		// misspelt subcommand, and a CI step would pass.
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -343,12 +347,11 @@ func TestPolicyExport(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{
-		"# Gatehouse policy export",
+		"# " + policy.ExportTitle + "\n",
 		"# model: model.conf (embedded default)\n",
 		"# file lines: " + dir + "/policy.csv (revision " + files.Revision + ")\n",
-		"# database lines: " + dsn + "\n",
-		"\n\n" + goodPolicy + "\n# from database\n",
-		"\n# from database\ng, deployer, releaser\ng, user:gus, guest\n",
+		"# database lines: " + dsn + ", without 1 naming users (g, user:NAME, ROLE; --include-users writes them)\n\n",
+		"\n\n" + goodPolicy + "\n# from database\ng, deployer, releaser\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("export lacks %q:\n%s", want, out)
@@ -357,6 +360,9 @@ func TestPolicyExport(t *testing.T) {
 	if strings.Count(out, "g, guest, read\n") != 1 {
 		t.Errorf("a line in both layers is exported twice:\n%s", out)
 	}
+	if strings.Contains(out, "user:gus") {
+		t.Errorf("a user assignment was exported without --include-users:\n%s", out)
+	}
 
 	// The export is a valid policy directory of its own.
 	back := policyTree(t, map[string]string{"policy.csv": out})
@@ -364,10 +370,26 @@ func TestPolicyExport(t *testing.T) {
 		t.Errorf("exported policy does not validate: %s", errOut)
 	}
 
+	code, out, _ = policyCLI(t, nil, "policy", "export", "--policy-dir", dir, "--db", dsn, "--include-users")
+	if code != 0 || !strings.Contains(out, "# database lines: "+dsn+"\n") || !strings.Contains(out, "\n# from database\ng, deployer, releaser\ng, user:gus, guest\n") {
+		t.Errorf("--include-users: exit %d:\n%s", code, out)
+	}
+
 	// Without --db, the files alone; without --policy-dir, the defaults.
 	code, out, _ = policyCLI(t, nil, "policy", "export")
-	if code != 0 || !strings.Contains(out, "# database lines: none") || !strings.Contains(out, "\n# Gatehouse default policy. Replaced by --policy-dir when one is given.\n") {
+	if code != 0 || !strings.Contains(out, "# database lines: none") || !strings.Contains(out, "# file lines: policy.csv (embedded default)") ||
+		!strings.Contains(out, "\n# Gatehouse default policy. Replaced by --policy-dir when one is given.\np, read,  /*,") {
 		t.Errorf("defaults export: exit %d:\n%s", code, out)
+	}
+	// The ZenML preset's comments stay in place: the export is the header
+	// and the file.
+	zenml, err := os.ReadFile(filepath.Join(zenmlPolicyDir, "policy.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = policyCLI(t, nil, "policy", "export", "--policy-dir", zenmlPolicyDir)
+	if _, body, _ := strings.Cut(out, "\n\n"); code != 0 || body != string(zenml) {
+		t.Errorf("zenml export: exit %d:\n%s", code, out)
 	}
 	code, _, errOut = policyCLI(t, nil, "policy", "export", "--db", "sqlite:"+filepath.Join(t.TempDir(), "missing.db"))
 	if code != 1 || !strings.Contains(errOut, "no such database file") {
@@ -377,6 +399,162 @@ func TestPolicyExport(t *testing.T) {
 	code, _, errOut = policyCLI(t, nil, "policy", "export", "--policy-dir", broken)
 	if code != 1 || !strings.Contains(errOut, broken+"/policy.csv:1: ") {
 		t.Errorf("broken dir: exit %d: %s", code, errOut)
+	}
+}
+
+// TestPolicyExportToFile: -o FILE replaces FILE whole, even when FILE is
+// the policy.csv being exported, keeps its mode and comments, and leaves
+// it as it was when the export fails; it refuses a FILE that is another
+// input, a directory or an output format.
+func TestPolicyExportToFile(t *testing.T) {
+	const commented = "# Roles first.\n" + goodPolicy + "\n# The end.\n"
+	dir := policyTree(t, map[string]string{"policy.csv": commented, "model.conf": defaultModelText(t), "tests.yaml": "users: {}\ncases:\n  - {method: GET, path: /health, allow: true}\n"})
+	csv := filepath.Join(dir, "policy.csv")
+	if err := os.Chmod(csv, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "gh.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := policy.LoadDir(os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.New(ctx, db, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = eng.Update(ctx, func(c *policy.Change) error {
+		c.Add("g", policy.UserSubject("gus"), "guest")
+		c.Add("g", "deployer", "releaser")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+
+	code, out, errOut := policyCLI(t, nil, "policy", "export", "--policy-dir", dir, "--db", dsn, "-o", csv)
+	if code != 0 || out != "wrote "+csv+": 10 file lines, 1 database lines (1 naming users left out)\n" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	data, err := os.ReadFile(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\n\n" + commented + "\n# from database\ng, deployer, releaser\n"; !strings.HasSuffix(string(data), want) {
+		t.Errorf("%s:\n%s\nwant it to end with:\n%s", csv, data, want)
+	}
+	if st, err := os.Stat(csv); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("mode of %s: %v %v, want 0640", csv, st.Mode(), err)
+	}
+	if code, _, errOut := policyCLI(t, nil, "policy", "validate", dir); code != 0 {
+		t.Errorf("the exported directory does not validate: %s", errOut)
+	}
+	written := string(data)
+
+	// Exported again: the same file but for the revision in the header,
+	// and nothing left behind in the directory.
+	code, _, errOut = policyCLI(t, nil, "policy", "export", "--policy-dir", dir, "--db", dsn, "-o", csv)
+	data, _ = os.ReadFile(csv)
+	if code != 0 || strings.Count(string(data), policy.ExportTitle) != 1 || strings.Contains(string(data), "# from database") ||
+		!strings.HasSuffix(string(data), "\n\n"+commented+"\ng, deployer, releaser\n") {
+		t.Errorf("second export: exit %d %s\n%s", code, errOut, data)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("the policy directory holds %d entries, want 3: %v", len(entries), entries)
+	}
+
+	// A failed export leaves FILE as it was.
+	if err := os.WriteFile(csv, []byte(written+"p, read, /x/*/y, GET\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(csv)
+	code, _, errOut = policyCLI(t, nil, "policy", "export", "--policy-dir", dir, "-o", csv)
+	after, _ := os.ReadFile(csv)
+	if code != 1 || !strings.Contains(errOut, `invalid path pattern "/x/*/y"`) || string(after) != string(before) {
+		t.Errorf("failed export: exit %d %s; file changed: %v", code, errOut, string(after) != string(before))
+	}
+
+	// A symbolic link stays a link to the file it names.
+	target := filepath.Join(t.TempDir(), "real.csv")
+	link := filepath.Join(t.TempDir(), "link.csv")
+	if err := os.WriteFile(target, []byte("# old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = policyCLI(t, nil, "policy", "export", "-o", link)
+	st, lerr := os.Lstat(link)
+	data, _ = os.ReadFile(target)
+	if code != 0 || lerr != nil || st.Mode()&os.ModeSymlink == 0 || !strings.Contains(string(data), "g, guest, me") {
+		t.Errorf("symlink: exit %d %s; link %v %v; target:\n%s", code, errOut, st, lerr, data)
+	}
+	if st, err := os.Stat(target); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mode of the link's target: %v %v, want 0600", st, err)
+	}
+
+	// GATEHOUSE_OUTPUT is not -o: the export goes to stdout.
+	stray := filepath.Join(t.TempDir(), "stray.csv")
+	code, out, _ = policyCLI(t, map[string]string{"GATEHOUSE_OUTPUT": stray}, "policy", "export")
+	if _, err := os.Stat(stray); code != 0 || !strings.HasPrefix(out, "# "+policy.ExportTitle) || err == nil {
+		t.Errorf("GATEHOUSE_OUTPUT: exit %d, stat %v:\n%s", code, err, out)
+	}
+
+	refusals := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"model.conf", []string{"--policy-dir", dir, "-o", filepath.Join(dir, "model.conf")}, "that is " + filepath.Join(dir, "model.conf") + ", an input of the export"},
+		{"tests.yaml", []string{"--policy-dir", dir, "-o", filepath.Join(dir, ".", "tests.yaml")}, "an input of the export"},
+		{"the store", []string{"--db", dsn, "-o", strings.TrimPrefix(dsn, "sqlite:")}, "an input of the export"},
+		{"a directory", []string{"-o", dir}, "-o " + dir + ": is a directory; name the file, e.g. -o " + csv},
+		{"a format", []string{"-o", "json"}, `-o "json": -o names the file to write (export writes Casbin CSV only)`},
+	}
+	for _, r := range refusals {
+		t.Run(r.name, func(t *testing.T) {
+			code, out, errOut := policyCLI(t, nil, append([]string{"policy", "export"}, r.args...)...)
+			if code != 2 || out != "" || !strings.Contains(errOut, r.want) {
+				t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		})
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "model.conf")); string(data) != defaultModelText(t) {
+		t.Error("a refused export changed model.conf")
+	}
+}
+
+// TestNoHelpRedirectsExportOntoItsInput: "policy export … > policy.csv"
+// empties the file before export reads it; no example may show it.
+func TestNoHelpRedirectsExportOntoItsInput(t *testing.T) {
+	redirect := regexp.MustCompile(`policy export[^\n]*>\s*\S*policy\.csv`)
+	var walk func(c *cobra.Command)
+	seen := 0
+	walk = func(c *cobra.Command) {
+		for _, text := range []string{c.Example, c.Long} {
+			if strings.Contains(text, "policy export") {
+				seen++
+			}
+			if m := redirect.FindString(text); m != "" {
+				t.Errorf("%s: %q", c.CommandPath(), m)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	a := &app{env: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	walk(a.rootCmd())
+	if seen < 2 {
+		t.Fatalf("found policy export in %d help texts; the walk is broken", seen)
 	}
 }
 
