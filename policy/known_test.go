@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"testing/fstest"
 )
 
 func TestEditDistance(t *testing.T) {
@@ -90,5 +92,28 @@ func TestUnknownFixtureRoles(t *testing.T) {
 		if got[i].Error() != w || !errors.Is(got[i], ErrUnknownName) {
 			t.Errorf("problem %d = %q, want %q", i, got[i], w)
 		}
+	}
+}
+
+// TestUnknownParentsAreAFileCheckOnly: a file line may give a role made
+// through the admin API, which lives in the database; validate reports
+// it, a server loads it and decides with the database's lines.
+func TestUnknownParentsAreAFileCheckOnly(t *testing.T) {
+	csv := string(defaultPolicy) + "g, releaser, deployer\n"
+	got := ValidateDir(fstest.MapFS{PolicyFile: {Data: []byte(csv)}}, "d")
+	if len(got) != 1 || !errors.Is(got[0], ErrUnknownName) {
+		t.Fatalf("validate: %v", got)
+	}
+	e := newTestEngine(t, sqliteDB(t), testFiles(t, "", csv))
+	err := e.Update(context.Background(), func(c *Change) error {
+		c.Add("g", "deployer", "write")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant(t, e, "rita", "releaser")
+	if d, err := e.Decide(UserSubject("rita"), "rita", "rita", "POST", "/api/v1/x"); err != nil || !d.Allowed {
+		t.Errorf("rita through releaser → deployer → write: %+v %v", d, err)
 	}
 }
