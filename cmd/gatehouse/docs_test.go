@@ -8,26 +8,152 @@ import (
 	"testing"
 )
 
-// TestSecurityTableNamesRealTests: every test the README's Security
-// section points to exists, so the table cannot promise a proof that was
-// renamed or removed.
+// TestSecurityTableNamesRealTests: every test docs/security.md's table
+// points to exists, so the table cannot promise a proof that was renamed
+// or removed.
 func TestSecurityTableNamesRealTests(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n## Security\n")
+	_, section, ok := strings.Cut(string(page), "\n## What is guaranteed, and the tests that prove it\n")
 	if !ok {
-		t.Fatal("README.md has no Security section")
+		t.Fatal("docs/security.md has no section of guarantees")
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	names := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(section, -1)
 	if len(names) < 20 {
 		t.Fatalf("the Security section names %d tests", len(names))
 	}
+	defined := definedTestFuncs(t, filepath.Join("..", ".."))
+	for _, m := range names {
+		if !defined[m[1]] {
+			t.Errorf("docs/security.md names %s, which no test defines", m[1])
+		}
+	}
+}
+
+// shellRunBy says, for each command the README and docs show in sh blocks
+// (not run by TestDocs), what runs it: a test or test helper of this
+// repository, ".ci/run", or, for the commands that need a Kubernetes
+// cluster, a registry or a ZenML install, "not run: …" with what checks
+// their inputs instead.
+var shellRunBy = []struct{ command, runBy string }{
+	{"go run ./cmd/gatehouse demo", "TestDemo"},
+	{"go run ./cmd/gatehouse demo --listen 127.0.0.1:0 --ops-listen 127.0.0.1:0", "startDemo"},
+	{"go run ./cmd/gatehouse demo --preset zenml", "TestDemoZenMLPreset"},
+	{"export ADMIN_PASSWORD=…", "TestDocs"},
+	{"go install ./cmd/gatehouse", "gatehouseBinary"},
+	{"GATEHOUSE_ADMIN_PASSWORD='choose a long passphrase' go run ./cmd/gatehouse serve --upstream http://127.0.0.1:8237", "TestServeEndToEnd"},
+	{"GATEHOUSE_ADMIN_PASSWORD=… gatehouse serve --preset zenml --upstream http://127.0.0.1:8237", "TestZenMLClientThroughPreset"},
+	{"gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv", "TestPolicyExportToFile"},
+	{"kubectl exec deploy/zenml -c gatehouse -- gatehouse policy export > export.csv", "not run: needs a cluster; TestPolicyExport checks what export prints"},
+	{"make test", ".ci/run"},
+	{"go test ./deploy/", ".ci/run"},
+	{"zenml connect --url", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
+	{"zenml stack list", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
+	{"docker build", "not run: needs Docker; TestDockerfileBuildLine runs the Dockerfile's go build line"},
+	{"docker push", "not run: needs a registry"},
+	{"cd deploy/kubernetes/base", "not run: part of kustomize edit below"},
+	{"kustomize edit set image", "not run: changes the checkout; TestKustomize renders the images it names"},
+	{"kubectl kustomize deploy/kubernetes", "not run: needs kubectl; TestKustomize renders the same kustomization with kustomize's library"},
+	{"kubectl create secret", "not run: needs a cluster"},
+	{"kubectl get secret", "not run: needs a cluster"},
+	{"kubectl create configmap", "not run: needs a cluster; TestKustomize checks the ConfigMap the manifests generate"},
+	{"kubectl apply", "not run: needs a cluster; TestKustomize checks what it would apply"},
+	{"kubectl rollout status", "not run: needs a cluster"},
+	{"kubectl port-forward", "not run: needs a cluster"},
+}
+
+// shellCommands returns the commands of the sh blocks of a page, a line
+// continued with \ joined to the next, comments dropped.
+func shellCommands(page string) []string {
+	var cmds []string
+	in, cont := false, false
+	for _, line := range strings.Split(page, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "```sh":
+			in = true
+			continue
+		case in && trimmed == "```":
+			in = false
+			continue
+		case !in:
+			continue
+		}
+		if i := strings.Index(trimmed, "  #"); i >= 0 {
+			trimmed = strings.TrimSpace(trimmed[:i])
+		}
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if cont {
+			cmds[len(cmds)-1] += " " + strings.TrimSuffix(trimmed, "\\")
+		} else {
+			cmds = append(cmds, strings.TrimSuffix(trimmed, "\\"))
+		}
+		cont = strings.HasSuffix(trimmed, "\\")
+	}
+	return cmds
+}
+
+// TestDocsCommandsAreRun: every command the README and docs show outside
+// the console blocks (which TestDocs runs) is in shellRunBy, and every
+// test or helper named there exists.
+func TestDocsCommandsAreRun(t *testing.T) {
+	root := filepath.Join("..", "..")
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, filepath.Join(root, "README.md"))
+	defined := definedTestFuncs(t, root)
+	used := map[string]bool{}
+	for _, p := range pages {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range shellCommands(string(data)) {
+			best := ""
+			for _, r := range shellRunBy {
+				if strings.HasPrefix(cmd, r.command) && len(r.command) > len(best) {
+					best = r.command
+				}
+			}
+			if best != "" {
+				used[best] = true
+				continue
+			}
+			t.Errorf("%s shows %q, which no test runs: add a console block TestDocs runs, or an entry to shellRunBy", p, cmd)
+		}
+	}
+	for _, r := range shellRunBy {
+		if !used[r.command] {
+			t.Errorf("shellRunBy lists %q, which no page shows", r.command)
+		}
+		name := strings.Fields(r.runBy)[0]
+		if strings.HasPrefix(r.runBy, "not run: ") || name == ".ci/run" {
+			for _, m := range regexp.MustCompile(`Test[A-Za-z0-9_]+`).FindAllString(r.runBy, -1) {
+				if !defined[m] {
+					t.Errorf("shellRunBy: %q names %s, which no test defines", r.command, m)
+				}
+			}
+			continue
+		}
+		if !defined[name] {
+			t.Errorf("shellRunBy: %q is run by %s, which no test file defines", r.command, name)
+		}
+	}
+}
+
+// definedTestFuncs lists the functions the repository's test files define.
+func definedTestFuncs(t *testing.T, root string) map[string]bool {
+	t.Helper()
 	defined := map[string]bool{}
-	def := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz)[A-Za-z0-9_]+)\(`)
-	err = filepath.WalkDir(filepath.Join("..", ".."), func(path string, d os.DirEntry, err error) error {
+	def := regexp.MustCompile(`(?m)^func ([A-Za-z0-9_]+)\(`)
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
 			return err
 		}
@@ -40,60 +166,5 @@ func TestSecurityTableNamesRealTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range names {
-		if !defined[m[1]] {
-			t.Errorf("README.md's Security section names %s, which no test defines", m[1])
-		}
-	}
-}
-
-// consoleCommand is one "$ gatehouse …" line of a console block in the
-// docs and the output shown under it.
-type consoleCommand struct {
-	args []string
-	out  string
-}
-
-// consoleCommands reads the console blocks of a page of the docs.
-func consoleCommands(t *testing.T, page string) []consoleCommand {
-	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "..", page))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cmds []consoleCommand
-	for _, block := range strings.Split(string(doc), "```console\n")[1:] {
-		block, _, _ = strings.Cut(block, "```")
-		for _, line := range strings.SplitAfter(block, "\n") {
-			if cmd, ok := strings.CutPrefix(line, "$ "); ok {
-				fields := strings.Fields(cmd)
-				if len(fields) == 0 || fields[0] != "gatehouse" {
-					t.Fatalf("%s: %q: only gatehouse commands can be run here", page, cmd)
-				}
-				cmds = append(cmds, consoleCommand{args: fields[1:]})
-				continue
-			}
-			if len(cmds) == 0 {
-				t.Fatalf("%s: output before any command: %q", page, line)
-			}
-			cmds[len(cmds)-1].out += line
-		}
-	}
-	return cmds
-}
-
-// TestDocsCasbinCommands runs every command of docs/casbin.md from the
-// repository's root and compares its output with the page.
-func TestDocsCasbinCommands(t *testing.T) {
-	cmds := consoleCommands(t, "docs/casbin.md")
-	if len(cmds) < 4 {
-		t.Fatalf("docs/casbin.md shows %d commands", len(cmds))
-	}
-	t.Chdir(filepath.Join("..", ".."))
-	for _, c := range cmds {
-		code, out, errOut := policyCLI(t, nil, c.args...)
-		if code != 0 || out != c.out {
-			t.Errorf("gatehouse %s: exit %d\n%s%s\nthe page shows:\n%s", strings.Join(c.args, " "), code, out, errOut, c.out)
-		}
-	}
+	return defined
 }

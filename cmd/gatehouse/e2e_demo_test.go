@@ -13,7 +13,7 @@ import (
 
 // demoRun is a running `gatehouse demo` and what it printed.
 type demoRun struct {
-	url, admin, guest, guestPW string
+	url, admin, guest, guestPW, adminPW string
 }
 
 // startDemo runs `gatehouse demo` with args on free ports and reads its URL,
@@ -44,7 +44,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 	var d demoRun
 	deadline := time.After(30 * time.Second)
 	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
-	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" {
+	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" || d.adminPW == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -57,6 +57,8 @@ func startDemo(t *testing.T, args ...string) demoRun {
 			switch {
 			case len(f) >= 3 && f[0] == "guest" && f[2] == "guest":
 				d.guestPW = f[1]
+			case len(f) >= 3 && f[0] == "admin" && f[2] == "admin":
+				d.adminPW = f[1]
 			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "GUEST="):
 				d.guest = strings.TrimPrefix(f[1], "GUEST=")
 			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "ADMIN="):

@@ -34,7 +34,10 @@ func gatehouseBinary(t *testing.T) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "gatehouse")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
+		// As the README installs it.
+		install := exec.Command("go", "install", ".")
+		install.Env = append(os.Environ(), "GOBIN="+dir)
+		out, err := install.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
