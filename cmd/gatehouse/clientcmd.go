@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +30,7 @@ type clientOptions struct {
 
 func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
-	fs.StringVarP(&o.output, "output", "o", "table", `output format: "table" or "json" (the API's JSON, for scripts)`)
+	fs.StringVarP(&o.output, "output", "o", "table", `output format: "table", "json" (the API's JSON, for scripts) or "yaml" (the same, as YAML)`)
 }
 
 // clientGroup returns a command that only holds subcommands. Run without
@@ -61,8 +59,8 @@ func (a *app) clientGroup(use, short, example string, o *clientOptions) *cobra.C
 // last login; the token is GATEHOUSE_TOKEN, else the stored login for that
 // server. A stored token is only ever sent to the server it came from.
 func (a *app) connect(o *clientOptions) (*client.Client, error) {
-	if o.output != "table" && o.output != "json" {
-		return nil, usageError{fmt.Errorf("--output %q: want table or json", o.output)}
+	if err := checkOutput(o.output, "table", "json", "yaml"); err != nil {
+		return nil, err
 	}
 	server, source := o.server, "--server"
 	if server == "" {
@@ -120,18 +118,6 @@ func (o *clientOptions) apiError(err error) error {
 	if client.IsCode(err, "unauthenticated") && o.relogin != "" {
 		return fmt.Errorf("%w (%s)", err, o.relogin)
 	}
-	return err
-}
-
-// printJSON writes an API answer as it came, indented for people. Runes a
-// terminal must not see raw are written as JSON escapes (termSafe's \uXXXX
-// is JSON's), so the output means the same to a JSON reader.
-func printJSON(w io.Writer, body json.RawMessage) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, body, "", "  "); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, termSafe(buf.String(), '\n')+"\n")
 	return err
 }
 

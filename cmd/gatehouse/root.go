@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -72,6 +74,7 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
+	root.SetVersionTemplate("gatehouse {{.Version}}\n") // as gatehouse version prints it
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd(), a.userCmd(), a.roleCmd(), a.permissionCmd())
@@ -80,17 +83,44 @@ func (a *app) rootCmd() *cobra.Command {
 	return root
 }
 
+// versionInfo is what gatehouse version -o json prints.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"` // the VCS revision built, when Go recorded it
+	GoVersion string `json:"go_version"`
+	Platform  string `json:"platform"` // GOOS/GOARCH
+}
+
 func (a *app) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version",
-		Example: "  gatehouse version",
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Long: `Print the version as "gatehouse VERSION"; -o json and -o yaml add the
+commit it was built from (when known), the Go version and the platform.`,
+		Example: "  gatehouse version\n  gatehouse version -o json | jq -r .version",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(a.stdout, "gatehouse", version)
-			return nil
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
+			if output == "text" {
+				fmt.Fprintln(a.stdout, "gatehouse", version)
+				return nil
+			}
+			v := versionInfo{Version: version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" {
+						v.Commit = s.Value
+					}
+				}
+			}
+			return printValue(a.stdout, output, v)
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	return cmd
 }
 
 // noArgs refuses positional arguments as a usage error.
