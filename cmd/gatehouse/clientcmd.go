@@ -43,7 +43,7 @@ func (a *app) clientGroup(use, short, example string, o *clientOptions) *cobra.C
 		Example: example,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+				return unknownCommand(cmd, args[0])
 			}
 			return usageError{fmt.Errorf("%q needs a command", cmd.CommandPath())}
 		},

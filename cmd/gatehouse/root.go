@@ -74,8 +74,10 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
+	// --version has no -v: -v means --verbose wherever it exists.
+	root.Flags().Bool("version", false, "print the version (as gatehouse version does)")
 	root.SetVersionTemplate("gatehouse {{.Version}}\n") // as gatehouse version prints it
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd(), a.userCmd(), a.roleCmd(), a.permissionCmd())
 	root.AddCommand(a.policyCmd())
