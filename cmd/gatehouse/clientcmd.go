@@ -93,10 +93,11 @@ func (a *app) connect(o *clientOptions) (*client.Client, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", source, err)}
 	}
-	l := creds.Logins[base]
-	if l == nil || l.Token == "" {
+	stored, l := creds.login(base)
+	if l == nil {
 		return nil, fmt.Errorf("not logged in to %s: run gatehouse login --server %s --username NAME, or set GATEHOUSE_TOKEN", base, base)
 	}
+	base = stored // the token goes only where it came from
 	if !l.ExpiresAt.IsZero() && time.Now().After(l.ExpiresAt) {
 		return nil, fmt.Errorf("your login to %s as %s expired at %s: run gatehouse login --server %s --username %s",
 			base, l.Username, l.ExpiresAt.UTC().Format(time.RFC3339), base, l.Username)

@@ -55,6 +55,8 @@ func TestCLIUserManagement(t *testing.T) {
 	// ... and without either: the default role and an invitation link.
 	out = admin.ok("user", "create", "bob")
 	contains(t, "user create bob", out, "Created user bob (inactive until they sign up) with roles: guest.", srv.URL+"/gatehouse/signup?token=")
+	// The start-up log names the server by the URL of its links.
+	contains(t, "the start-up log", srv.proc.Logs(), `"url":"`+srv.URL+`"`)
 	bobLink := invitationURL(t, out)
 	// An unknown role is refused and leaves no user behind.
 	admin.fails(1, []string{`roles: unknown role "nosuch"`}, "user", "create", "carol", "--role", "nosuch")

@@ -63,7 +63,7 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 		return usageError{fmt.Errorf("--server: %w", err)}
 	}
 	username := o.username
-	if prev := creds.Logins[base]; username == "" && prev != nil {
+	if _, prev := creds.login(base); username == "" && prev != nil {
 		username = prev.Username
 	}
 	if username == "" {
