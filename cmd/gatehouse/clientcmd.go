@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
-	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
 
@@ -153,33 +149,3 @@ func yesNo(b bool) string {
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// readPassword reads a password: one line of stdin with --password-stdin,
-// else a prompt without echo when stdin is a terminal.
-func (a *app) readPassword(fromStdin bool, prompt string) (admin.Secret, error) {
-	if fromStdin {
-		line, err := bufio.NewReader(a.stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("reading the password from stdin: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if pw == "" {
-			return "", usageError{errors.New("--password-stdin: stdin holds no password")}
-		}
-		return admin.Secret(pw), nil
-	}
-	f, ok := a.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", usageError{errors.New("stdin is not a terminal: pass the password with --password-stdin")}
-	}
-	fmt.Fprint(a.stderr, prompt)
-	b, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(a.stderr)
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	if len(b) == 0 {
-		return "", errors.New("no password given")
-	}
-	return admin.Secret(b), nil
-}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,10 +31,13 @@ The other client commands use it for the server of the last login, or for
 --server / GATEHOUSE_SERVER when a login for that server is stored.
 GATEHOUSE_TOKEN, when set, is used instead of any stored login.
 
+Without --username, the user of the stored login for that server logs in
+again; when there is none, login asks for the username at the terminal.
 The password is read without echo from the terminal, or as one line of
 stdin with --password-stdin. It is never passed as a flag, where other
 users could read it in the process list.`,
 		Example: `  gatehouse login --server http://127.0.0.1:8080 --username admin
+  gatehouse login --server http://127.0.0.1:8080   # asks for the username and the password
   printf '%s\n' "$ADMIN_PASSWORD" | gatehouse login --server https://gatehouse.example.com --username admin --password-stdin`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,7 +45,7 @@ users could read it in the process list.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
-	cmd.Flags().StringVar(&o.username, "username", "", "username (default: the user of the stored login for this server)")
+	cmd.Flags().StringVar(&o.username, "username", "", "username (default: the user of the stored login for this server, else asked at the terminal)")
 	cmd.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	return cmd
 }
@@ -67,7 +72,9 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 		username = prev.Username
 	}
 	if username == "" {
-		return usageError{fmt.Errorf("--username is required")}
+		if username, err = a.askUsername(base); err != nil {
+			return err
+		}
 	}
 	pw, err := a.readPassword(o.passwordStdin, fmt.Sprintf("Password for %s at %s: ", username, base))
 	if err != nil {
@@ -93,6 +100,22 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s. The token expires at %s and is stored in %s.\n",
 		base, username, timestamp(expires), path)
 	return nil
+}
+
+// askUsername asks for the username at the terminal, for login without
+// --username and without a stored login to take it from.
+func (a *app) askUsername(base string) (string, error) {
+	if a.prompt == nil {
+		return "", usageError{errors.New("--username is required (stdin is not a terminal to ask for it)")}
+	}
+	name, err := a.prompt.Line(fmt.Sprintf("Username for %s: ", base))
+	if err != nil {
+		return "", fmt.Errorf("reading the username: %w", err)
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		return "", errors.New("no username given")
+	}
+	return name, nil
 }
 
 // plainRemote reports whether base is http:// to a host other than the

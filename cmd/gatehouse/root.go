@@ -31,27 +31,35 @@ type app struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// prompt asks the person at the terminal; nil when stdin is not one.
+	prompt prompter
 }
 
 // run executes the command line and returns the process exit code.
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdout, stderr = termWriter{stdout}, termWriter{stderr}
-	a := &app{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prompt: terminalPrompter(stdin, stderr)}
+	return a.execute(ctx, args)
+}
+
+// execute runs the command line with a's streams and returns the exit
+// code.
+func (a *app) execute(ctx context.Context, args []string) int {
 	root := a.rootCmd()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	fmt.Fprintln(a.stderr, "Error:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		if cmd != nil {
-			fmt.Fprintln(stderr)
-			fmt.Fprint(stderr, cmd.UsageString())
+			fmt.Fprintln(a.stderr)
+			fmt.Fprint(a.stderr, cmd.UsageString())
 		}
 		return 2
 	}
