@@ -22,6 +22,16 @@ type clientOptions struct {
 	// relogin, set by connect, tells the user what to do when the server
 	// refuses the token.
 	relogin string
+	// stored, set by connect, is the stored login whose token it sends;
+	// nil when the token is GATEHOUSE_TOKEN.
+	stored *storedRef
+}
+
+// storedRef is a stored login and where it is stored.
+type storedRef struct {
+	file   string // the credentials file
+	server string // the server it is stored for, which gets its token
+	login  *storedLogin
 }
 
 func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
@@ -99,6 +109,7 @@ func (a *app) connect(o *clientOptions) (*client.Client, error) {
 			base, l.Username, l.ExpiresAt.UTC().Format(time.RFC3339), base, l.Username)
 	}
 	o.relogin = fmt.Sprintf("log in again: gatehouse login --server %s --username %s", base, l.Username)
+	o.stored = &storedRef{file: path, server: base, login: l}
 	return a.newClient(base, source, string(l.Token))
 }
 

@@ -175,6 +175,7 @@ Try it (each line says what Gatehouse answers):
 Or use the CLI (login asks for the password above):
 
   gatehouse login --server %[1]s --username admin
+  gatehouse whoami
   gatehouse user list
 
 `, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)
@@ -219,6 +220,7 @@ Or by hand (each line says what Gatehouse answers):
 Or use Gatehouse's CLI (login asks for the password above):
 
   gatehouse login --server %[1]s --username admin
+  gatehouse whoami
   gatehouse user list
 
 `, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)

@@ -128,6 +128,9 @@ func (d demoRun) cliLogin(t *testing.T) {
 	}
 	out := cli.okStdin(d.adminPW+"\n", append(d.login, "--password-stdin")...)
 	contains(t, "the demo's login line", out, "Logged in to "+d.url+" as admin")
+	if out := cli.ok("whoami"); !hasRow(out, "Server:", d.url) || !hasRow(out, "User:", "admin") || !hasRow(out, "Roles:", "admin") {
+		t.Errorf("whoami after the demo's login line:\n%s", out)
+	}
 	if !hasRow(cli.ok("user", "list"), "guest", "Guest User", "active", "guest") {
 		t.Error("user list after the demo's login line has no guest")
 	}
