@@ -110,10 +110,12 @@ func (s *ttySession) wait() (int, string) {
 	return 0, s.transcript()
 }
 
-// TestLoginPromptsOnATerminal: on a real terminal, login without
-// --username asks for the username, then for the password, and logs in.
-func TestLoginPromptsOnATerminal(t *testing.T) {
-	const adminPW = "admin-password-1"
+// TestPromptsOnATerminal: on a real terminal, login without --username
+// asks for the username, then for the password, and logs in; me password
+// asks for the current password and the new one twice, refuses two that
+// differ, and changes it.
+func TestPromptsOnATerminal(t *testing.T) {
+	const adminPW, newPW = "admin-password-1", "admin-password-two"
 	srv := startGatehouse(t, adminPW)
 	cli := newCLI(t)
 	s := cli.onTerminal("login", "--server", srv.URL)
@@ -121,9 +123,28 @@ func TestLoginPromptsOnATerminal(t *testing.T) {
 	s.answer("Password for admin at "+srv.URL+": ", adminPW)
 	code, shown := s.wait()
 	if code != 0 || !strings.Contains(shown, "Logged in to "+srv.URL+" as admin.") {
-		t.Fatalf("exit %d:\n%s", code, shown)
+		t.Fatalf("login: exit %d:\n%s", code, shown)
 	}
 	if !hasRow(cli.ok("user", "list"), "admin", "active", "admin") {
 		t.Error("the login made on the terminal is not used by user list")
+	}
+
+	current := "The current password of admin at " + srv.URL + ": "
+	s = cli.onTerminal("me", "password")
+	s.answer(current, adminPW)
+	s.answer("New password: ", newPW)
+	s.answer("New password again: ", newPW+"x")
+	if code, shown := s.wait(); code != 1 || !strings.Contains(shown, "the new passwords typed differ; nothing changed") {
+		t.Errorf("me password with two different new passwords: exit %d:\n%s", code, shown)
+	}
+	s = cli.onTerminal("me", "password")
+	s.answer(current, adminPW)
+	s.answer("New password: ", newPW)
+	s.answer("New password again: ", newPW)
+	if code, shown := s.wait(); code != 0 || !strings.Contains(shown, "Changed the password of admin.") {
+		t.Errorf("me password: exit %d:\n%s", code, shown)
+	}
+	if r := newCLI(t).runEnv(nil, newPW+"\n", "login", "--server", srv.URL, "--username", "admin", "--password-stdin"); r.code != 0 {
+		t.Errorf("the password typed at the terminal is not the new one: %v", r)
 	}
 }

@@ -91,15 +91,21 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	if err != nil {
 		return err
 	}
-	expires := time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+	l := newStoredLogin(username, tok)
 	creds.Current = base
-	creds.Logins[base] = &storedLogin{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
+	creds.Logins[base] = l
 	if err := creds.save(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s. The token expires at %s and is stored in %s.\n",
-		base, username, timestamp(expires), path)
+		base, username, timestamp(l.ExpiresAt), path)
 	return nil
+}
+
+// newStoredLogin is the login to store for a token just issued.
+func newStoredLogin(username string, tok client.Token) *storedLogin {
+	expires := time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+	return &storedLogin{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
 }
 
 // askUsername asks for the username at the terminal, for login without
