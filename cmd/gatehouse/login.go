@@ -29,7 +29,11 @@ func (a *app) loginCmd() *cobra.Command {
 <user config dir>/gatehouse/credentials.json (mode 0600), one per server.
 The other client commands use it for the server of the last login, or for
 --server / GATEHOUSE_SERVER when a login for that server is stored.
-GATEHOUSE_TOKEN, when set, is used instead of any stored login.
+GATEHOUSE_TOKEN, when set, is used instead of any stored login. A login
+stored for a loopback URL (http://127.0.0.1:8080) is also found under the
+loopback's other names (http://localhost:8080, http://[::1]:8080); its
+token still goes only to the URL it was stored for. "gatehouse whoami"
+shows which login is used, "gatehouse logout" forgets it.
 
 Without --username, the user of the stored login for that server logs in
 again; when there is none, login asks for the username at the terminal.
@@ -94,6 +98,12 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	l := newStoredLogin(username, tok)
 	creds.Current = base
 	creds.Logins[base] = l
+	// One login per server: the one just made replaces any stored under
+	// another loopback name of it, which would otherwise be found first
+	// when that name is typed.
+	for _, alias := range loopbackAliases(base) {
+		delete(creds.Logins, alias)
+	}
 	if err := creds.save(path); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeTerminal is a prompter with a person who types answers, in order,
@@ -169,5 +170,32 @@ func TestReadPasswordSources(t *testing.T) {
 	a = &app{prompt: &fakeTerminal{answers: []string{"typed"}}}
 	if pw, err := a.readPassword(false, "Password: "); err != nil || pw != "typed" {
 		t.Errorf("terminal: %q, %v", pw, err)
+	}
+}
+
+// TestLoginReplacesALoopbackAlias: a login to http://localhost:PORT
+// replaces the one stored for http://127.0.0.1:PORT (the same server), so
+// the older token is not found first when the other name is typed.
+func TestLoginReplacesALoopbackAlias(t *testing.T) {
+	srv := httptest.NewServer(&fakeLogin{})
+	defer srv.Close()
+	localhost := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	vars := map[string]string{"HOME": t.TempDir()}
+	path := storeLogins(t, vars, srv.URL, map[string]*storedLogin{
+		srv.URL:              {Username: "old", Token: "old-token", ExpiresAt: time.Now().Add(-time.Minute)},
+		"http://127.0.0.1:1": {Username: "other", Token: "other-token", ExpiresAt: time.Now().Add(time.Hour)},
+	})
+	if _, stderr, code := clientRun(t, vars, "pw\n", "login", "--server", localhost, "--username", "bob", "--password-stdin"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	creds, err := loadCredentials(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds.Logins) != 2 || creds.Logins[srv.URL] != nil || creds.Logins[localhost] == nil || creds.Logins[localhost].Token != "tok-bob" || creds.Logins["http://127.0.0.1:1"] == nil {
+		t.Errorf("logins after the login: %+v", creds.Logins)
+	}
+	if server, l := creds.login(srv.URL); server != localhost || l == nil || l.Username != "bob" {
+		t.Errorf("the login for %s is %s's %+v, want bob's for %s", srv.URL, server, l, localhost)
 	}
 }
