@@ -24,8 +24,8 @@ from their next request; no new login is needed.`,
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			fmt.Fprintf(a.stdout, "Assigned role %s to user %s.\n", res.Value.Role, res.Value.User)
 			return nil
@@ -82,8 +82,8 @@ func (a *app) roleAssignmentCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			rows := make([][]string, len(res.Value))
 			for i, as := range res.Value {

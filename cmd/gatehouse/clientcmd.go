@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
-	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
 
@@ -28,11 +22,21 @@ type clientOptions struct {
 	// relogin, set by connect, tells the user what to do when the server
 	// refuses the token.
 	relogin string
+	// stored, set by connect, is the stored login whose token it sends;
+	// nil when the token is GATEHOUSE_TOKEN.
+	stored *storedRef
+}
+
+// storedRef is a stored login and where it is stored.
+type storedRef struct {
+	file   string // the credentials file
+	server string // the server it is stored for, which gets its token
+	login  *storedLogin
 }
 
 func (o *clientOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
-	fs.StringVarP(&o.output, "output", "o", "table", `output format: "table" or "json" (the API's JSON, for scripts)`)
+	fs.StringVarP(&o.output, "output", "o", "table", `output format: "table", "json" (the API's JSON, for scripts) or "yaml" (the same, as YAML)`)
 }
 
 // clientGroup returns a command that only holds subcommands. Run without
@@ -45,7 +49,7 @@ func (a *app) clientGroup(use, short, example string, o *clientOptions) *cobra.C
 		Example: example,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+				return unknownCommand(cmd, args[0])
 			}
 			return usageError{fmt.Errorf("%q needs a command", cmd.CommandPath())}
 		},
@@ -61,8 +65,8 @@ func (a *app) clientGroup(use, short, example string, o *clientOptions) *cobra.C
 // last login; the token is GATEHOUSE_TOKEN, else the stored login for that
 // server. A stored token is only ever sent to the server it came from.
 func (a *app) connect(o *clientOptions) (*client.Client, error) {
-	if o.output != "table" && o.output != "json" {
-		return nil, usageError{fmt.Errorf("--output %q: want table or json", o.output)}
+	if err := checkOutput(o.output, "table", "json", "yaml"); err != nil {
+		return nil, err
 	}
 	server, source := o.server, "--server"
 	if server == "" {
@@ -95,15 +99,17 @@ func (a *app) connect(o *clientOptions) (*client.Client, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("%s: %w", source, err)}
 	}
-	l := creds.Logins[base]
-	if l == nil || l.Token == "" {
+	stored, l := creds.login(base)
+	if l == nil {
 		return nil, fmt.Errorf("not logged in to %s: run gatehouse login --server %s --username NAME, or set GATEHOUSE_TOKEN", base, base)
 	}
+	base = stored // the token goes only where it came from
 	if !l.ExpiresAt.IsZero() && time.Now().After(l.ExpiresAt) {
 		return nil, fmt.Errorf("your login to %s as %s expired at %s: run gatehouse login --server %s --username %s",
 			base, l.Username, l.ExpiresAt.UTC().Format(time.RFC3339), base, l.Username)
 	}
 	o.relogin = fmt.Sprintf("log in again: gatehouse login --server %s --username %s", base, l.Username)
+	o.stored = &storedRef{file: path, server: base, login: l}
 	return a.newClient(base, source, string(l.Token))
 }
 
@@ -120,18 +126,6 @@ func (o *clientOptions) apiError(err error) error {
 	if client.IsCode(err, "unauthenticated") && o.relogin != "" {
 		return fmt.Errorf("%w (%s)", err, o.relogin)
 	}
-	return err
-}
-
-// printJSON writes an API answer as it came, indented for people. Runes a
-// terminal must not see raw are written as JSON escapes (termSafe's \uXXXX
-// is JSON's), so the output means the same to a JSON reader.
-func printJSON(w io.Writer, body json.RawMessage) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, body, "", "  "); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, termSafe(buf.String(), '\n')+"\n")
 	return err
 }
 
@@ -166,33 +160,3 @@ func yesNo(b bool) string {
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// readPassword reads a password: one line of stdin with --password-stdin,
-// else a prompt without echo when stdin is a terminal.
-func (a *app) readPassword(fromStdin bool, prompt string) (admin.Secret, error) {
-	if fromStdin {
-		line, err := bufio.NewReader(a.stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("reading the password from stdin: %w", err)
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if pw == "" {
-			return "", usageError{errors.New("--password-stdin: stdin holds no password")}
-		}
-		return admin.Secret(pw), nil
-	}
-	f, ok := a.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", usageError{errors.New("stdin is not a terminal: pass the password with --password-stdin")}
-	}
-	fmt.Fprint(a.stderr, prompt)
-	b, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(a.stderr)
-	if err != nil {
-		return "", fmt.Errorf("reading the password: %w", err)
-	}
-	if len(b) == 0 {
-		return "", errors.New("no password given")
-	}
-	return admin.Secret(b), nil
-}

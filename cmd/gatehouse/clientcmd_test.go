@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +218,53 @@ func TestLoginNeedsAPasswordSource(t *testing.T) {
 	_, stderr, code = clientRun(t, vars, "\n", "login", "--server", "http://127.0.0.1:1", "--username", "admin", "--password-stdin")
 	if code != 2 || !strings.Contains(stderr, "stdin holds no password") {
 		t.Errorf("login with an empty stdin: exit %d: %s", code, stderr)
+	}
+}
+
+func TestLoopbackAliases(t *testing.T) {
+	for base, want := range map[string][]string{
+		"http://localhost:8080":             {"http://127.0.0.1:8080", "http://[::1]:8080"},
+		"http://127.0.0.1:8080":             {"http://localhost:8080", "http://[::1]:8080"},
+		"https://[::1]/g":                   {"https://127.0.0.1/g", "https://localhost/g"},
+		"http://10.0.0.1:8080":              nil,
+		"http://127.0.0.2:8080":             nil,
+		"http://localhost.example.com:8080": nil,
+	} {
+		if got := loopbackAliases(base); !slices.Equal(got, want) {
+			t.Errorf("loopbackAliases(%q) = %q, want %q", base, got, want)
+		}
+	}
+}
+
+// TestLoopbackNamesShareALogin: a login stored for http://127.0.0.1:PORT
+// is used for http://localhost:PORT, and its token goes to the server it
+// was stored for; another port, scheme or host gets no token.
+func TestLoopbackNamesShareALogin(t *testing.T) {
+	rec := &authRecorder{}
+	srv := httptest.NewServer(rec) // http://127.0.0.1:PORT
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	vars := map[string]string{"HOME": t.TempDir()}
+	path, _ := credentialsPath(func(k string) string { return vars[k] })
+	c := &credentials{Current: srv.URL, Logins: map[string]*storedLogin{
+		srv.URL: {Username: "bob", Token: "loopback-token", ExpiresAt: time.Now().Add(time.Hour)},
+	}}
+	if err := c.save(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := clientRun(t, vars, "", "user", "list", "--server", "http://localhost:"+port); code != 0 {
+		t.Fatalf("--server http://localhost:%s with a login for %s: exit %d: %s", port, srv.URL, code, stderr)
+	}
+	if got := rec.headers(); len(got) != 1 || got[0] != "Bearer loopback-token" {
+		t.Errorf("the stored server saw %q, want the stored token once", got)
+	}
+	for _, other := range []string{"https://localhost:" + port, "http://localhost:1", "http://127.0.0.2:" + port} {
+		_, stderr, code := clientRun(t, vars, "", "user", "list", "--server", other)
+		if code != 1 || !strings.Contains(stderr, "not logged in to "+other) {
+			t.Errorf("--server %s: exit %d: %s", other, code, stderr)
+		}
+	}
+	if got := rec.headers(); len(got) != 1 {
+		t.Errorf("the server saw %d requests, want 1", len(got))
 	}
 }

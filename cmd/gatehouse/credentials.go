@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
@@ -28,6 +32,53 @@ type storedLogin struct {
 	Username  string       `json:"username"`
 	Token     admin.Secret `json:"token"`
 	ExpiresAt time.Time    `json:"expires_at"`
+}
+
+// login returns the stored login for the server base and the server it is
+// stored for: base itself or, when base names this machine's loopback
+// interface, a login stored under another of its names (localhost,
+// 127.0.0.1, [::1]) with the same scheme, port and path, so that a login
+// made with the URL a sign-up page or a document shows is found when the
+// user types the other. Only the stored server ever gets its token:
+// callers send it there, not to base, so no token goes to an address that
+// did not issue it. The second result is nil when there is no login.
+func (c *credentials) login(base string) (string, *storedLogin) {
+	if l := c.Logins[base]; l != nil && l.Token != "" {
+		return base, l
+	}
+	for _, alias := range loopbackAliases(base) {
+		if l := c.Logins[alias]; l != nil && l.Token != "" {
+			return alias, l
+		}
+	}
+	return base, nil
+}
+
+// loopbackNames are the names of this machine's loopback interface, most
+// common first.
+var loopbackNames = [...]string{"127.0.0.1", "localhost", "::1"}
+
+// loopbackAliases returns base under the other loopback names, in the form
+// client.ParseServer gives; nothing when base is not a loopback URL.
+func loopbackAliases(base string) []string {
+	u, err := url.Parse(base)
+	if err != nil || !slices.Contains(loopbackNames[:], u.Hostname()) {
+		return nil
+	}
+	var out []string
+	for _, name := range loopbackNames {
+		if name == u.Hostname() {
+			continue
+		}
+		host := name
+		if port := u.Port(); port != "" {
+			host = net.JoinHostPort(name, port)
+		} else if strings.Contains(name, ":") {
+			host = "[" + name + "]"
+		}
+		out = append(out, u.Scheme+"://"+host+u.EscapedPath())
+	}
+	return out
 }
 
 // configDir is os.UserConfigDir, reading the environment through getenv so

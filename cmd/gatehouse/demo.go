@@ -102,7 +102,9 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 	if err != nil {
 		return err
 	}
-	d := demoInfo{url: "http://" + s.dataLn.Addr().String(), ops: "http://" + s.opsLn.Addr().String(),
+	// The URLs printed are the server's own (as in invitation links), so
+	// the login line below stores the login the other commands look up.
+	d := demoInfo{url: s.publicURL, ops: defaultPublicURL(s.opsLn.Addr().String()),
 		adminPW: adminPW, guestPW: guestPW, adminTok: adminTok.AccessToken, guestTok: guestTok.AccessToken}
 	if presetName == "zenml" {
 		printZenMLDemo(a.stdout, d)
@@ -170,6 +172,12 @@ Try it (each line says what Gatehouse answers):
   # make the guest an admin; the guest's existing token can write at once
   curl -X POST -H "Authorization: Bearer $ADMIN" -d '{"user":"guest","role":"admin"}' %[1]s/gatehouse/v1/role-assignments
 
+Or use the CLI (login asks for the password above):
+
+  gatehouse login --server %[1]s --username admin
+  gatehouse whoami
+  gatehouse user list
+
 `, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)
 }
 
@@ -208,6 +216,12 @@ Or by hand (each line says what Gatehouse answers):
 
   # anonymous API calls: 401, with "detail"
   curl -i %[1]s/api/v1/stacks
+
+Or use Gatehouse's CLI (login asks for the password above):
+
+  gatehouse login --server %[1]s --username admin
+  gatehouse whoami
+  gatehouse user list
 
 `, d.url, d.ops, d.adminPW, d.guestPW, d.adminTok, d.guestTok)
 }

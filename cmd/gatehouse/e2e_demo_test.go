@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,12 @@ import (
 // demoRun is a running `gatehouse demo` and what it printed.
 type demoRun struct {
 	url, admin, guest, guestPW, adminPW string
+	login                               []string // the CLI login line, without "gatehouse"
 }
 
 // startDemo runs `gatehouse demo` with args on free ports and reads its URL,
-// the guest's password and the two tokens from what it prints.
+// the passwords, the two tokens and the CLI login line from what it
+// prints.
 func startDemo(t *testing.T, args ...string) demoRun {
 	t.Helper()
 	if testing.Short() {
@@ -44,7 +47,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 	var d demoRun
 	deadline := time.After(30 * time.Second)
 	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
-	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" || d.adminPW == "" {
+	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" || d.adminPW == "" || d.login == nil {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -59,13 +62,15 @@ func startDemo(t *testing.T, args ...string) demoRun {
 				d.guestPW = f[1]
 			case len(f) >= 3 && f[0] == "admin" && f[2] == "admin":
 				d.adminPW = f[1]
+			case len(f) > 2 && f[0] == "gatehouse" && f[1] == "login":
+				d.login = f[1:]
 			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "GUEST="):
 				d.guest = strings.TrimPrefix(f[1], "GUEST=")
 			case len(f) == 2 && f[0] == "export" && strings.HasPrefix(f[1], "ADMIN="):
 				d.admin = strings.TrimPrefix(f[1], "ADMIN=")
 			}
 		case <-deadline:
-			t.Fatal("demo printed no URL, password and tokens within 30s")
+			t.Fatal("demo printed no URL, passwords, tokens and login line within 30s")
 		}
 	}
 	return d
@@ -109,6 +114,31 @@ func TestDemo(t *testing.T) {
 	d.try(t, "PUT", "/api/v1/users/admin", d.guest, curlForm, `{"full_name":"x"}`, 403)
 	d.try(t, "POST", "/api/v1/pipelines", d.admin, curlForm, `{"name":"nightly"}`, 201)
 	d.try(t, "POST", "/gatehouse/v1/login", "", curlForm, "username=guest&password="+d.guestPW, 200)
+	d.cliLogin(t)
+}
+
+// cliLogin runs the CLI login line the demo prints and checks that the
+// login it stores is the one the other commands look up, under the URL
+// the demo and its invitation links show, and under localhost too.
+func (d demoRun) cliLogin(t *testing.T) {
+	t.Helper()
+	cli := newCLI(t)
+	if want := []string{"login", "--server", d.url, "--username", "admin"}; !slices.Equal(d.login, want) {
+		t.Errorf("the demo prints gatehouse %q, want %q", d.login, want)
+	}
+	out := cli.okStdin(d.adminPW+"\n", append(d.login, "--password-stdin")...)
+	contains(t, "the demo's login line", out, "Logged in to "+d.url+" as admin")
+	if out := cli.ok("whoami"); !hasRow(out, "Server:", d.url) || !hasRow(out, "User:", "admin") || !hasRow(out, "Roles:", "admin") {
+		t.Errorf("whoami after the demo's login line:\n%s", out)
+	}
+	if !hasRow(cli.ok("user", "list"), "guest", "Guest User", "active", "guest") {
+		t.Error("user list after the demo's login line has no guest")
+	}
+	contains(t, "an invitation", cli.ok("user", "create", "newcomer"), d.url+"/gatehouse/signup?token=")
+	localhost := strings.Replace(d.url, "127.0.0.1", "localhost", 1)
+	if !hasRow(cli.ok("user", "list", "--server", localhost), "newcomer", "invited") {
+		t.Errorf("the login for %s is not found for %s", d.url, localhost)
+	}
 }
 
 // TestDemoZenMLPreset runs `gatehouse demo --preset zenml` and tries the
@@ -124,4 +154,5 @@ func TestDemoZenMLPreset(t *testing.T) {
 		`"detail":"POST /api/v1/workspaces/default/stacks is not allowed for you"`)
 	d.try(t, "POST", "/api/v1/workspaces/default/stacks", d.admin, curlForm, `{"name":"nightly"}`, 201)
 	contains(t, "the anonymous answer", d.try(t, "GET", "/api/v1/stacks", "", "", "", 401), `"detail":"authentication required`)
+	d.cliLogin(t)
 }

@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
@@ -52,6 +55,8 @@ func TestCLIUserManagement(t *testing.T) {
 	// ... and without either: the default role and an invitation link.
 	out = admin.ok("user", "create", "bob")
 	contains(t, "user create bob", out, "Created user bob (inactive until they sign up) with roles: guest.", srv.URL+"/gatehouse/signup?token=")
+	// The start-up log names the server by the URL of its links.
+	contains(t, "the start-up log", srv.proc.Logs(), `"url":"`+srv.URL+`"`)
 	bobLink := invitationURL(t, out)
 	// An unknown role is refused and leaves no user behind.
 	admin.fails(1, []string{`roles: unknown role "nosuch"`}, "user", "create", "carol", "--role", "nosuch")
@@ -83,6 +88,10 @@ func TestCLIUserManagement(t *testing.T) {
 	roles := decodeJSON[struct{ Items []client.Role }](t, admin.ok("role", "list", "-o", "json"))
 	if len(roles.Items) != 3 {
 		t.Errorf("role list -o json: %+v, want admin, guest and releaser", roles.Items)
+	}
+	var yamlRoles struct{ Items []client.Role }
+	if out := admin.ok("role", "list", "-o", "yaml"); yaml.Unmarshal([]byte(out), &yamlRoles) != nil || !reflect.DeepEqual(yamlRoles, roles) {
+		t.Errorf("role list -o yaml says other than -o json:\n%s", out)
 	}
 
 	// role assign, role assignment list, role revoke.
@@ -171,7 +180,7 @@ func TestCLIUserManagement(t *testing.T) {
 		{[]string{"role", "assign", "releaser"}, `required flag(s) "user" not set`},
 		{[]string{"role", "update", "releaser"}, "nothing to change"},
 		{[]string{"role", "assignment", "list", "extra"}, "takes no arguments"},
-		{[]string{"user", "list", "-o", "yaml"}, `--output "yaml": want table or json`},
+		{[]string{"user", "list", "-o", "xml"}, `--output "xml": want table, json or yaml`},
 		{[]string{"user", "lst"}, `unknown command "lst" for "gatehouse user"`},
 		{[]string{"role"}, `"gatehouse role" needs a command`},
 		{[]string{"user", "create", "x", "--rol", "admin"}, "unknown flag: --rol"},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,12 +29,19 @@ func (a *app) loginCmd() *cobra.Command {
 <user config dir>/gatehouse/credentials.json (mode 0600), one per server.
 The other client commands use it for the server of the last login, or for
 --server / GATEHOUSE_SERVER when a login for that server is stored.
-GATEHOUSE_TOKEN, when set, is used instead of any stored login.
+GATEHOUSE_TOKEN, when set, is used instead of any stored login. A login
+stored for a loopback URL (http://127.0.0.1:8080) is also found under the
+loopback's other names (http://localhost:8080, http://[::1]:8080); its
+token still goes only to the URL it was stored for. "gatehouse whoami"
+shows which login is used, "gatehouse logout" forgets it.
 
+Without --username, the user of the stored login for that server logs in
+again; when there is none, login asks for the username at the terminal.
 The password is read without echo from the terminal, or as one line of
 stdin with --password-stdin. It is never passed as a flag, where other
 users could read it in the process list.`,
 		Example: `  gatehouse login --server http://127.0.0.1:8080 --username admin
+  gatehouse login --server http://127.0.0.1:8080   # asks for the username and the password
   printf '%s\n' "$ADMIN_PASSWORD" | gatehouse login --server https://gatehouse.example.com --username admin --password-stdin`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,7 +49,7 @@ users could read it in the process list.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
-	cmd.Flags().StringVar(&o.username, "username", "", "username (default: the user of the stored login for this server)")
+	cmd.Flags().StringVar(&o.username, "username", "", "username (default: the user of the stored login for this server, else asked at the terminal)")
 	cmd.Flags().BoolVar(&o.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	return cmd
 }
@@ -63,11 +72,13 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 		return usageError{fmt.Errorf("--server: %w", err)}
 	}
 	username := o.username
-	if prev := creds.Logins[base]; username == "" && prev != nil {
+	if _, prev := creds.login(base); username == "" && prev != nil {
 		username = prev.Username
 	}
 	if username == "" {
-		return usageError{fmt.Errorf("--username is required")}
+		if username, err = a.askUsername(base); err != nil {
+			return err
+		}
 	}
 	pw, err := a.readPassword(o.passwordStdin, fmt.Sprintf("Password for %s at %s: ", username, base))
 	if err != nil {
@@ -84,15 +95,43 @@ func (a *app) runLogin(ctx context.Context, o *loginOptions) error {
 	if err != nil {
 		return err
 	}
-	expires := time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+	l := newStoredLogin(username, tok)
 	creds.Current = base
-	creds.Logins[base] = &storedLogin{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
+	creds.Logins[base] = l
+	// One login per server: the one just made replaces any stored under
+	// another loopback name of it, which would otherwise be found first
+	// when that name is typed.
+	for _, alias := range loopbackAliases(base) {
+		delete(creds.Logins, alias)
+	}
 	if err := creds.save(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "Logged in to %s as %s. The token expires at %s and is stored in %s.\n",
-		base, username, timestamp(expires), path)
+		base, username, timestamp(l.ExpiresAt), path)
 	return nil
+}
+
+// newStoredLogin is the login to store for a token just issued.
+func newStoredLogin(username string, tok client.Token) *storedLogin {
+	expires := time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second).UTC().Truncate(time.Second)
+	return &storedLogin{Username: username, Token: admin.Secret(tok.AccessToken), ExpiresAt: expires}
+}
+
+// askUsername asks for the username at the terminal, for login without
+// --username and without a stored login to take it from.
+func (a *app) askUsername(base string) (string, error) {
+	if a.prompt == nil {
+		return "", usageError{errors.New("--username is required (stdin is not a terminal to ask for it)")}
+	}
+	name, err := a.prompt.Line(fmt.Sprintf("Username for %s: ", base))
+	if err != nil {
+		return "", fmt.Errorf("reading the username: %w", err)
+	}
+	if name = strings.TrimSpace(name); name == "" {
+		return "", errors.New("no username given")
+	}
+	return name, nil
 }
 
 // plainRemote reports whether base is http:// to a host other than the

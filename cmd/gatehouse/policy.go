@@ -27,7 +27,7 @@ serve --policy-dir DIR loads it and reloads it when it changes.`,
 		// misspelt subcommand, and a CI step would pass.
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+				return unknownCommand(cmd, args[0])
 			}
 			return nil
 		},

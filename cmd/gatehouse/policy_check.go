@@ -43,8 +43,9 @@ or the stored login; this needs read.
 Without --user the request is anonymous.
 
 The exit code is 0 whether the request is allowed or denied; read the
-decision from the output (-o json: {"allowed": bool, "rule": "..."}). It is 1
-when no decision could be made and 2 for a usage error.`,
+decision from the output (-o json: {"allowed": bool, "rule": "..."}; -o yaml:
+the same as YAML). It is 1 when no decision could be made and 2 for a usage
+error.`,
 		Example: `  gatehouse policy check --policy-dir policy/ --user rita --role releaser --method POST --path /api/v1/deployments/d1
   gatehouse policy check --policy-dir policy/ --method GET --path /health -o json
   GATEHOUSE_SERVER=https://gatehouse.example.com gatehouse policy check --user gus --method DELETE --path /api/v1/pipelines/p1`,
@@ -73,7 +74,7 @@ when no decision could be made and 2 for a usage error.`,
 	f.StringVar(&o.path, "path", "", "request path (required); canonicalized as the proxy does")
 	f.StringVar(&o.policyDir, "policy-dir", "", "evaluate these policy files locally instead of asking a server")
 	f.StringVar(&o.client.server, "server", "", "URL of the Gatehouse server (env GATEHOUSE_SERVER; default: the server of the last login)")
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }
 
@@ -91,8 +92,8 @@ func (o *checkOptions) complete(cmd *cobra.Command, getenv env) error {
 	if o.path == "" {
 		errs = append(errs, errors.New("--path is required"))
 	}
-	if o.output != "text" && o.output != "json" {
-		errs = append(errs, fmt.Errorf("-o %q: want text or json", o.output))
+	if err := checkOutput(o.output, "text", "json", "yaml"); err != nil {
+		errs = append(errs, err)
 	}
 	if o.user != "" && o.policyDir != "" && !policy.ValidName(o.user) {
 		errs = append(errs, fmt.Errorf("--user %q: names use [A-Za-z0-9._@-]", o.user))
@@ -183,9 +184,11 @@ func checkRoles(files *policy.Files, dir string, roles []string) error {
 }
 
 func (a *app) printCheck(o *checkOptions, res checkResult) error {
-	if o.output == "json" {
-		enc := json.NewEncoder(a.stdout)
-		return enc.Encode(res)
+	switch o.output {
+	case "json": // one line, as scripts have read it so far
+		return json.NewEncoder(a.stdout).Encode(res)
+	case "yaml":
+		return printValue(a.stdout, o.output, res)
 	}
 	who := "anonymous"
 	if o.user != "" {

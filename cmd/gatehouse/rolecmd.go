@@ -32,8 +32,8 @@ more come from policy files.`,
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			var rows [][]string
 			for _, p := range res.Value {
@@ -74,8 +74,8 @@ func (a *app) roleListCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			rows := make([][]string, len(res.Value))
 			for i, r := range res.Value {
@@ -88,8 +88,8 @@ func (a *app) roleListCmd(o *clientOptions) *cobra.Command {
 
 // printRole prints a role after a change.
 func (a *app) printRole(o *clientOptions, res client.Result[client.Role], verb string) error {
-	if o.output == "json" {
-		return printJSON(a.stdout, res.Body)
+	if o.output != "table" {
+		return printAs(a.stdout, o.output, res.Body)
 	}
 	fmt.Fprintf(a.stdout, "%s role %s with permissions: %s.\n", verb, res.Value.Name, orDash(strings.Join(res.Value.Permissions, ", ")))
 	return nil

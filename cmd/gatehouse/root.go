@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,27 +31,35 @@ type app struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// prompt asks the person at the terminal; nil when stdin is not one.
+	prompt prompter
 }
 
 // run executes the command line and returns the process exit code.
 func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout, stderr io.Writer) int {
 	stdout, stderr = termWriter{stdout}, termWriter{stderr}
-	a := &app{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{env: getenv, stdin: stdin, stdout: stdout, stderr: stderr, prompt: terminalPrompter(stdin, stderr)}
+	return a.execute(ctx, args)
+}
+
+// execute runs the command line with a's streams and returns the exit
+// code.
+func (a *app) execute(ctx context.Context, args []string) int {
 	root := a.rootCmd()
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "Error:", err)
+	fmt.Fprintln(a.stderr, "Error:", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		if cmd != nil {
-			fmt.Fprintln(stderr)
-			fmt.Fprint(stderr, cmd.UsageString())
+			fmt.Fprintln(a.stderr)
+			fmt.Fprint(a.stderr, cmd.UsageString())
 		}
 		return 2
 	}
@@ -72,25 +82,56 @@ func (a *app) rootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// --version has no -v: -v means --verbose wherever it exists.
+	root.Flags().Bool("version", false, "print the version (as gatehouse version does)")
+	root.SetVersionTemplate("gatehouse {{.Version}}\n") // as gatehouse version prints it
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
-	root.AddCommand(a.loginCmd(), a.userCmd(), a.roleCmd(), a.permissionCmd())
+	root.AddCommand(a.loginCmd(), a.logoutCmd(), a.whoamiCmd(), a.meCmd())
+	root.AddCommand(a.userCmd(), a.roleCmd(), a.permissionCmd())
 	root.AddCommand(a.policyCmd())
 	root.AddCommand(a.tokenCmd())
 	return root
 }
 
+// versionInfo is what gatehouse version -o json prints.
+type versionInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"` // the VCS revision built, when Go recorded it
+	GoVersion string `json:"go_version"`
+	Platform  string `json:"platform"` // GOOS/GOARCH
+}
+
 func (a *app) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the version",
-		Example: "  gatehouse version",
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Long: `Print the version as "gatehouse VERSION"; -o json and -o yaml add the
+commit it was built from (when known), the Go version and the platform.`,
+		Example: "  gatehouse version\n  gatehouse version -o json | jq -r .version",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(a.stdout, "gatehouse", version)
-			return nil
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
+			if output == "text" {
+				fmt.Fprintln(a.stdout, "gatehouse", version)
+				return nil
+			}
+			v := versionInfo{Version: version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" {
+						v.Commit = s.Value
+					}
+				}
+			}
+			return printValue(a.stdout, output, v)
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	return cmd
 }
 
 // noArgs refuses positional arguments as a usage error.

@@ -61,7 +61,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.db, "db", o.db, `store: "sqlite:PATH" or "postgres://USER:PASSWORD@HOST/DB"`)
 	fs.StringVar(&o.policyDir, "policy-dir", o.policyDir, "directory with model.conf (optional) and policy.csv; embedded defaults (or the preset's) when empty")
 	fs.StringVar(&o.preset, "preset", o.preset, "front a known server as a drop-in for its own clients: "+strings.Join(preset.Names(), ", ")+" (its route policy unless --policy-dir, its clients' login and error shape)")
-	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links (default http://localhost:PORT); when set, its host and scheme are sent upstream as X-Forwarded-Host and X-Forwarded-Proto")
+	fs.StringVar(&o.publicURL, "public-url", o.publicURL, "external base URL of Gatehouse, for invitation links and the URLs Gatehouse prints (default http://127.0.0.1:PORT, or the IP --listen names); when set, its host and scheme are sent upstream as X-Forwarded-Host and X-Forwarded-Proto")
 	fs.DurationVar(&o.tokenTTL, "token-ttl", o.tokenTTL, "lifetime of access tokens")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", o.inviteTTL, "lifetime of invitation links")
 	fs.DurationVar(&o.nameReservation, "name-reservation", o.nameReservation, "how long a username given up by a rename or deletion stays reserved for its old user (0: not at all); an admin can reuse it with --reuse-name")
@@ -170,11 +170,15 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// defaultPublicURL derives the invitation base URL from the listen address.
-func defaultPublicURL(listen string) string {
-	host, port, _ := net.SplitHostPort(listen)
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "localhost"
+// defaultPublicURL is the base URL of a server bound to addr, without
+// --public-url: http:// and the bound IP, or 127.0.0.1 when it listens on
+// every interface. It is the one form of the server's URL that invitation
+// links, the sign-up page, the start-up log and the demo print, so a login
+// stored by pasting any of them is the login the others name.
+func defaultPublicURL(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }

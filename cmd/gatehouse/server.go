@@ -42,6 +42,7 @@ type server struct {
 
 	dataLn, opsLn net.Listener
 	errs          proxy.ErrorShape // how Gatehouse's own errors look
+	publicURL     string           // --public-url, else derived from the bound address
 	listening     bool             // a PostgreSQL change listener runs
 	getenv        env
 }
@@ -130,7 +131,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(o.enforce))
 	upstream, _ := url.Parse(o.upstream) // validated
 	// Only a public URL the operator set is vouched for upstream; the
-	// derived default (localhost) would mislead it.
+	// derived default (127.0.0.1) would mislead it.
 	var public *url.URL
 	if o.publicURL != "" {
 		public, _ = url.Parse(o.publicURL) // validated
@@ -165,7 +166,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc, getenv: getenv, errs: api.Errors}
+	s := &server{opts: o, log: log, db: db, eng: eng, svc: svc, getenv: getenv, errs: api.Errors, publicURL: publicURL}
 	s.data = &http.Server{
 		Handler:           router,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -259,7 +260,7 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 // run serves until ctx ends, then drains in-flight requests for up to the
 // shutdown grace and returns nil.
 func (s *server) run(ctx context.Context) error {
-	s.log.Info("gatehouse serving", "version", version, "listen", s.dataLn.Addr().String(),
+	s.log.Info("gatehouse serving", "version", version, "url", s.publicURL, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.opts.upstream, "db", store.Redact(s.opts.db),
 		"policy_revision", s.eng.Revision(), "preset", s.opts.preset)
 	bg, stopBG := context.WithCancel(context.Background())

@@ -46,3 +46,21 @@ func TestInvitationURLUsesBoundPort(t *testing.T) {
 		t.Errorf("invitation URL %q, want it to start with %q", u.InvitationURL, want)
 	}
 }
+
+// TestDefaultPublicURL: without --public-url, the server's URL is its
+// bound IP, and 127.0.0.1 for every interface, the form the demo prints
+// and a pasted login stores; never a name the listener was not given.
+func TestDefaultPublicURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080",
+		"[::]:8080":      "http://127.0.0.1:8080", // --listen :8080, as bound
+		"0.0.0.0:8080":   "http://127.0.0.1:8080",
+		":8080":          "http://127.0.0.1:8080",
+		"[::1]:8080":     "http://[::1]:8080",
+		"10.1.2.3:80":    "http://10.1.2.3:80",
+	} {
+		if got := defaultPublicURL(addr); got != want {
+			t.Errorf("defaultPublicURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -26,8 +26,8 @@ Needs the write permission.`,
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			fmt.Fprintf(a.stdout, "New tokens are signed with key %s; earlier tokens stay valid until they expire.\n", res.Value.Kid)
 			return nil

@@ -57,8 +57,8 @@ send it to the user, who opens it and chooses a password.`,
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			u := res.Value
 			state := "active"
@@ -97,8 +97,8 @@ func (a *app) userListCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			rows := make([][]string, len(res.Value))
 			for i, u := range res.Value {
@@ -124,8 +124,8 @@ func (a *app) userDescribeCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			return a.describeUser(res.Value)
 		},
@@ -196,8 +196,8 @@ user who has not signed up cannot sign up either; --active=true reactivates
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			return a.describeUser(res.Value)
 		},
@@ -251,8 +251,8 @@ link lets the user choose a (new) password.`,
 			if err != nil {
 				return o.apiError(err)
 			}
-			if o.output == "json" {
-				return printJSON(a.stdout, res.Body)
+			if o.output != "table" {
+				return printAs(a.stdout, o.output, res.Body)
 			}
 			fmt.Fprintf(a.stdout, "Send this invitation link to %s; it is shown only once and expires at %s:\n\n  %s\n",
 				args[0], timestamp(res.Value.ExpiresAt), res.Value.URL)

@@ -15,6 +15,7 @@ type (
 	User       = admin.User
 	CreateUser = admin.CreateUser
 	UpdateUser = admin.UpdateUser
+	UpdateMe   = admin.UpdateMe
 	Invitation = admin.Invitation
 	Permission = admin.Permission
 	Rule       = admin.Rule
@@ -49,6 +50,13 @@ func (c *Client) Signup(ctx context.Context, token, password string) (Result[Use
 // Me returns the caller's own user.
 func (c *Client) Me(ctx context.Context) (Result[User], error) {
 	return do[User](ctx, c, http.MethodGet, "/me", nil, nil)
+}
+
+// UpdateMe changes the caller's own profile or password; a new password
+// needs the current one, and ends every token issued before, this
+// client's included.
+func (c *Client) UpdateMe(ctx context.Context, in UpdateMe) (Result[User], error) {
+	return do[User](ctx, c, http.MethodPatch, "/me", nil, in)
 }
 
 // ListUsers returns every user.
