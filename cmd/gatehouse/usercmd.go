@@ -193,6 +193,10 @@ user who has not signed up cannot sign up either; --active=true reactivates
 				return err
 			}
 			res, err := c.UpdateUser(cmd.Context(), args[0], in)
+			if client.IsCode(err, "forbidden") && in.Username == nil && in.Active == nil {
+				// Most often a user changing their own name or email.
+				return fmt.Errorf("%w; your own full name and email change with gatehouse me update", err)
+			}
 			if err != nil {
 				return o.apiError(err)
 			}
