@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // TestSecurityTableNamesRealTests: every test docs/security.md's table
@@ -167,4 +170,44 @@ func definedTestFuncs(t *testing.T, root string) map[string]bool {
 		t.Fatal(err)
 	}
 	return defined
+}
+
+// TestFlagTableIsCurrent: docs/operations.md's table lists every flag of
+// serve, each with its environment twin and default, and no other.
+func TestFlagTableIsCurrent(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `([A-Z_]+)` \\| ([^|]+) \\|")
+	documented := map[string]bool{}
+	serve := (&app{env: func(string) string { return "" }}).serveCmd()
+	for _, m := range row.FindAllStringSubmatch(string(page), -1) {
+		name, env, def := m[1], m[2], strings.TrimSpace(m[3])
+		documented[name] = true
+		f := serve.Flags().Lookup(name)
+		if f == nil {
+			t.Errorf("docs/operations.md lists --%s, which serve does not have", name)
+			continue
+		}
+		if want := "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); env != want {
+			t.Errorf("--%s: the table says %s, the twin is %s", name, env, want)
+		}
+		if f.DefValue != "" && f.DefValue != "[]" && !strings.Contains(def, "`"+f.DefValue+"`") && !sameDuration(def, f.DefValue) {
+			t.Errorf("--%s: the table's default is %s, serve's is %q", name, def, f.DefValue)
+		}
+	}
+	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		if !documented[f.Name] && f.Name != "help" {
+			t.Errorf("serve --%s is not in docs/operations.md's table", f.Name)
+		}
+	})
+}
+
+// sameDuration reports whether a table's default, `1h`, is the duration
+// a flag prints as 1h0m0s.
+func sameDuration(cell, value string) bool {
+	a, err1 := time.ParseDuration(strings.Trim(cell, "`"))
+	b, err2 := time.ParseDuration(value)
+	return err1 == nil && err2 == nil && a == b
 }
