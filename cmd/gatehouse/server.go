@@ -111,7 +111,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	}
 	eng, err := policy.New(ctx, db, files, log)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, policyLoadError(o.policyDir, err)
 	}
 	publicURL := o.publicURL
 	if publicURL == "" {
