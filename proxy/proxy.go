@@ -345,14 +345,15 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 }
 
 // wouldDeny counts and logs a request that shadow mode forwards although
-// the policy denies it.
+// the policy denies it. The line is an audit line, as a deny's is, so that
+// whatever log level keeps denials keeps what shadow mode would deny.
 func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
 	h.metrics.count(outcomeWouldDeny, "")
 	user := ""
 	if p != nil {
 		user = p.Username()
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "would_deny",
+	h.log.LogAttrs(r.Context(), LevelAudit, "would_deny", slog.String("audit", "would_deny"),
 		slog.String("request_id", rid), slog.String("decision", "would_deny"), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
 }

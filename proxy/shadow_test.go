@@ -56,7 +56,8 @@ func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *
 		}),
 		Shadow:  shadow,
 		Metrics: NewMetrics(reg),
-		Log:     slog.New(slog.NewJSONHandler(&logs, nil)),
+		// As --log-level warn: audit lines stay, info lines go.
+		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +127,7 @@ func TestShadowModeRelaxesOnlyThePolicy(t *testing.T) {
 				if !strings.HasPrefix(rec.Body.String(), "upstream gus") {
 					t.Errorf("upstream did not get the request with identity: %q", rec.Body)
 				}
-				for _, want := range []string{`"user":"gus"`, `"method":"GET"`, `"path":"/denied"`} {
+				for _, want := range []string{`"level":"` + LevelAudit.String() + `"`, `"audit":"would_deny"`, `"user":"gus"`, `"method":"GET"`, `"path":"/denied"`} {
 					if !strings.Contains(logs.String(), want) {
 						t.Errorf("would_deny log lacks %s:\n%s", want, logs)
 					}
