@@ -119,6 +119,13 @@ func TestShadowModeRelaxesOnlyThePolicy(t *testing.T) {
 			if c.decision != "allow" && shadowCount(t, reg, "allow") != 0 {
 				t.Error("counted as allowed too")
 			}
+			// Audit lines name the client without its port (httptest's
+			// peer is 192.0.2.1:1234), as the control plane's do.
+			if c.decision == "deny" || c.decision == "would_deny" {
+				if !strings.Contains(logs.String(), `"client":"192.0.2.1"`) {
+					t.Errorf("the %s line does not name the client 192.0.2.1, without a port:\n%s", c.decision, logs)
+				}
+			}
 			wouldDeny := c.decision == "would_deny"
 			if got := strings.Contains(logs.String(), `"msg":"would_deny"`); got != wouldDeny {
 				t.Errorf("would_deny logged = %v, want %v:\n%s", got, wouldDeny, logs)
