@@ -45,6 +45,11 @@ without a token.`,
 	return cmd
 }
 
+// demoStarting is the demo's first line, printed before any slow work:
+// the first start hashes two passwords and creates a store, which takes
+// seconds on a small machine.
+const demoStarting = "Starting the Gatehouse demo: a temporary store, a sample pipeline API, users admin and guest..."
+
 // demoShutdownGrace is how long the demo lets requests finish once it is
 // told to stop: a streamed run log would otherwise hold Ctrl-C for the
 // 20 s that serve allows, and a second Ctrl-C does nothing.
@@ -62,6 +67,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 	if err := o.validate(); err != nil {
 		return err
 	}
+	fmt.Fprintln(a.stdout, demoStarting)
 
 	dir, err := os.MkdirTemp("", "gatehouse-demo-")
 	if err != nil {

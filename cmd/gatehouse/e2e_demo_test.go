@@ -75,6 +75,9 @@ func startDemo(t *testing.T, args ...string) demoRun {
 			t.Fatal("demo printed no URL, password and tokens within 30s")
 		}
 	}
+	if d.stdout[0] != demoStarting {
+		t.Errorf("the demo's first line is %q; want %q", d.stdout[0], demoStarting)
+	}
 	return d
 }
 
@@ -126,6 +129,20 @@ func TestDemoRemovesItsStore(t *testing.T) {
 				t.Errorf("after %v the demo left %v behind", sig, left)
 			}
 		})
+	}
+}
+
+// TestDemoSaysItIsStarting: the demo's first line comes before any slow
+// work: here the store cannot even be made (TMPDIR does not exist), and
+// the line was printed all the same; the error goes to stderr, exit 1.
+func TestDemoSaysItIsStarting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	c := newCLI(t)
+	r := c.runEnv([]string{"TMPDIR=" + filepath.Join(t.TempDir(), "missing")}, "", "demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
+	if r.code != 1 || r.stdout != demoStarting+"\n" || !strings.HasPrefix(r.stderr, "Error: demo: a temporary directory for the store: ") {
+		t.Errorf("want exit 1, stdout only %q, and the error on stderr; %v", demoStarting, r)
 	}
 }
 
