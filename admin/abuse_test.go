@@ -3,47 +3,104 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/argon2"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 )
 
 // TestConcurrentGuessesStayWithinTheLimit: wrong logins sent at once for
 // one user and client are counted when they start, so no more than the
 // limit ever reach a password check.
+//
+// Nothing here depends on timing: the clock stands still (no window ends),
+// and the test holds every hashing slot until each guess is either
+// refused by the limiter or waiting for its password check, so all of
+// them are in flight at once however the goroutines are scheduled. Only
+// then are the checks let through, against a cheap hash.
 func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 	s := conformanceService(t, storetest.SQLite(t).DSN)
-	// The checks that get through run one after the other (one client);
-	// however slow the machine, none may give up waiting for its turn.
-	s.hashWait = 10 * time.Minute
-	const n = 30
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	checked, limited := 0, 0
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s.setClock(func() time.Time { return now })
+	s.hashWait = time.Hour // a bound never reached: the test releases the slots itself
+	cheapHash(t, s, "admin", testAdminPW)
+	const n, limit, client = 30, 10, "198.51.100.1"
+	ctx := withClient(client)
+
+	for i := 0; i < maxConcurrentHashes; i++ {
+		s.hashSlots <- struct{}{}
+	}
+	var limited atomic.Int32
+	results := make(chan error, n)
 	for i := 0; i < n; i++ {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			_, err := s.Login(context.Background(), "admin", "wrong-password", "198.51.100.1")
+			_, err := s.Login(ctx, "admin", "wrong-password", client)
 			var rl *RateLimitError
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.As(err, &rl):
-				limited++
-			case errors.Is(err, ErrUnauthenticated):
-				checked++
-			default:
-				t.Errorf("a guess answered %v; want a rate limit or a wrong password", err)
+			if errors.As(err, &rl) {
+				limited.Add(1)
 			}
+			results <- err
 		}()
 	}
-	wg.Wait()
-	if checked > 10 || checked+limited != n {
-		t.Fatalf("%d guesses were checked and %d limited; want at most 10 checked", checked, limited)
+	// Each guess is decided once it is refused or queued for a check.
+	for int(limited.Load())+s.hashTurns.waiting(client) < n {
+		runtime.Gosched()
+	}
+	queued := s.hashTurns.waiting(client)
+	for i := 0; i < maxConcurrentHashes; i++ {
+		<-s.hashSlots
+	}
+
+	checked, refused := 0, 0
+	var other []error
+	for i := 0; i < n; i++ {
+		var rl *RateLimitError
+		switch err := <-results; {
+		case errors.As(err, &rl):
+			refused++
+		case errors.Is(err, ErrUnauthenticated):
+			checked++
+		default:
+			other = append(other, err)
+		}
+	}
+	if queued != limit || checked != limit || refused != n-limit || len(other) > 0 {
+		t.Fatalf("of %d wrong guesses at once for one user and client, %d were queued for a password check together and %d checked, "+
+			"%d were rate-limited, and %d had another answer %v; want %d queued and checked (the limit), %d rate-limited, no other answer",
+			n, queued, checked, refused, len(other), other, limit, n-limit)
+	}
+}
+
+// waiting returns how many password checks of key hold its turn or wait
+// for it (withHashSlot).
+func (ts *turns) waiting(key string) int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if t := ts.m[key]; t != nil {
+		return t.refs
+	}
+	return 0
+}
+
+// cheapHash gives user a password hash that takes microseconds to check,
+// for tests that count checks rather than pay for them.
+func cheapHash(t *testing.T, s *Service, user, password string) {
+	t.Helper()
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte(password), salt, 1, 8, 1, argonKeyLen)
+	hash := fmt.Sprintf("$argon2id$v=%d$m=8,t=1,p=1$%s$%s", argon2.Version, b64.EncodeToString(salt), b64.EncodeToString(key))
+	if err := s.db.Model(&store.User{}).Where("username = ?", user).Update("password_hash", hash).Error; err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := checkPassword(hash, password); err != nil || !ok {
+		t.Fatalf("the cheap hash does not check: %v %v", ok, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,11 @@ type APIOptions struct {
 	LoginPath string
 	// Errors writes the API's errors, in the data plane's shape.
 	Errors proxy.ErrorShape
+	// TrustedProxies are the proxies (an ingress) whose X-Forwarded-For
+	// names the client, for rate limits and audit lines; nil trusts none.
+	// The data plane gets the same list, so both planes name a client
+	// alike.
+	TrustedProxies []netip.Prefix
 	// BodyTimeout bounds how long the API waits for a request's body: its
 	// bodies are small (maxBody at most), so a client that trickles one in
 	// only holds a connection. Zero means 10s.
@@ -103,7 +109,7 @@ func (a *API) withRequest(c *gin.Context) {
 		rid = a.opts.RequestID(c.Request.Header)
 		c.Header("X-Request-Id", rid)
 	}
-	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), requestInfo{requestID: rid, client: clientAddr(c)}))
+	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), requestInfo{requestID: rid, client: a.clientAddr(c)}))
 }
 
 func (a *API) authenticate(c *gin.Context) {
@@ -212,6 +218,10 @@ func (a *API) fail(c *gin.Context, err error) {
 	c.Abort()
 }
 
-// clientAddr is the caller's address for rate limiting and audit lines:
-// an IPv6 address counts with its /64 (proxy.ClientKey).
-func clientAddr(c *gin.Context) string { return proxy.ClientKey(c.ClientIP()) }
+// clientAddr is the caller's address for rate limiting and audit lines,
+// named as the data plane names it (proxy.ClientAddr): without a port, an
+// IPv6 address as its /64, from X-Forwarded-For only through
+// APIOptions.TrustedProxies.
+func (a *API) clientAddr(c *gin.Context) string {
+	return proxy.ClientAddr(c.Request, a.opts.TrustedProxies)
+}

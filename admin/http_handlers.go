@@ -41,7 +41,7 @@ func (a *API) issueToken(c *gin.Context, jsonAllowed bool) {
 		a.fail(c, err)
 		return
 	}
-	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, clientAddr(c))
+	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, a.clientAddr(c))
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -282,7 +282,7 @@ func (a *API) signupJSON(c *gin.Context) {
 		a.fail(c, fieldErr("token", "is required"))
 		return
 	}
-	u, err := a.svc.Signup(c.Request.Context(), in.Token, in.Password, clientAddr(c))
+	u, err := a.svc.Signup(c.Request.Context(), in.Token, in.Password, a.clientAddr(c))
 	a.reply(c, http.StatusOK, u, err)
 }
 

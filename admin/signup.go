@@ -100,7 +100,7 @@ func (a *API) signupPage(c *gin.Context) {
 		a.render(c, http.StatusBadRequest, signupView{Fatal: true, Error: "This link has no invitation token. Ask your administrator for a new invitation."})
 		return
 	}
-	name, err := a.svc.InvitedUser(c.Request.Context(), tok, clientAddr(c))
+	name, err := a.svc.InvitedUser(c.Request.Context(), tok, a.clientAddr(c))
 	if err != nil {
 		a.renderError(c, err, true)
 		return
@@ -132,7 +132,7 @@ func (a *API) signupForm(c *gin.Context) {
 		return
 	}
 	tok, pw, confirm := c.PostForm("token"), c.PostForm("password"), c.PostForm("confirm")
-	name, err := a.svc.InvitedUser(c.Request.Context(), tok, clientAddr(c))
+	name, err := a.svc.InvitedUser(c.Request.Context(), tok, a.clientAddr(c))
 	if err != nil {
 		a.renderError(c, err, true)
 		return
@@ -143,7 +143,7 @@ func (a *API) signupForm(c *gin.Context) {
 		a.render(c, http.StatusBadRequest, view)
 		return
 	}
-	u, err := a.svc.Signup(c.Request.Context(), tok, pw, clientAddr(c))
+	u, err := a.svc.Signup(c.Request.Context(), tok, pw, a.clientAddr(c))
 	if err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) && fe.Field == "password" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -55,6 +56,41 @@ type Watcher struct {
 	// or bad, so that each change is applied or reported once. Only Run's
 	// goroutine uses it.
 	last string
+
+	mu       sync.Mutex   // guards rejected
+	rejected ReloadStatus // the last rejected change, while it is on disk
+}
+
+// ReloadStatus says whether the policy files on disk are in force.
+type ReloadStatus struct {
+	// Rejected is true while the files on disk are a change the watcher
+	// refused: the last good policy (the engine's revision) stays in
+	// force until the files are fixed or put back.
+	Rejected bool
+	// At is when the rejected change was read.
+	At time.Time
+	// Problems are the change's problems, FILE:LINE: message, sorted.
+	Problems []string
+}
+
+// LastReload reports whether the last change of the directory was
+// rejected, and why. It is safe to call while Run runs.
+func (w *Watcher) LastReload() ReloadStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rejected
+}
+
+// setRejected records the outcome of a reload: problems of a rejected
+// change, or none once the files on disk are in force.
+func (w *Watcher) setRejected(problems []string) {
+	st := ReloadStatus{}
+	if problems != nil {
+		st = ReloadStatus{Rejected: true, At: time.Now(), Problems: problems}
+	}
+	w.mu.Lock()
+	w.rejected = st
+	w.mu.Unlock()
 }
 
 // NewWatcher prepares a watcher of dir for eng, which must have been
@@ -189,6 +225,7 @@ func (w *Watcher) reload() bool {
 	}
 	w.last = f.Revision
 	if f.Revision == w.eng.Revision() {
+		w.setRejected(nil)
 		w.lastOK.Set(1)
 		w.log.Info("policy files are back to the revision in force", "dir", w.dir, "revision", f.Revision)
 		return true
@@ -202,6 +239,7 @@ func (w *Watcher) reload() bool {
 		w.reject(Problems(err))
 		return true
 	}
+	w.setRejected(nil)
 	w.reloadsOK.Inc()
 	w.lastOK.Set(1)
 	w.log.Info("policy reloaded", "dir", w.dir, "revision", f.Revision, "previous_revision", old)
@@ -215,6 +253,9 @@ func (w *Watcher) reject(problems []error) {
 	for i, p := range problems {
 		msgs[i] = p.Error()
 	}
+	// Recorded before it is counted, so that whoever sees the count sees
+	// the reasons too.
+	w.setRejected(msgs)
 	w.reloadsFailed.Inc()
 	w.lastOK.Set(0)
 	w.log.Error("policy reload rejected; the last good policy stays in force",

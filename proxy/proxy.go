@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -115,6 +116,9 @@ type Config struct {
 	// upstream; zero means 5s and 60s.
 	DialTimeout           time.Duration
 	ResponseHeaderTimeout time.Duration
+	// TrustedProxies are the proxies (an ingress) whose X-Forwarded-For
+	// names the client in audit lines (ClientAddr); nil trusts none.
+	TrustedProxies []netip.Prefix
 	// Transport overrides the transport built from the timeouts.
 	Transport http.RoundTripper
 	Metrics   *Metrics
@@ -136,6 +140,7 @@ type Handler struct {
 	ownPaths     []string
 	errs         ErrorShape
 	shadow       bool
+	trusted      []netip.Prefix // Config.TrustedProxies
 	metrics      *Metrics
 	log          *slog.Logger
 	ids          *requestIDs
@@ -171,6 +176,7 @@ func New(cfg Config) (*Handler, error) {
 		ownPaths:     cfg.OwnPaths,
 		errs:         cfg.Errors,
 		shadow:       cfg.Shadow,
+		trusted:      cfg.TrustedProxies,
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
@@ -341,20 +347,21 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 	}
 	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
-		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)))
 }
 
 // wouldDeny counts and logs a request that shadow mode forwards although
-// the policy denies it.
+// the policy denies it. The line is an audit line, as a deny's is, so that
+// whatever log level keeps denials keeps what shadow mode would deny.
 func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
 	h.metrics.count(outcomeWouldDeny, "")
 	user := ""
 	if p != nil {
 		user = p.Username()
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "would_deny",
+	h.log.LogAttrs(r.Context(), LevelAudit, "would_deny", slog.String("audit", "would_deny"),
 		slog.String("request_id", rid), slog.String("decision", "would_deny"), slog.String("user", user),
-		slog.String("method", r.Method), slog.String("path", path), slog.String("client", r.RemoteAddr))
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)))
 }
 
 // BearerToken returns the token of the (first) Authorization header and

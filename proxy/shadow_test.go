@@ -56,7 +56,8 @@ func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *
 		}),
 		Shadow:  shadow,
 		Metrics: NewMetrics(reg),
-		Log:     slog.New(slog.NewJSONHandler(&logs, nil)),
+		// As --log-level warn: audit lines stay, info lines go.
+		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +119,13 @@ func TestShadowModeRelaxesOnlyThePolicy(t *testing.T) {
 			if c.decision != "allow" && shadowCount(t, reg, "allow") != 0 {
 				t.Error("counted as allowed too")
 			}
+			// Audit lines name the client without its port (httptest's
+			// peer is 192.0.2.1:1234), as the control plane's do.
+			if c.decision == "deny" || c.decision == "would_deny" {
+				if !strings.Contains(logs.String(), `"client":"192.0.2.1"`) {
+					t.Errorf("the %s line does not name the client 192.0.2.1, without a port:\n%s", c.decision, logs)
+				}
+			}
 			wouldDeny := c.decision == "would_deny"
 			if got := strings.Contains(logs.String(), `"msg":"would_deny"`); got != wouldDeny {
 				t.Errorf("would_deny logged = %v, want %v:\n%s", got, wouldDeny, logs)
@@ -126,7 +134,7 @@ func TestShadowModeRelaxesOnlyThePolicy(t *testing.T) {
 				if !strings.HasPrefix(rec.Body.String(), "upstream gus") {
 					t.Errorf("upstream did not get the request with identity: %q", rec.Body)
 				}
-				for _, want := range []string{`"user":"gus"`, `"method":"GET"`, `"path":"/denied"`} {
+				for _, want := range []string{`"level":"` + LevelAudit.String() + `"`, `"audit":"would_deny"`, `"user":"gus"`, `"method":"GET"`, `"path":"/denied"`} {
 					if !strings.Contains(logs.String(), want) {
 						t.Errorf("would_deny log lacks %s:\n%s", want, logs)
 					}

@@ -110,17 +110,28 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if path, ok := sqlitePath(dsn); ok {
+	path, isFile := sqlitePath(dsn)
+	if isFile {
 		if err := createPrivate(path); err != nil {
 			return nil, err
 		}
 	}
+	// fail says what failed; for a SQLite file this user may not write,
+	// in the file system's words rather than SQLite's.
+	fail := func(doing string, err error) error {
+		if isFile {
+			if e := explainSQLite(path, err); e != nil {
+				return e
+			}
+		}
+		return fmt.Errorf("store: %s: %w", doing, err)
+	}
 	db, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, TranslateError: true})
 	if err != nil {
-		return nil, fmt.Errorf("store: opening %s: %w", Redact(dsn), err)
+		return nil, fail("opening "+Redact(dsn), err)
 	}
 	if err := Ping(ctx, db); err != nil {
-		return nil, fmt.Errorf("store: connecting to %s: %w", Redact(dsn), err)
+		return nil, fail("connecting to "+Redact(dsn), err)
 	}
 	sqlDB, _ := db.DB()
 	if IsPostgres(db) {
@@ -152,7 +163,7 @@ func Open(ctx context.Context, dsn string, pool ...Pool) (*gorm.DB, error) {
 	})
 	if err != nil {
 		sqlDB.Close()
-		return nil, fmt.Errorf("store: migrating schema: %w", err)
+		return nil, fail("migrating schema", err)
 	}
 	return db, nil
 }

@@ -45,12 +45,36 @@ without a token.`,
 	return cmd
 }
 
+// demoStarting is the demo's first line, printed before any slow work:
+// the first start hashes two passwords and creates a store, which takes
+// seconds on a small machine.
+const demoStarting = "Starting the Gatehouse demo: a temporary store, a sample pipeline API, users admin and guest..."
+
+// demoShutdownGrace is how long the demo lets requests finish once it is
+// told to stop: a streamed run log would otherwise hold Ctrl-C for the
+// 20 s that serve allows, and a second Ctrl-C does nothing.
+const demoShutdownGrace = time.Second
+
+// runDemo runs the demo until ctx ends (Ctrl-C or SIGTERM: main cancels
+// ctx), then removes its temporary store.
 func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string) error {
-	dir, err := os.MkdirTemp("", "gatehouse-demo-")
-	if err != nil {
+	adminPW, guestPW := randomPassword(), randomPassword()
+	o := defaultServeOptions()
+	o.listen, o.opsListen, o.preset = listen, opsListen, presetName
+	o.upstream = "http://127.0.0.1:1" // set below, once the sample API listens
+	o.logLevel = "error"              // keep the terminal for the curl lines
+	o.shutdownGrace = demoShutdownGrace
+	if err := o.validate(); err != nil {
 		return err
 	}
+	fmt.Fprintln(a.stdout, demoStarting)
+
+	dir, err := os.MkdirTemp("", "gatehouse-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: a temporary directory for the store: %w", err)
+	}
 	defer os.RemoveAll(dir)
+	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
 
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,16 +83,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 	up := &http.Server{Handler: sampleapi.New(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = up.Serve(upLn) }()
 	defer up.Close()
-
-	adminPW, guestPW := randomPassword(), randomPassword()
-	o := defaultServeOptions()
-	o.listen, o.opsListen, o.preset = listen, opsListen, presetName
 	o.upstream = "http://" + upLn.Addr().String()
-	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
-	o.logLevel = "error" // keep the terminal for the curl lines
-	if err := o.validate(); err != nil {
-		return err
-	}
 	o.publicURL = "" // derived from the bound address below
 	log, audit, err := a.logger(o.logLevel)
 	if err != nil {

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -16,26 +19,31 @@ import (
 type demoRun struct {
 	url, admin, guest, guestPW, adminPW string
 	login                               []string // the CLI login line, without "gatehouse"
+	cmd                                 *exec.Cmd
+	tmp                                 string   // the demo's TMPDIR, where its store lives
+	stdout                              []string // the lines printed up to the tokens
 }
 
 // startDemo runs `gatehouse demo` with args on free ports and reads its URL,
 // the passwords, the two tokens and the CLI login line from what it
-// prints.
+// prints. Its TMPDIR is one of the test's, and it is stopped as Ctrl-C
+// stops it (SIGINT), so no test leaves a /tmp/gatehouse-demo-* behind.
 func startDemo(t *testing.T, args ...string) demoRun {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	cmd := exec.Command(gatehouseBinary(t), append([]string{"demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = []string{"HOME=" + t.TempDir()}
-	out, err := cmd.StdoutPipe()
+	d := demoRun{tmp: t.TempDir()}
+	d.cmd = exec.Command(gatehouseBinary(t), append([]string{"demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
+	d.cmd.Env = []string{"HOME=" + t.TempDir(), "TMPDIR=" + d.tmp}
+	out, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { stopDemo(t, d.cmd, os.Interrupt) })
 	lines := make(chan string, 256)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -44,7 +52,6 @@ func startDemo(t *testing.T, args ...string) demoRun {
 		}
 		close(lines)
 	}()
-	var d demoRun
 	deadline := time.After(30 * time.Second)
 	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
 	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" || d.adminPW == "" || d.login == nil {
@@ -53,6 +60,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 			if !ok {
 				t.Fatal("demo exited before printing its tokens")
 			}
+			d.stdout = append(d.stdout, l)
 			if m := urlRE.FindStringSubmatch(l); m != nil {
 				d.url = m[1]
 			}
@@ -73,7 +81,75 @@ func startDemo(t *testing.T, args ...string) demoRun {
 			t.Fatal("demo printed no URL, passwords, tokens and login line within 30s")
 		}
 	}
+	if d.stdout[0] != demoStarting {
+		t.Errorf("the demo's first line is %q; want %q", d.stdout[0], demoStarting)
+	}
 	return d
+}
+
+// stopDemo sends sig to a running demo and waits for it to exit; a demo
+// that does not exit within a minute is killed and the test fails. It
+// returns the exit error.
+func stopDemo(t *testing.T, cmd *exec.Cmd, sig os.Signal) error {
+	t.Helper()
+	if cmd.ProcessState != nil {
+		return nil // stopped already
+	}
+	_ = cmd.Process.Signal(sig)
+	guard := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+	defer guard.Stop()
+	err := cmd.Wait()
+	if !guard.Stop() {
+		t.Errorf("the demo did not exit within a minute of %v; killed", sig)
+	}
+	return err
+}
+
+// demoStores lists the demo stores (gatehouse-demo-*) in dir.
+func demoStores(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "gatehouse-demo-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestDemoRemovesItsStore: Ctrl-C (SIGINT) and SIGTERM stop the demo with
+// exit code 0, and its temporary store is gone.
+func TestDemoRemovesItsStore(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			d := startDemo(t)
+			stores := demoStores(t, d.tmp)
+			if len(stores) != 1 {
+				t.Fatalf("want one demo store in the demo's TMPDIR, found %v", stores)
+			}
+			if _, err := os.Stat(filepath.Join(stores[0], "gatehouse.db")); err != nil {
+				t.Fatalf("the demo's store: %v", err)
+			}
+			if err := stopDemo(t, d.cmd, sig); err != nil {
+				t.Errorf("the demo stopped by %v: %v; want exit code 0", sig, err)
+			}
+			if left := demoStores(t, d.tmp); len(left) > 0 {
+				t.Errorf("after %v the demo left %v behind", sig, left)
+			}
+		})
+	}
+}
+
+// TestDemoSaysItIsStarting: the demo's first line comes before any slow
+// work: here the store cannot even be made (TMPDIR does not exist), and
+// the line was printed all the same; the error goes to stderr, exit 1.
+func TestDemoSaysItIsStarting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	c := newCLI(t)
+	r := c.runEnv([]string{"TMPDIR=" + filepath.Join(t.TempDir(), "missing")}, "", "demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
+	if r.code != 1 || r.stdout != demoStarting+"\n" || !strings.HasPrefix(r.stderr, "Error: demo: a temporary directory for the store: ") {
+		t.Errorf("want exit 1, stdout only %q, and the error on stderr; %v", demoStarting, r)
+	}
 }
 
 // try sends a request as a line of the demo does and checks the status;

@@ -42,7 +42,7 @@ type auditHandler struct {
 func (h *auditHandler) countAudit(reg prometheus.Registerer) {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_audit_events_total",
-		Help: "Audit log lines by kind: deny, login, signup, admin_change.",
+		Help: "Audit log lines by kind: deny, would_deny (shadow mode), login, signup, admin_change, refused.",
 	}, []string{"kind"})
 	reg.MustRegister(vec)
 	h.counts.vec = vec

@@ -161,20 +161,11 @@ func (a *app) reportCases(results []policy.CaseResult, verbose bool) error {
 	return nil
 }
 
-// printProblems prints each problem on its own line to stderr and returns
-// an error counting them, or nil when there are none.
+// printProblems returns the error of problems found in what (nil when
+// there are none); run prints each problem on its own line to stderr,
+// then the count.
 func (a *app) printProblems(what string, problems []error) error {
-	if len(problems) == 0 {
-		return nil
-	}
-	policy.SortProblems(problems)
-	for _, p := range problems {
-		fmt.Fprintln(a.stderr, p)
-	}
-	if len(problems) == 1 {
-		return fmt.Errorf("%s: 1 problem", what)
-	}
-	return fmt.Errorf("%s: %d problems", what, len(problems))
+	return newProblems(what, problems)
 }
 
 // policyDir checks that arg is a directory and returns its cleaned name

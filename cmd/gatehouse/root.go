@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -21,6 +23,31 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// problemsError is a list of problems found in files (policy files): run
+// prints each on a line of its own, FILE:LINE: message, and then the
+// one-line summary that Error returns.
+type problemsError struct {
+	what     string  // what has the problems, named in the summary
+	problems []error // sorted by file and line
+}
+
+// newProblems returns the error of problems found in what, or nil when
+// there are none.
+func newProblems(what string, problems []error) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	policy.SortProblems(problems)
+	return &problemsError{what: what, problems: problems}
+}
+
+func (e *problemsError) Error() string {
+	if len(e.problems) == 1 {
+		return e.what + ": 1 problem"
+	}
+	return fmt.Sprintf("%s: %d problems", e.what, len(e.problems))
+}
 
 // env looks up environment variables; tests pass their own.
 type env func(string) string
@@ -53,6 +80,12 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
+	}
+	var pe *problemsError
+	if errors.As(err, &pe) {
+		for _, p := range pe.problems {
+			fmt.Fprintln(a.stderr, p)
+		}
 	}
 	fmt.Fprintln(a.stderr, "Error:", err)
 	var ue usageError

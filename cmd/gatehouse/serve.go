@@ -150,6 +150,16 @@ func (o *serveOptions) validate() error {
 	return nil
 }
 
+// trustedPrefixes returns --trusted-proxies, validated, as prefixes.
+func (o *serveOptions) trustedPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range o.trustedProxies {
+		p, _ := parsePrefix(c) // validated
+		out = append(out, p)
+	}
+	return out
+}
+
 // parsePrefix reads a CIDR, or an IP as the prefix of that one address.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if p, err := netip.ParsePrefix(s); err == nil {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 	"sync"
@@ -84,12 +83,7 @@ func newServer(ctx context.Context, o *serveOptions, getenv env, log *slog.Logge
 		opsLn.Close()
 		return nil, err
 	}
-	var exempt []netip.Prefix
-	for _, c := range o.trustedProxies {
-		p, _ := parsePrefix(c) // validated
-		exempt = append(exempt, p)
-	}
-	s.dataLn = proxy.LimitConnsPerClient(dataLn, o.maxConnsPerClient, exempt, s.errs)
+	s.dataLn = proxy.LimitConnsPerClient(dataLn, o.maxConnsPerClient, o.trustedPrefixes(), s.errs)
 	s.opsLn = opsLn
 	return s, nil
 }
@@ -112,7 +106,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	}
 	eng, err := policy.New(ctx, db, files, log)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, policyLoadError(o.policyDir, err)
 	}
 	publicURL := o.publicURL
 	if publicURL == "" {
@@ -136,7 +130,10 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	if o.publicURL != "" {
 		public, _ = url.Parse(o.publicURL) // validated
 	}
-	api := admin.APIOptions{Canonicalize: proxy.Canonicalize}
+	// Both planes name a client alike (proxy.ClientAddr) in audit lines
+	// and rate limits.
+	trusted := o.trustedPrefixes()
+	api := admin.APIOptions{Canonicalize: proxy.Canonicalize, TrustedProxies: trusted}
 	var ownPaths []string
 	if pre != nil {
 		api.LoginPath, api.Errors.Detail = pre.LoginPath, pre.ErrorDetail
@@ -154,6 +151,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 		OwnPaths:              ownPaths,
 		Errors:                api.Errors,
 		Shadow:                !o.enforce,
+		TrustedProxies:        trusted,
 		ResponseHeaderTimeout: o.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
 		Log:                   log,

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,11 +130,19 @@ func TestServeReloadsPolicyDir(t *testing.T) {
 	if code, _ := x.do(t, "GET", x.data+"/version", false); code != http.StatusOK {
 		t.Errorf("the broken edit took /version away: %d", code)
 	}
+	// /readyz stays 200 and ok, and says that the reload failed, and why.
+	code, ready := x.do(t, "GET", x.ops+"/readyz", false)
+	if code != http.StatusOK || !strings.HasPrefix(ready, "ok\n") ||
+		!strings.Contains(ready, "\npolicy reload: failed ") || !regexp.MustCompile(`\(\d+ problems?\); revision `+readyRevision(t, ready)+` stays in force`).MatchString(ready) ||
+		!strings.Contains(ready, "\n  "+filepath.Join(x.dir, "policy.csv")+`:1: invalid method "get"`) {
+		t.Errorf("/readyz after a rejected reload: %d\n%s", code, ready)
+	}
 	waitMetric(t, x, `gatehouse_policy_reloads_total{result="ok"} 1`)
 
 	// policy check against the running server, through POST /gatehouse/v1/check.
 	env := map[string]string{"GATEHOUSE_SERVER": x.data, "GATEHOUSE_TOKEN": x.token}
-	code, out, errOut := policyCLI(t, env, "policy", "check", "--user", "admin", "--method", "DELETE", "--path", "/api/v1/pipelines/p1", "-o", "json")
+	var out, errOut string
+	code, out, errOut = policyCLI(t, env, "policy", "check", "--user", "admin", "--method", "DELETE", "--path", "/api/v1/pipelines/p1", "-o", "json")
 	want := `{"allowed":true,"rule":"p, write, /*, POST|PUT|PATCH|DELETE (` + x.dir + `/policy.csv:2)"}`
 	if code != 0 || strings.TrimSpace(out) != want {
 		t.Errorf("check: exit %d\n%s\nwant %s\n%s", code, out, want, errOut)
