@@ -262,7 +262,8 @@ func TestDocShellMatches(t *testing.T) {
 
 // docPages says where each page's console blocks run: a page that talks
 // to a server gets the demo (ADMIN_PASSWORD set to its admin's password,
-// the page's http://127.0.0.1:8080 its address); the others a directory.
+// the page's http://127.0.0.1:8080 and :9090 its addresses); the others a
+// directory.
 var docPages = []struct {
 	page string
 	demo []string // the demo's arguments; nil: no server
@@ -270,6 +271,7 @@ var docPages = []struct {
 }{
 	{page: "docs/users.md", demo: []string{}},
 	{page: "docs/zenml.md", demo: []string{"--preset", "zenml"}},
+	{page: "docs/operations.md", demo: []string{}},
 	{page: "docs/policy.md", dir: func(t *testing.T) string {
 		work := t.TempDir()
 		copyTree(t, filepath.Join(repoRoot(t), "docs", "examples"), filepath.Join(work, "docs", "examples"))
@@ -291,6 +293,7 @@ func TestDocs(t *testing.T) {
 				d := startDemo(t, p.demo...)
 				s = newDocShell(t, t.TempDir(), "ADMIN_PASSWORD="+d.adminPW)
 				s.seen["http://127.0.0.1:8080"] = d.url
+				s.seen["http://127.0.0.1:9090"] = d.ops
 			} else {
 				s = newDocShell(t, p.dir(t))
 			}

@@ -17,11 +17,11 @@ import (
 
 // demoRun is a running `gatehouse demo` and what it printed.
 type demoRun struct {
-	url, admin, guest, guestPW, adminPW string
-	login                               []string // the CLI login line, without "gatehouse"
-	cmd                                 *exec.Cmd
-	tmp                                 string   // the demo's TMPDIR, where its store lives
-	stdout                              []string // the lines printed up to the tokens
+	url, ops, admin, guest, guestPW, adminPW string
+	login                                    []string // the CLI login line, without "gatehouse"
+	cmd                                      *exec.Cmd
+	tmp                                      string   // the demo's TMPDIR, where its store lives
+	stdout                                   []string // the lines printed up to the tokens
 }
 
 // startDemo runs `gatehouse demo` with args on free ports and reads its URL,
@@ -53,7 +53,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 		close(lines)
 	}()
 	deadline := time.After(30 * time.Second)
-	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
+	urlRE := regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+) \(metrics at (http://127\.0\.0\.1:\d+)/metrics\)`)
 	for d.guest == "" || d.admin == "" || d.url == "" || d.guestPW == "" || d.adminPW == "" || d.login == nil {
 		select {
 		case l, ok := <-lines:
@@ -62,7 +62,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 			}
 			d.stdout = append(d.stdout, l)
 			if m := urlRE.FindStringSubmatch(l); m != nil {
-				d.url = m[1]
+				d.url, d.ops = m[1], m[2]
 			}
 			f := strings.Fields(l)
 			switch {
