@@ -20,7 +20,9 @@ func TestMethodListsNameHTTPMethodsOnly(t *testing.T) {
 		{list: "GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS|TRACE|CONNECT", want: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}},
 		{list: "*", want: []string{"GET", "POST", "PUT", "PATCH", "DELETE"}},
 		{list: "* | OPTIONS", want: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
-		{list: "FETCH", err: `invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT, or * (GET, POST, PUT, PATCH, DELETE), several separated by |`},
+		{list: "PROPFIND|MKCOL|VERSION-CONTROL", want: []string{"PROPFIND", "MKCOL", "VERSION-CONTROL"}}, // WebDAV, registered
+		{list: "PRI", err: `invalid method "PRI"`}, // HTTP/2's preface, never a request
+		{list: "FETCH", err: `invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …), or * (GET, POST, PUT, PATCH, DELETE), several separated by |`},
 		{list: "GET|GTE", err: `invalid method "GTE" in "GET|GTE": want GET, HEAD,`},
 		{list: "PURGE", err: `invalid method "PURGE"`},
 		{list: "get", err: `invalid method "get" in "get": methods are upper case (GET)`},
@@ -58,7 +60,7 @@ func TestUnknownMethodsAreReportedWhereverNamed(t *testing.T) {
 	}
 	_, errs := ParseSuite("tests.yaml", []byte("users: {}\ncases:\n  - {method: FETCH, path: /, allow: false}\n  - {method: delete, path: /, allow: false}\n  - {method: TRACE, path: /, allow: false}\n"))
 	want := []string{
-		`tests.yaml:3: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT`,
+		`tests.yaml:3: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …)`,
 		`tests.yaml:4: invalid method "delete": methods are upper case (DELETE)`,
 	}
 	if len(errs) != len(want) {

@@ -191,13 +191,22 @@ func decisionMethod(m string) string {
 }
 
 // httpMethods are the methods a rule, a test case or policy check may
-// name: those of RFC 9110 and PATCH (RFC 5789). Any other name in a policy
-// is a typo (FETCH, GTE) that would open nothing, so it is refused; a
-// request with any other method is denied, since no rule can name it.
-var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+// name: those of the IANA HTTP Method Registry (RFC 9110's, PATCH, and
+// WebDAV's and its extensions'), but PRI, which is HTTP/2's connection
+// preface and never a request. Any other name in a policy is a typo
+// (FETCH, GTE) or a method of one product (PURGE) that would open nothing
+// or too much by surprise, so it is refused; a request with any other
+// method is denied, since no rule can name it.
+var httpMethods = []string{
+	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+	"ACL", "BASELINE-CONTROL", "BIND", "CHECKIN", "CHECKOUT", "COPY", "LABEL", "LINK", "LOCK",
+	"MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL", "MKREDIRECTREF", "MKWORKSPACE", "MOVE",
+	"ORDERPATCH", "PROPFIND", "PROPPATCH", "REBIND", "REPORT", "SEARCH", "UNBIND", "UNCHECKOUT",
+	"UNLINK", "UNLOCK", "UPDATE", "UPDATEREDIRECTREF", "VERSION-CONTROL",
+}
 
-// MethodsWanted lists the accepted methods, for messages.
-const MethodsWanted = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT"
+// MethodsWanted says which methods are accepted, for messages.
+const MethodsWanted = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …)"
 
 // ValidMethod reports whether m is one of the HTTP methods a policy may
 // name (upper case, as requests carry them).

@@ -50,8 +50,8 @@ It also catches typos a server would load: a g line whose role or permission
 nothing defines (no p line names it, no g line gives it anything, and it is
 not admin, read, write, me or public), a role of a tests.yaml user that the
 files do not define, each with "did you mean" when a defined name is close.
-Methods must be GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT
-(or * in a rule).`,
+Methods must be those of the IANA HTTP method registry (GET, HEAD, POST,
+PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, WebDAV's), or * in a rule.`,
 		Example: "  gatehouse policy validate policy/\n  gatehouse policy validate deploy/kubernetes/policy",
 		Args:    exactArgs("DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {

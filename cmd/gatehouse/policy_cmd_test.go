@@ -101,7 +101,7 @@ func TestPolicyValidate(t *testing.T) {
 		}},
 		{"typos", []string{"policy", "validate", typos}, 1, nil, []string{
 			typos + `/policy.csv:9: unknown role or permission "raed": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "read"?`,
-			typos + `/policy.csv:11: invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT, or * (GET, POST, PUT, PATCH, DELETE), several separated by |`,
+			typos + `/policy.csv:11: invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …), or * (GET, POST, PUT, PATCH, DELETE), several separated by |`,
 			typos + `/tests.yaml:2: user rita: unknown role or permission "releasr": the policy files do not define it; did you mean "releaser"?`,
 		}},
 		{"missing dir", []string{"policy", "validate", filepath.Join(good, "nope")}, 1, nil, nil},
@@ -182,7 +182,7 @@ cases:
 		{"no tests.yaml", noTests, 1, nil, []string{noTests + "/tests.yaml: open tests.yaml: no such file"}},
 		{"misspelt parent", typoPolicy, 1, nil, []string{typoPolicy + `/policy.csv:9: unknown role or permission "gust": no p line names it, no g line gives it a role or permission, and it is not built in (admin, read, write, me, public); did you mean "guest"?`}},
 		{"misspelt fixture role", typoFixture, 1, nil, []string{typoFixture + `/tests.yaml:3: user gus: unknown role or permission "gueest": the policy files do not define it; did you mean "guest"?`}},
-		{"misspelt method", typoMethod, 1, nil, []string{typoMethod + `/tests.yaml:8: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT`}},
+		{"misspelt method", typoMethod, 1, nil, []string{typoMethod + `/tests.yaml:8: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …)`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -225,7 +225,7 @@ func TestPolicyCheckLocal(t *testing.T) {
 		{"role without user", []string{"--role", "guest", "--method", "GET", "--path", "/"}, 2, false, "", "--role needs --user"},
 		{"bad role", []string{"--user", "u", "--role", "a b", "--method", "GET", "--path", "/"}, 2, false, "", `--role "a b"`},
 		{"no method", []string{"--path", "/"}, 2, false, "", "--method is required"},
-		{"unknown method", []string{"--method", "FETCH", "--path", "/"}, 2, false, "", `--method: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT`},
+		{"unknown method", []string{"--method", "FETCH", "--path", "/"}, 2, false, "", `--method: invalid method "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …)`},
 		{"lower-case method", []string{"--method", "get", "--path", "/health"}, 2, false, "", `--method: invalid method "get": methods are upper case (GET)`},
 		{"misspelt role", []string{"--user", "gus", "--role", "gueest", "--method", "GET", "--path", "/"}, 2, false, "", `--role "gueest": no role or permission of that name in ` + dir + `; did you mean "guest"?`},
 		{"unknown roles", []string{"--user", "gus", "--role", "auditor", "--role", "guest", "--role", "releasr", "--method", "GET", "--path", "/"}, 2, false, "",
