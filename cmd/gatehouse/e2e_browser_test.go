@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
-
-// lockedBuffer collects Chromium's output, which its own goroutine writes.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // chromiumPath finds a Chromium or Chrome binary, or "".
 func chromiumPath() string {
@@ -50,7 +31,7 @@ func newBrowser(t *testing.T) context.Context {
 	if path == "" {
 		t.Skip("browser test skipped: no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
 	}
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}                          // Chromium's own goroutines write it
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], // headless, no first run, no background networking, no sync
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start

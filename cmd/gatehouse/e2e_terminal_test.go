@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // ttySession is the built binary run on a pseudo-terminal (util-linux
@@ -18,8 +18,7 @@ type ttySession struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	mu     sync.Mutex // guards out
-	out    bytes.Buffer
+	out    testkit.LockedBuffer // what the terminal showed
 	done   chan struct{}
 	cancel context.CancelFunc
 }
@@ -55,9 +54,7 @@ func (c *e2eCLI) onTerminal(args ...string) *ttySession {
 		buf := make([]byte, 4096)
 		for {
 			n, err := out.Read(buf)
-			s.mu.Lock()
 			s.out.Write(buf[:n])
-			s.mu.Unlock()
 			if err != nil {
 				return
 			}
@@ -67,11 +64,7 @@ func (c *e2eCLI) onTerminal(args ...string) *ttySession {
 	return s
 }
 
-func (s *ttySession) transcript() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
-}
+func (s *ttySession) transcript() string { return s.out.String() }
 
 // answer waits for prompt to appear after what was shown so far, then
 // types line.
