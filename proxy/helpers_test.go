@@ -12,9 +12,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // testUser is a Principal.
@@ -110,43 +111,6 @@ func testAuthorizer(rec *decisions) AuthorizerFunc {
 	}
 }
 
-// echoed is what the echo upstream received.
-type echoed struct {
-	Method  string      `json:"method"`
-	Path    string      `json:"path"`
-	RawPath string      `json:"raw_path"`
-	URI     string      `json:"uri"`
-	Query   string      `json:"query"`
-	Host    string      `json:"host"`
-	Header  http.Header `json:"header"`
-	Body    string      `json:"body"`
-}
-
-// echoUpstream reports every request it receives as JSON, and its method in
-// X-Echo-Method (for HEAD, which has no body). hits counts requests.
-type echoUpstream struct {
-	*httptest.Server
-	hits atomic.Int32
-}
-
-func newEchoUpstream(t *testing.T) *echoUpstream {
-	t.Helper()
-	up := &echoUpstream{}
-	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up.hits.Add(1)
-		body, _ := io.ReadAll(r.Body)
-		e := echoed{
-			Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, URI: r.RequestURI,
-			Query: r.URL.RawQuery, Host: r.Host, Header: r.Header, Body: string(body),
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Echo-Method", r.Method)
-		_ = json.NewEncoder(w).Encode(e)
-	}))
-	t.Cleanup(up.Close)
-	return up
-}
-
 // gatehouse is a Handler under test, served on loopback.
 type gatehouse struct {
 	*httptest.Server
@@ -228,12 +192,12 @@ func exchange(t *testing.T, addr, method, raw string, halfClose bool) (*http.Res
 }
 
 // decodeEcho decodes what the echo upstream received.
-func decodeEcho(t *testing.T, res *http.Response, body []byte) echoed {
+func decodeEcho(t *testing.T, res *http.Response, body []byte) testkit.Request {
 	t.Helper()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200; body %s", res.StatusCode, body)
 	}
-	var e echoed
+	var e testkit.Request
 	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("the upstream's answer is not its echo: %v; body %s", err, body)
 	}

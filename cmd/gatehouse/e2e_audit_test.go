@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // auditLines returns the audit lines a process logged, by kind.
@@ -37,9 +39,9 @@ func TestAuditTrail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	gh := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.url, "--db", db)
+	gh := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.URL, "--db", db)
 
 	adminTok := login(t, gh.url, "admin", "admin-password-1")
 	status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password"}`, "X-Request-Id", "req-create-gus")

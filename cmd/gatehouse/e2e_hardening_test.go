@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // The tests of this file replay attacks an outside review ran against the
@@ -103,11 +104,11 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 		t.Errorf("the guest taking the admin's old name: %d %s", st, out)
 	}
 	admin.fails(1, []string{`the name "admin" was given up by another user`, "reserved until"}, "user", "update", "gus", "--username", "admin")
-	before := srv.up.count()
+	before := srv.up.Count()
 	if st, _, _ := do(t, "PUT", srv.URL+"/api/v1/users/admin", gus, `{"full_name":"x"}`); st != http.StatusForbidden {
 		t.Errorf("PUT /api/v1/users/admin as the guest: %d", st)
 	}
-	if srv.up.count() != before {
+	if srv.up.Count() != before {
 		t.Error("the guest's PUT /api/v1/users/admin reached the upstream")
 	}
 
@@ -132,7 +133,7 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 		if st, out, _ := do(t, "GET", srv.URL+"/api/v1/pipelines", gus, "", "X-Forwarded-Email-Verified", "true"); st != http.StatusOK {
 			t.Fatalf("GET as the guest: %d %s", st, out)
 		}
-		h := srv.up.last().Header
+		h := srv.up.Last().Header
 		return h.Get("X-Forwarded-Email"), strings.Join(h.Values("X-Forwarded-Email-Verified"), ",")
 	}
 	if email, verified := seenBy(); email != "gus@example.com" || verified != "false" {
@@ -179,8 +180,8 @@ func TestSuccessfulLoginsCannotStarveOthers(t *testing.T) {
 // past --max-conns-per-client are answered 429 at once, and the others are
 // cut off with 408 once the API's body timeout (10 s) passes.
 func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
-	up := newEchoUpstream(t)
-	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.url,
+	up := testkit.NewUpstream(t)
+	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.URL,
 		"--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--max-conns-per-client", "20")
 	host := strings.TrimPrefix(p.url, "http://")
 	type answer struct {
@@ -232,10 +233,10 @@ func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
 // hashes) used to be created -rw-r--r--. serve creates it -rw------- and
 // warns at start when an existing one is readable by others.
 func TestStoreFilesArePrivate(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	path := filepath.Join(t.TempDir(), "g.db")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
-	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	p := startServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
 	login(t, p.url, "admin", "admin-password-1")
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("a new store: %v %v, want -rw-------", st.Mode().Perm(), err)
@@ -246,7 +247,7 @@ func TestStoreFilesArePrivate(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p = startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	p = startServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
 	contains(t, "the start log", p.Logs(), "other users of this machine can read it", path)
 }
 
@@ -316,10 +317,10 @@ func TestAdminInputIsReadOneWay(t *testing.T) {
 // (written by another tool) used to crash the start with "index out of
 // range"; serve now exits 1 naming the row.
 func TestServeRefusesMalformedRuleRow(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	path := filepath.Join(t.TempDir(), "g.db")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
-	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	p := startServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
 	login(t, p.url, "admin", "admin-password-1")
 	if _, err := p.stop(10 * time.Second); err != nil {
 		t.Fatal(err)
@@ -339,7 +340,7 @@ func TestServeRefusesMalformedRuleRow(t *testing.T) {
 		sql.Close()
 	}
 	r := newCLI(t).runEnv(env, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
-		"--upstream", up.url, "--db", "sqlite:"+path)
+		"--upstream", up.URL, "--db", "sqlite:"+path)
 	want := fmt.Sprintf("database (casbin_rule row id %d): p, read, /short: p line has 2 values", id)
 	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "panic") {
 		t.Errorf("serve with a malformed row: %v\nwant exit 1 and %q", r, want)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestMain removes the binary that gatehouseBinary built, once every test
@@ -26,9 +28,9 @@ func TestMain(m *testing.M) {
 
 // e2eServer is a running `gatehouse serve` in front of an echo upstream.
 type e2eServer struct {
-	URL  string        // http://127.0.0.1:PORT, the bound data plane
-	proc *process      // the serve process and its log
-	up   *echoUpstream // what reached the protected server
+	URL  string            // http://127.0.0.1:PORT, the bound data plane
+	proc *process          // the serve process and its log
+	up   *testkit.Upstream // what reached the protected server
 }
 
 // startGatehouse runs `gatehouse serve` on 127.0.0.1 (startServe) with a
@@ -36,9 +38,9 @@ type e2eServer struct {
 // echo upstream, with extra flags args.
 func startGatehouse(t *testing.T, adminPW string, args ...string) *e2eServer {
 	t.Helper()
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + adminPW},
-		append([]string{"--upstream", up.url, "--db", "sqlite:" + filepath.Join(t.TempDir(), "g.db")}, args...)...)
+		append([]string{"--upstream", up.URL, "--db", "sqlite:" + filepath.Join(t.TempDir(), "g.db")}, args...)...)
 	return &e2eServer{URL: p.url, proc: p, up: up}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestServeEndToEnd drives the built binary as a client would: it proves
@@ -16,9 +18,9 @@ func TestServeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.url, "GATEHOUSE_DB=" + db}
+	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.URL, "GATEHOUSE_DB=" + db}
 	outer := t // processes started in subtests live until the whole test ends
 	gh := startServe(t, env, "--upstream-timeout", "2s", "--shutdown-grace", "5s")
 
@@ -31,12 +33,12 @@ func TestServeEndToEnd(t *testing.T) {
 
 	forwarded := func(t *testing.T, method, path, tok string, want int) {
 		t.Helper()
-		before := up.count()
+		before := up.Count()
 		status, body, _ := do(t, method, gh.url+path, tok, "")
 		if status != want {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, body)
 		}
-		n := up.count() - before
+		n := up.Count() - before
 		switch {
 		case want < 300 && n != 1:
 			t.Fatalf("%s %s: allowed but %d requests reached the upstream", method, path, n)
@@ -61,7 +63,7 @@ func TestServeEndToEnd(t *testing.T) {
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			forwarded(t, m, "/api/v1/pipelines/p1", adminTok, 200)
 		}
-		if got := up.last().Header.Get("X-Forwarded-User"); got != "admin" {
+		if got := up.Last().Header.Get("X-Forwarded-User"); got != "admin" {
 			t.Fatalf("X-Forwarded-User = %q", got)
 		}
 	})
@@ -78,7 +80,7 @@ func TestServeEndToEnd(t *testing.T) {
 		forwarded(t, "DELETE", "/api/v1/users/gus", gusTok, 403)
 	})
 	t.Run("path tricks cannot reach another user's record", func(t *testing.T) {
-		before := up.count()
+		before := up.Count()
 		for target, want := range map[string]int{
 			"/api/v1/users/gus/../admin":         403,
 			"/api/v1/users/./admin":              403,
@@ -95,14 +97,14 @@ func TestServeEndToEnd(t *testing.T) {
 				t.Errorf("PUT %s: %d, want %d", target, got, want)
 			}
 		}
-		if n := up.count() - before; n != 0 {
+		if n := up.Count() - before; n != 0 {
 			t.Fatalf("%d tricked requests reached the upstream", n)
 		}
 		// What is allowed is forwarded on exactly the path decided on.
 		if got := rawRequest(t, gh.url, "PUT", "/api/v1/users/admin/../gus", gusTok); got != 200 {
 			t.Fatalf("PUT /api/v1/users/admin/../gus: %d", got)
 		}
-		if p := up.last().Path; p != "/api/v1/users/gus" {
+		if p := up.Last().Path; p != "/api/v1/users/gus" {
 			t.Fatalf("upstream saw %q", p)
 		}
 	})
@@ -113,7 +115,7 @@ func TestServeEndToEnd(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("status %d", status)
 		}
-		h := up.last().Header
+		h := up.Last().Header
 		if got := h.Values("X-Forwarded-User"); len(got) != 1 || got[0] != "gus" {
 			t.Fatalf("X-Forwarded-User = %q", got)
 		}
@@ -143,7 +145,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		// The upstream is still holding the response open: the event
 		// arrived before it finished.
-		close(up.release)
+		up.Release()
 	})
 	t.Run("role change applies to the next request", func(t *testing.T) {
 		status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`)
@@ -189,7 +191,7 @@ func TestServeEndToEnd(t *testing.T) {
 			done <- res.StatusCode
 		}()
 		deadline := time.Now().Add(5 * time.Second)
-		for up.count() == 0 || up.last().Path != "/slow" {
+		for up.Count() == 0 || up.Last().Path != "/slow" {
 			if time.Now().After(deadline) {
 				select {
 				case code := <-done:

@@ -128,7 +128,7 @@ func TestCLIUserManagement(t *testing.T) {
 	bob.fails(1, []string{"this needs the write permission"}, "user", "delete", "alice")
 	if st, body, _ := do(t, "GET", srv.URL+"/api/v1/pipelines", storedToken(t, bob), ""); st != http.StatusOK {
 		t.Errorf("bob's GET through the proxy: %d %s", st, body)
-	} else if got := srv.up.last().Header.Get("X-Forwarded-User"); got != "bob" {
+	} else if got := srv.up.Last().Header.Get("X-Forwarded-User"); got != "bob" {
 		t.Errorf("the upstream saw X-Forwarded-User %q, want bob", got)
 	}
 	// A used link is gone.

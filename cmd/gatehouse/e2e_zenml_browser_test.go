@@ -76,7 +76,7 @@ func TestZenMLDashboardInBrowser(t *testing.T) {
 	// What the upstream saw: the page and its assets without an identity,
 	// the API calls as gus, never the login, a token or the refused write.
 	anonymous := map[string]bool{}
-	for _, r := range s.up.all() {
+	for _, r := range s.up.All() {
 		user := r.Header.Get("X-Forwarded-User")
 		switch {
 		case r.Path == "/api/v1/login", r.Method == "POST":

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/sampleapi"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // zenmlServer is `gatehouse serve --preset zenml` in front of the sample
@@ -18,7 +19,7 @@ import (
 type zenmlServer struct {
 	url   string
 	proc  *process
-	up    *echoUpstream
+	up    *testkit.Upstream
 	admin *e2eCLI // logged in as admin
 }
 
@@ -26,9 +27,9 @@ const zenmlAdminPW = "admin-password-1"
 
 func startZenMLGatehouse(t *testing.T) *zenmlServer {
 	t.Helper()
-	up := newRecordingUpstream(t, sampleapi.New())
+	up := testkit.NewRecordingUpstream(t, sampleapi.New())
 	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + zenmlAdminPW},
-		"--upstream", up.url, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--preset", "zenml")
+		"--upstream", up.URL, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--preset", "zenml")
 	admin := newCLI(t)
 	admin.login(p.url, "admin", zenmlAdminPW)
 	return &zenmlServer{url: p.url, proc: p, up: up, admin: admin}
@@ -140,7 +141,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	// otherwise as sent.
 	ids := map[string]string{"alice": aliceID, "admin": adminID}
 	var sawCreate, sawList bool
-	for _, r := range s.up.all() {
+	for _, r := range s.up.All() {
 		if r.Path == "/api/v1/login" {
 			t.Errorf("the upstream received %s %s", r.Method, r.Path)
 		}
@@ -222,7 +223,7 @@ func TestZenMLLoginBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := s.up.count()
+			before := s.up.Count()
 			hdr := []string{}
 			if c.contentType != "" {
 				hdr = append(hdr, "Content-Type", c.contentType)
@@ -240,20 +241,20 @@ func TestZenMLLoginBadInput(t *testing.T) {
 			if c.status == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without a Bearer challenge: %q", h.Get("WWW-Authenticate"))
 			}
-			if n := s.up.count() - before; n != 0 {
+			if n := s.up.Count() - before; n != 0 {
 				t.Errorf("%d requests reached the upstream", n)
 			}
 		})
 	}
 	// The login path by another method, or spelt so that it only becomes
 	// /api/v1/login once canonicalized, is not forwarded either.
-	before := s.up.count()
+	before := s.up.Count()
 	for _, r := range []struct{ method, target string }{{"GET", "/api/v1/login"}, {"POST", "/api/v1//login"}, {"POST", "/api/v1/x/../login"}} {
 		if got := rawRequest(t, s.url, r.method, r.target, ""); got != http.StatusNotFound {
 			t.Errorf("%s %s: %d, want 404", r.method, r.target, got)
 		}
 	}
-	if n := s.up.count() - before; n != 0 {
+	if n := s.up.Count() - before; n != 0 {
 		t.Errorf("%d requests reached the upstream", n)
 	}
 }
@@ -303,8 +304,8 @@ func TestZenMLLoginForms(t *testing.T) {
 	if status != 429 || h.Get("Retry-After") == "" || !strings.Contains(d.Detail, "too many") {
 		t.Errorf("the eleventh attempt, by id: %d %s (Retry-After %q)", status, body, h.Get("Retry-After"))
 	}
-	if s.up.count() != 0 {
-		t.Errorf("%d requests reached the upstream", s.up.count())
+	if s.up.Count() != 0 {
+		t.Errorf("%d requests reached the upstream", s.up.Count())
 	}
 }
 
@@ -314,15 +315,15 @@ func TestLoginPathWithoutPreset(t *testing.T) {
 	srv := startGatehouse(t, "admin-password-1")
 	status, body, _ := doRaw(t, "POST", srv.URL+"/api/v1/login", "username=admin&password=admin-password-1",
 		"Content-Type", "application/x-www-form-urlencoded")
-	if status != http.StatusUnauthorized || srv.up.count() != 0 {
-		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.up.count())
+	if status != http.StatusUnauthorized || srv.up.Count() != 0 {
+		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.up.Count())
 	}
 	if strings.Contains(body, `"detail"`) {
 		t.Errorf("detail without a preset: %s", body)
 	}
 	tok := login(t, srv.URL, "admin", "admin-password-1")
 	status, body, _ = do(t, "POST", srv.URL+"/api/v1/login", tok, `{"x":1}`)
-	if status != http.StatusOK || srv.up.count() != 1 || srv.up.last().Path != "/api/v1/login" {
+	if status != http.StatusOK || srv.up.Count() != 1 || srv.up.Last().Path != "/api/v1/login" {
 		t.Errorf("POST /api/v1/login with write: %d %s; want it forwarded", status, body)
 	}
 }
