@@ -22,9 +22,9 @@ func TestDataPlaneAttacks(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	const public = "gatehouse.example.com"
-	srv := startGatehouse(t, "admin-password-1", "--public-url", "https://"+public)
+	srv := testkit.StartGatehouse(t, "admin-password-1", "--public-url", "https://"+public)
 	token := login(t, srv.URL, "admin", "admin-password-1")
-	upHost := strings.TrimPrefix(srv.up.URL, "http://")
+	upHost := strings.TrimPrefix(srv.Up.URL, "http://")
 	request := func(line string, headers ...string) string {
 		return line + " HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer " + token + "\r\n" +
 			strings.Join(append(headers, "Connection: close"), "\r\n") + "\r\n\r\n"
@@ -83,12 +83,12 @@ func TestDataPlaneAttacks(t *testing.T) {
 			status:  http.StatusBadRequest, code: "bad_request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := srv.up.Count()
+			before := srv.Up.Count()
 			status, body, _ := rawExchange(t, srv.URL, c.request)
 			if status != c.status {
 				t.Fatalf("status %d, want %d: %s", status, c.status, body)
 			}
-			forwarded := srv.up.Count() - before
+			forwarded := srv.Up.Count() - before
 			if c.check == nil {
 				var e struct {
 					Error struct{ Code, Message string } `json:"error"`
@@ -104,7 +104,7 @@ func TestDataPlaneAttacks(t *testing.T) {
 			if forwarded != 1 {
 				t.Fatalf("%d requests reached the upstream, want 1", forwarded)
 			}
-			if err := c.check(srv.up.Last()); err != nil {
+			if err := c.check(srv.Up.Last()); err != nil {
 				t.Error(err)
 			}
 		})

@@ -61,10 +61,10 @@ func newBrowser(t *testing.T) context.Context {
 // the API.
 func TestSignupPageInBrowser(t *testing.T) {
 	tab := newBrowser(t)
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	link := invitationURL(t, admin.ok("user", "create", "erin", "--email", "erin@example.com"))
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	link := testkit.InvitationURL(t, admin.OK("user", "create", "erin", "--email", "erin@example.com"))
 	const pw = "erin-password-1"
 
 	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#password"))); err != nil {
@@ -130,7 +130,7 @@ func TestSignupPageInBrowser(t *testing.T) {
 	if me.Value.Username != "erin" || !me.Value.Active || me.Value.Email != "erin@example.com" {
 		t.Errorf("GET /me as erin: %+v", me.Value)
 	}
-	if strings.Contains(srv.proc.Logs(), pw) {
+	if strings.Contains(srv.Proc.Logs(), pw) {
 		t.Error("the server log holds erin's password")
 	}
 }

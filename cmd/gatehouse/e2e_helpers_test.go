@@ -2,134 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// gatehouseBinary builds the command once per test run and returns its path.
-func gatehouseBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gatehouse-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "gatehouse")
-		// As the README installs it.
-		install := exec.Command("go", "install", ".")
-		install.Env = append(os.Environ(), "GOBIN="+dir)
-		out, err := install.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
-// process is a running gatehouse serve.
-type process struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string // data plane base URL
-	ops    string // ops base URL
-	mu     sync.Mutex
-	logs   bytes.Buffer // guarded by mu
-	exited chan error
-}
-
-// startServe runs `gatehouse serve` with args on loopback ports and waits
-// until it listens.
-func startServe(t *testing.T, env []string, args ...string) *process {
-	t.Helper()
-	bin := gatehouseBinary(t)
-	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--log-level", "debug"}, args...)
-	cmd := exec.Command(bin, full...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{t: t, cmd: cmd, exited: make(chan error, 1)}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan map[string]any, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.logs.Write(line)
-			p.logs.WriteByte('\n')
-			p.mu.Unlock()
-			var m map[string]any
-			if json.Unmarshal(line, &m) == nil && m["msg"] == "gatehouse serving" {
-				ready <- m
-			}
-		}
-		p.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case m := <-ready:
-		p.url = "http://" + m["listen"].(string)
-		p.ops = "http://" + m["ops_listen"].(string)
-	case err := <-p.exited:
-		t.Fatalf("gatehouse exited at start: %v\n%s", err, p.Logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gatehouse did not start\n%s", p.Logs())
-	}
-	return p
-}
-
-// Logs returns everything the process logged so far.
-func (p *process) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-// stop sends SIGTERM and returns how long the process took to exit and its
-// exit error.
-func (p *process) stop(timeout time.Duration) (time.Duration, error) {
-	start := time.Now()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		return time.Since(start), err
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		return time.Since(start), fmt.Errorf("did not exit within %s", timeout)
-	}
-}
 
 // do sends a request with an optional bearer token (and a JSON body, when
 // there is one) and returns status, body and headers.

@@ -22,19 +22,19 @@ func TestServeEndToEnd(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.URL, "GATEHOUSE_DB=" + db}
 	outer := t // processes started in subtests live until the whole test ends
-	gh := startServe(t, env, "--upstream-timeout", "2s", "--shutdown-grace", "5s")
+	gh := testkit.StartServe(t, env, "--upstream-timeout", "2s", "--shutdown-grace", "5s")
 
-	adminTok := login(t, gh.url, "admin", "admin-password-1")
-	status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password","email":"gus@example.com"}`)
+	adminTok := login(t, gh.URL, "admin", "admin-password-1")
+	status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password","email":"gus@example.com"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create gus: %d %s", status, out)
 	}
-	gusTok := login(t, gh.url, "gus", "gus-password")
+	gusTok := login(t, gh.URL, "gus", "gus-password")
 
 	forwarded := func(t *testing.T, method, path, tok string, want int) {
 		t.Helper()
 		before := up.Count()
-		status, body, _ := do(t, method, gh.url+path, tok, "")
+		status, body, _ := do(t, method, gh.URL+path, tok, "")
 		if status != want {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, body)
 		}
@@ -53,7 +53,7 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		forwarded(t, "GET", "/api/v1/pipelines", "", 401)
 		forwarded(t, "POST", "/api/v1/pipelines", "", 401)
-		_, _, h := do(t, "GET", gh.url+"/api/v1/pipelines", "", "")
+		_, _, h := do(t, "GET", gh.URL+"/api/v1/pipelines", "", "")
 		if !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 			t.Fatalf("WWW-Authenticate = %q", h.Get("WWW-Authenticate"))
 		}
@@ -93,7 +93,7 @@ func TestServeEndToEnd(t *testing.T) {
 			"/api/v1/users/gus%00":               400,
 			"/api/v1/users/gus%252F..%252Fadmin": 400,
 		} {
-			if got := rawRequest(t, gh.url, "PUT", target, gusTok); got != want {
+			if got := rawRequest(t, gh.URL, "PUT", target, gusTok); got != want {
 				t.Errorf("PUT %s: %d, want %d", target, got, want)
 			}
 		}
@@ -101,7 +101,7 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("%d tricked requests reached the upstream", n)
 		}
 		// What is allowed is forwarded on exactly the path decided on.
-		if got := rawRequest(t, gh.url, "PUT", "/api/v1/users/admin/../gus", gusTok); got != 200 {
+		if got := rawRequest(t, gh.URL, "PUT", "/api/v1/users/admin/../gus", gusTok); got != 200 {
 			t.Fatalf("PUT /api/v1/users/admin/../gus: %d", got)
 		}
 		if p := up.Last().Path; p != "/api/v1/users/gus" {
@@ -109,7 +109,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("identity headers and token", func(t *testing.T) {
-		status, _, _ := do(t, "GET", gh.url+"/api/v1/pipelines", gusTok, "",
+		status, _, _ := do(t, "GET", gh.URL+"/api/v1/pipelines", gusTok, "",
 			"X-Forwarded-User", "admin", "X_Forwarded_User", "admin", "X-Forwarded-Groups", "admin",
 			"X-Original-URL", "/api/v1/users/admin", "X-HTTP-Method-Override", "DELETE")
 		if status != 200 {
@@ -132,7 +132,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("streams", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", gh.url+"/events", nil)
+		req, _ := http.NewRequest("GET", gh.URL+"/events", nil)
 		req.Header.Set("Authorization", "Bearer "+gusTok)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -148,29 +148,29 @@ func TestServeEndToEnd(t *testing.T) {
 		up.Release()
 	})
 	t.Run("role change applies to the next request", func(t *testing.T) {
-		status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`)
+		status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`)
 		if status != http.StatusCreated {
 			t.Fatalf("assign: %d %s", status, out)
 		}
 		forwarded(t, "POST", "/api/v1/pipelines", gusTok, 200)
-		status, out, _ = do(t, "DELETE", gh.url+"/gatehouse/v1/role-assignments?user=gus&role=admin", adminTok, "")
+		status, out, _ = do(t, "DELETE", gh.URL+"/gatehouse/v1/role-assignments?user=gus&role=admin", adminTok, "")
 		if status != http.StatusNoContent {
 			t.Fatalf("revoke: %d %s", status, out)
 		}
 		forwarded(t, "POST", "/api/v1/pipelines", gusTok, 403)
 	})
 	t.Run("restart keeps users, assignments and tokens", func(t *testing.T) {
-		status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/roles", adminTok, `{"name":"ops","permissions":["read","write"]}`)
+		status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/roles", adminTok, `{"name":"ops","permissions":["read","write"]}`)
 		if status != http.StatusCreated {
 			t.Fatalf("create role: %d %s", status, out)
 		}
-		do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"ops"}`)
-		if took, err := gh.stop(10 * time.Second); err != nil {
+		do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"ops"}`)
+		if took, err := gh.Stop(10 * time.Second); err != nil {
 			t.Fatalf("stop: %v after %s\n%s", err, took, gh.Logs())
 		}
-		gh = startServe(outer, env)
+		gh = testkit.StartServe(outer, env)
 		forwarded(t, "POST", "/api/v1/runs", gusTok, 200) // the old token, the ops role
-		status, out, _ = do(t, "GET", gh.url+"/gatehouse/v1/users/gus", adminTok, "")
+		status, out, _ = do(t, "GET", gh.URL+"/gatehouse/v1/users/gus", adminTok, "")
 		var u struct{ Roles []string }
 		json.Unmarshal([]byte(out), &u)
 		if status != 200 || strings.Join(u.Roles, ",") != "guest,ops" {
@@ -180,7 +180,7 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("SIGTERM drains in-flight requests", func(t *testing.T) {
 		done := make(chan int, 1)
 		go func() {
-			req, _ := http.NewRequest("GET", gh.url+"/slow", nil)
+			req, _ := http.NewRequest("GET", gh.URL+"/slow", nil)
 			req.Header.Set("Authorization", "Bearer "+gusTok)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -202,7 +202,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		took, err := gh.stop(10 * time.Second)
+		took, err := gh.Stop(10 * time.Second)
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}
@@ -214,9 +214,9 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("dead upstream gives 502", func(t *testing.T) {
-		gh = startServe(outer, env, "--upstream", "http://127.0.0.1:1")
+		gh = testkit.StartServe(outer, env, "--upstream", "http://127.0.0.1:1")
 		start := time.Now()
-		status, body, _ := do(t, "GET", gh.url+"/api/v1/pipelines", adminTok, "")
+		status, body, _ := do(t, "GET", gh.URL+"/api/v1/pipelines", adminTok, "")
 		if status != http.StatusBadGateway || !strings.Contains(body, `"upstream_unavailable"`) {
 			t.Fatalf("status %d: %s", status, body)
 		}

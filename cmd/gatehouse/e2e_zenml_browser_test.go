@@ -17,7 +17,7 @@ func TestZenMLDashboardInBrowser(t *testing.T) {
 	tab := newBrowser(t)
 	s := startZenMLGatehouse(t)
 	const pw = "gus-password-1"
-	s.admin.okStdin(pw+"\n", "user", "create", "gus", "--role", "guest", "--password-stdin")
+	s.admin.OKStdin(pw+"\n", "user", "create", "gus", "--role", "guest", "--password-stdin")
 
 	if err := chromedp.Do(tab,
 		chromedp.Navigate(s.url+"/workspaces/default/stacks"),

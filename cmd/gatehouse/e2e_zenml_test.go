@@ -18,9 +18,9 @@ import (
 // API (ZenML-shaped routes and a dashboard), which records what reaches it.
 type zenmlServer struct {
 	url   string
-	proc  *process
+	proc  *testkit.Process
 	up    *testkit.Upstream
-	admin *e2eCLI // logged in as admin
+	admin *testkit.CLI // logged in as admin
 }
 
 const zenmlAdminPW = "admin-password-1"
@@ -28,11 +28,11 @@ const zenmlAdminPW = "admin-password-1"
 func startZenMLGatehouse(t *testing.T) *zenmlServer {
 	t.Helper()
 	up := testkit.NewRecordingUpstream(t, sampleapi.New())
-	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + zenmlAdminPW},
+	p := testkit.StartServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + zenmlAdminPW},
 		"--upstream", up.URL, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--preset", "zenml")
-	admin := newCLI(t)
-	admin.login(p.url, "admin", zenmlAdminPW)
-	return &zenmlServer{url: p.url, proc: p, up: up, admin: admin}
+	admin := testkit.NewCLI(t)
+	admin.Login(p.URL, "admin", zenmlAdminPW)
+	return &zenmlServer{url: p.URL, proc: p, up: up, admin: admin}
 }
 
 // invite creates a user with `gatehouse user create` (an invitation) and
@@ -40,9 +40,9 @@ func startZenMLGatehouse(t *testing.T) *zenmlServer {
 // user's id.
 func (s *zenmlServer) invite(t *testing.T, name, password string) string {
 	t.Helper()
-	link := invitationURL(t, s.admin.ok("user", "create", name, "--email", name+"@example.com"))
+	link := testkit.InvitationURL(t, s.admin.OK("user", "create", name, "--email", name+"@example.com"))
 	contains(t, "the sign-up result", signupWithForm(t, link, password), "Your account is ready")
-	u := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", name, "-o", "json"))
+	u := decodeJSON[struct{ ID string }](t, s.admin.OK("user", "describe", name, "-o", "json"))
 	return u.ID
 }
 
@@ -99,7 +99,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	wantDetail(t, z.log[before], "POST /api/v1/workspaces/default/stacks is not allowed for you")
 
 	// A role change counts on the next request, with the same token.
-	s.admin.ok("role", "assign", "admin", "--user", "alice")
+	s.admin.OK("role", "assign", "admin", "--user", "alice")
 	created, err := z.post("/workspaces/default/stacks", stackBody)
 	if err != nil {
 		t.Fatalf("registering a stack as an admin: %v", err)
@@ -119,7 +119,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	// tries once more with the same token on a new connection (without
 	// Source-Context), gets 401 again and raises AuthorizationException
 	// with Gatehouse's detail.
-	s.admin.ok("user", "update", "alice", "--active=false")
+	s.admin.OK("user", "update", "alice", "--active=false")
 	before = len(z.log)
 	_, err = z.get("/stacks", listQuery)
 	ze, _ = err.(*zenmlError)
@@ -130,7 +130,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	wantDetail(t, z.log[before+1], "invalid or expired token")
 
 	// The login form takes a user id as well as a name.
-	adminID := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", "admin", "-o", "json")).ID
+	adminID := decodeJSON[struct{ ID string }](t, s.admin.OK("user", "describe", "admin", "-o", "json")).ID
 	za := newZenMLClient(t, s.url, adminID, zenmlAdminPW)
 	if _, err := za.get("/info", ""); err != nil {
 		t.Fatalf("logging in by user id: %v", err)
@@ -264,8 +264,8 @@ func TestZenMLLoginBadInput(t *testing.T) {
 func TestZenMLLoginForms(t *testing.T) {
 	s := startZenMLGatehouse(t)
 	const pw = "rita-password-1"
-	s.admin.okStdin(pw+"\n", "user", "create", "rita", "--password-stdin")
-	ritaID := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", "rita", "-o", "json")).ID
+	s.admin.OKStdin(pw+"\n", "user", "create", "rita", "--password-stdin")
+	ritaID := decodeJSON[struct{ ID string }](t, s.admin.OK("user", "describe", "rita", "-o", "json")).ID
 
 	var mp bytes.Buffer
 	w := multipart.NewWriter(&mp)
@@ -312,18 +312,18 @@ func TestZenMLLoginForms(t *testing.T) {
 // TestLoginPathWithoutPreset: without --preset, /api/v1/login is an
 // upstream path like any other, decided by the policy.
 func TestLoginPathWithoutPreset(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
 	status, body, _ := doRaw(t, "POST", srv.URL+"/api/v1/login", "username=admin&password=admin-password-1",
 		"Content-Type", "application/x-www-form-urlencoded")
-	if status != http.StatusUnauthorized || srv.up.Count() != 0 {
-		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.up.Count())
+	if status != http.StatusUnauthorized || srv.Up.Count() != 0 {
+		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.Up.Count())
 	}
 	if strings.Contains(body, `"detail"`) {
 		t.Errorf("detail without a preset: %s", body)
 	}
 	tok := login(t, srv.URL, "admin", "admin-password-1")
 	status, body, _ = do(t, "POST", srv.URL+"/api/v1/login", tok, `{"x":1}`)
-	if status != http.StatusOK || srv.up.Count() != 1 || srv.up.Last().Path != "/api/v1/login" {
+	if status != http.StatusOK || srv.Up.Count() != 1 || srv.Up.Last().Path != "/api/v1/login" {
 		t.Errorf("POST /api/v1/login with write: %d %s; want it forwarded", status, body)
 	}
 }
@@ -331,12 +331,12 @@ func TestLoginPathWithoutPreset(t *testing.T) {
 // TestServeUnknownPreset: a preset Gatehouse does not know is a usage error
 // naming the ones it does, by flag and by environment.
 func TestServeUnknownPreset(t *testing.T) {
-	c := newCLI(t)
+	c := testkit.NewCLI(t)
 	want := `--preset: unknown preset "mlflow": want one of zenml`
-	c.fails(2, []string{want}, "serve", "--upstream", "http://127.0.0.1:1", "--preset", "mlflow")
-	r := c.runEnv([]string{"GATEHOUSE_PRESET=mlflow"}, "", "serve", "--upstream", "http://127.0.0.1:1")
-	if r.code != 2 || !strings.Contains(r.stderr, want) {
+	c.Fails(2, []string{want}, "serve", "--upstream", "http://127.0.0.1:1", "--preset", "mlflow")
+	r := c.RunEnv([]string{"GATEHOUSE_PRESET=mlflow"}, "", "serve", "--upstream", "http://127.0.0.1:1")
+	if r.Code != 2 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("GATEHOUSE_PRESET=mlflow: %v", r)
 	}
-	c.fails(2, []string{want}, "demo", "--preset", "mlflow")
+	c.Fails(2, []string{want}, "demo", "--preset", "mlflow")
 }
