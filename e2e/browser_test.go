@@ -1,7 +1,8 @@
-package main
+package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
@@ -57,8 +57,7 @@ func newBrowser(t *testing.T) context.Context {
 
 // TestSignupPageInBrowser opens an invitation link in headless Chromium,
 // types a password twice (first mismatched, then matching), submits the
-// form, sees the success page, and logs in with the new password through
-// the API.
+// form, sees the success page, and logs in with the new password.
 func TestSignupPageInBrowser(t *testing.T) {
 	tab := newBrowser(t)
 	srv := testkit.StartGatehouse(t, "admin-password-1")
@@ -107,28 +106,19 @@ func TestSignupPageInBrowser(t *testing.T) {
 		t.Errorf("success message %q", got)
 	}
 
-	// Log in with the new password through the API.
-	c, err := client.New(srv.URL, "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// Log in with the new password (through the API, as the CLI does) and
+	// read the account back.
+	erin := testkit.NewCLI(t)
+	erin.Login(srv.URL, "erin", pw)
+	var me struct {
+		Username, Email string
+		Active          bool
 	}
-	tok, err := c.Login(t.Context(), "erin", pw)
-	if err != nil {
-		t.Fatalf("login with the password chosen in the browser: %v", err)
+	if out := erin.OK("me", "describe", "-o", "json"); json.Unmarshal([]byte(out), &me) != nil {
+		t.Fatalf("me describe -o json as erin:\n%s", out)
 	}
-	if tok.AccessToken == "" || tok.TokenType != "bearer" {
-		t.Fatalf("login answer %+v", tok)
-	}
-	erin, err := client.New(srv.URL, tok.AccessToken, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	me, err := erin.Me(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if me.Value.Username != "erin" || !me.Value.Active || me.Value.Email != "erin@example.com" {
-		t.Errorf("GET /me as erin: %+v", me.Value)
+	if me.Username != "erin" || !me.Active || me.Email != "erin@example.com" {
+		t.Errorf("GET /me as erin: %+v", me)
 	}
 	if strings.Contains(srv.Proc.Logs(), pw) {
 		t.Error("the server log holds erin's password")
