@@ -3,12 +3,14 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-# The modules: the product at the root, and e2e (the browser tests, with
-# chromedp), whose go.mod replaces the root module with this checkout. It is
-# a module of its own so that what only its tests need stays out of the
-# product's go.mod and out of the Dockerfile's `go mod download`. No go.work
-# ties them: test and lint run in each directory.
-MODULES  := . e2e
+# The modules: the product at the root; deploy (the Kubernetes and
+# Dockerfile checks, with the Kubernetes API and kustomize) and e2e (the
+# browser tests, with chromedp), whose go.mod files replace the root module
+# with this checkout. They are modules of their own so that what only their
+# tests need stays out of the product's go.mod and out of the Dockerfile's
+# `go mod download`. No go.work ties them: test and lint run in each
+# directory.
+MODULES  := . deploy e2e
 
 .PHONY: test lint bench build loadtest fuzz bench-replicas
 
