@@ -146,7 +146,7 @@ func TestBadRequestBody(t *testing.T) {
 			before := up.Count()
 			raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
 				c.framing + "\r\nConnection: close\r\n\r\n" + c.body
-			res, body := exchange(t, g.addr(), "POST", raw, c.halfClose)
+			res, body := testkit.Exchange(t, g.addr(), "POST", raw, c.halfClose)
 			wantError(t, res, body, http.StatusBadRequest, codeBadRequest)
 			if n := up.Count() - before; n != 0 && !c.forwarded {
 				t.Errorf("the upstream received %d requests; want none", n)
@@ -160,7 +160,7 @@ func TestBadRequestBody(t *testing.T) {
 	} {
 		raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
 			chunked + "\r\nConnection: close\r\n\r\n" + c.body
-		res, out := exchange(t, g.addr(), "POST", raw, false)
+		res, out := testkit.Exchange(t, g.addr(), "POST", raw, false)
 		if e := decodeEcho(t, res, out); e.Body != c.want {
 			t.Errorf("upstream got body %q, want %q", e.Body, c.want)
 		}

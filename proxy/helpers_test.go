@@ -1,19 +1,15 @@
 package proxy
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
@@ -158,37 +154,7 @@ func send(t *testing.T, addr, method, target string, headers ...string) (*http.R
 		b.WriteString(h + "\r\n")
 	}
 	head := fmt.Sprintf("%s %s HTTP/1.1\r\n%s\r\n", method, target, host)
-	return exchange(t, addr, method, head+b.String()+"Connection: close\r\n\r\n", false)
-}
-
-// exchange writes raw, a request as bytes on the wire (a body included),
-// to addr, closes the connection's write side when halfClose (a client
-// that stops sending), and reads the answer.
-func exchange(t *testing.T, addr, method, raw string, halfClose bool) (*http.Response, []byte) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	if halfClose {
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s: reading the response: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
-	}
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s: reading the body: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
-	}
-	return res, body
+	return testkit.Exchange(t, addr, method, head+b.String()+"Connection: close\r\n\r\n", false)
 }
 
 // decodeEcho decodes what the echo upstream received.

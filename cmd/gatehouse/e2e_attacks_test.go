@@ -84,16 +84,16 @@ func TestDataPlaneAttacks(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := srv.Up.Count()
-			status, body, _ := rawExchange(t, srv.URL, c.request)
-			if status != c.status {
-				t.Fatalf("status %d, want %d: %s", status, c.status, body)
+			res, body := testkit.Exchange(t, srv.URL, "", c.request, false)
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, c.status, body)
 			}
 			forwarded := srv.Up.Count() - before
 			if c.check == nil {
 				var e struct {
 					Error struct{ Code, Message string } `json:"error"`
 				}
-				if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != c.code || e.Error.Message == "" {
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != c.code || e.Error.Message == "" {
 					t.Errorf("refusal %s, want a JSON error with code %s", body, c.code)
 				}
 				if forwarded != 0 {

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // do sends a request with an optional bearer token (and a JSON body, when
@@ -48,39 +46,8 @@ func doRaw(t *testing.T, method, url, body string, hdr ...string) (int, string, 
 func rawRequest(t *testing.T, base, method, target, token string) int {
 	t.Helper()
 	host := strings.TrimPrefix(base, "http://")
-	c, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target, host, token)
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	res.Body.Close()
+	res, _ := testkit.Exchange(t, host, method, fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target, host, token), false)
 	return res.StatusCode
-}
-
-// rawExchange writes request to base's listener byte for byte (request
-// line, headers and body, none of them normalized by a client library) and
-// returns the answer's status, body and headers.
-func rawExchange(t *testing.T, base, request string) (int, string, http.Header) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", strings.SplitN(request, "\r\n", 2)[0], err)
-	}
-	return res.StatusCode, readAll(t, res.Body), res.Header
 }
 
 // login returns an access token.
