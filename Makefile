@@ -3,19 +3,29 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
+# The modules: the product at the root; deploy (the Kubernetes and
+# Dockerfile checks, with the Kubernetes API and kustomize) and e2e (the
+# browser tests, with chromedp), whose go.mod files replace the root module
+# with this checkout. They are modules of their own so that what only their
+# tests need stays out of the product's go.mod and out of the Dockerfile's
+# `go mod download`. No go.work ties them: test and lint run in each
+# directory.
+MODULES  := . deploy e2e
+
 .PHONY: test lint bench build loadtest fuzz bench-replicas
 
-## test: the full suite with the race detector (set GATEHOUSE_TEST_POSTGRES_DSN for the PostgreSQL tests)
+## test: the full suite of every module with the race detector (set GATEHOUSE_TEST_POSTGRES_DSN for the PostgreSQL tests)
 test:
-	$(GO) test -race -count=1 ./...
+	@for m in $(MODULES); do echo "$$m: $(GO) test -race -count=1 ./..."; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
-## lint: no tracked build output, gofmt, go vet, and staticcheck when it is installed
+## lint: no tracked build output, gofmt, and in every module go vet and staticcheck (when it is installed)
 lint:
 	@bins=$$(git ls-files -z | xargs -0 -r sh -c 'for f; do [ -f "$$f" ] && [ "$$(head -c 4 "$$f" | od -An -c | tr -d " ")" = "177ELF" ] && echo "$$f"; done; true' sh); \
 	if [ -n "$$bins" ]; then echo "build output is tracked (git rm --cached it and ignore it):"; echo "$$bins"; exit 1; fi
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed; skipped"; fi
+	@for m in $(MODULES); do echo "$$m: $(GO) vet ./..."; (cd $$m && $(GO) vet ./...) || exit 1; done
+	@if ! command -v staticcheck >/dev/null 2>&1; then echo "staticcheck not installed; skipped"; exit 0; fi; \
+	for m in $(MODULES); do echo "$$m: staticcheck ./..."; (cd $$m && staticcheck ./...) || exit 1; done
 
 ## bench: every benchmark, with allocations
 bench:

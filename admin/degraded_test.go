@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // cutProxy forwards TCP to a target until cut, and again after restore.
@@ -98,7 +100,7 @@ func TestDegradedWhileStoreUnreachable(t *testing.T) {
 	if err := direct.Revoke(ctx, "rev", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "replica in step", func() bool {
+	testkit.WaitFor(t, 2*time.Second, "replica in step", func() bool {
 		return r.allowed(gus.AccessToken, "POST", "/x") && !r.allowed(rev.AccessToken, "POST", "/x")
 	})
 
@@ -127,7 +129,7 @@ func TestDegradedWhileStoreUnreachable(t *testing.T) {
 	}
 
 	proxy.restore()
-	took := waitFor(t, 10*time.Second, "converges after recovery", func() bool { return !r.allowed(gus.AccessToken, "POST", "/x") })
+	took := testkit.WaitFor(t, 10*time.Second, "converges after recovery", func() bool { return !r.allowed(gus.AccessToken, "POST", "/x") })
 	t.Logf("converged %s after the store came back", took)
 	if _, err := r.Login(ctx, "gus", "gus-password", "c"); err != nil {
 		t.Fatalf("login after recovery: %v", err)

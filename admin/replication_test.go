@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -35,7 +36,7 @@ func startReplicas(t *testing.T, dsn string, reloadEvery time.Duration, names ..
 		out = append(out, &replica{Service: s, name: n})
 	}
 	for _, r := range out {
-		waitFor(t, 5*time.Second, r.name+" listening", func() bool { return r.Replication().Listening })
+		testkit.WaitFor(t, 5*time.Second, r.name+" listening", func() bool { return r.Replication().Listening })
 	}
 	return out
 }
@@ -47,20 +48,6 @@ func postgresOnly(t *testing.T) string {
 		t.Skipf("needs PostgreSQL: set %s", storetest.PostgresEnv)
 	}
 	return pg.DSN
-}
-
-// waitFor polls cond until it holds or the timeout passes, and returns how
-// long it took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
 }
 
 // allowed decides a request for a token on a replica, as the data plane
@@ -82,13 +69,13 @@ func TestReplicasConverge(t *testing.T) {
 
 	mustCreate(t, a.Service, CreateUser{Username: "gus", Password: "gus-password", Roles: &[]string{"guest", "admin"}})
 	var tok string
-	waitFor(t, time.Second, "B knows gus", func() bool {
+	testkit.WaitFor(t, time.Second, "B knows gus", func() bool {
 		t, err := b.Login(ctx, "gus", "gus-password", "c")
 		tok = t.AccessToken
 		return err == nil
 	})
 	for _, r := range rs {
-		waitFor(t, time.Second, r.name+" lets admin gus write", func() bool { return r.allowed(tok, "POST", "/api/v1/runs") })
+		testkit.WaitFor(t, time.Second, r.name+" lets admin gus write", func() bool { return r.allowed(tok, "POST", "/api/v1/runs") })
 	}
 
 	t.Run("a revoke through A is enforced by B and C", func(t *testing.T) {
@@ -96,7 +83,7 @@ func TestReplicasConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range []*replica{b, c} {
-			took := waitFor(t, time.Second, r.name+" enforces the revoke", func() bool { return !r.allowed(tok, "POST", "/api/v1/runs") })
+			took := testkit.WaitFor(t, time.Second, r.name+" enforces the revoke", func() bool { return !r.allowed(tok, "POST", "/api/v1/runs") })
 			t.Logf("%s enforced the revoke after %s", r.name, took)
 			if !r.allowed(tok, "GET", "/api/v1/runs") {
 				t.Fatalf("%s lost the guest role too", r.name)
@@ -111,7 +98,7 @@ func TestReplicasConverge(t *testing.T) {
 			t.Fatalf("assign on C: %v", err)
 		}
 		for _, r := range rs {
-			waitFor(t, time.Second, r.name+" grants ops", func() bool { return r.allowed(tok, "DELETE", "/api/v1/runs/1") })
+			testkit.WaitFor(t, time.Second, r.name+" grants ops", func() bool { return r.allowed(tok, "DELETE", "/api/v1/runs/1") })
 		}
 	})
 	t.Run("a deactivation through A rejects the token on B and C", func(t *testing.T) {
@@ -120,7 +107,7 @@ func TestReplicasConverge(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range []*replica{b, c} {
-			took := waitFor(t, time.Second, r.name+" rejects the token", func() bool {
+			took := testkit.WaitFor(t, time.Second, r.name+" rejects the token", func() bool {
 				_, err := r.auth.Authenticate(tok)
 				return errors.Is(err, ErrUnauthenticated)
 			})
@@ -135,7 +122,7 @@ func TestReplicasConverge(t *testing.T) {
 		if _, err := a.RotateKey(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, time.Second, "B signs with the new key", func() bool {
+		testkit.WaitFor(t, time.Second, "B signs with the new key", func() bool {
 			b.keys.mu.RLock()
 			defer b.keys.mu.RUnlock()
 			return b.keys.current == a.keys.current
@@ -179,7 +166,7 @@ func TestReplicasHealAfterFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rs {
-		waitFor(t, time.Second, r.name+" knows gus", func() bool { return r.allowed(tok.AccessToken, "GET", "/x") })
+		testkit.WaitFor(t, time.Second, r.name+" knows gus", func() bool { return r.allowed(tok.AccessToken, "GET", "/x") })
 	}
 
 	// Changes made while the listeners are down arrive after they
@@ -191,11 +178,11 @@ func TestReplicasHealAfterFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rs {
-		waitFor(t, 5*time.Second, r.name+" converges after reconnecting", func() bool {
+		testkit.WaitFor(t, 5*time.Second, r.name+" converges after reconnecting", func() bool {
 			return r.allowed(tok.AccessToken, "POST", "/x")
 		})
 	}
-	waitFor(t, 5*time.Second, "listeners back", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "listeners back", func() bool {
 		for _, r := range rs {
 			if !r.Replication().Listening {
 				return false
@@ -210,7 +197,7 @@ func TestReplicasHealAfterFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rs {
-		waitFor(t, 3*time.Second, r.name+" heals through the periodic reload", func() bool {
+		testkit.WaitFor(t, 3*time.Second, r.name+" heals through the periodic reload", func() bool {
 			return !r.allowed(tok.AccessToken, "POST", "/x")
 		})
 	}
@@ -225,7 +212,7 @@ func TestConcurrentChangesOneWinner(t *testing.T) {
 	rs := startReplicas(t, dsn, time.Minute, "A", "B")
 	a, b := rs[0], rs[1]
 	mustCreate(t, a.Service, CreateUser{Username: "gus", Password: "gus-password"})
-	waitFor(t, time.Second, "B knows gus", func() bool { return b.dir.idOf("gus") != "" })
+	testkit.WaitFor(t, time.Second, "B knows gus", func() bool { return b.dir.idOf("gus") != "" })
 
 	for round := 0; round < 5; round++ {
 		role := fmt.Sprintf("r%d", round)

@@ -10,7 +10,14 @@
 // only over loopback, the policy ConfigMap is mounted as a directory, the
 // containers run unprivileged, secrets are referenced and never rendered.
 //
-// The Dockerfile lives at the module root. The tests check its invariants
-// (pinned bases, a static build, a non-root user, the exposed ports) and run
-// its go build line, since no Docker engine is at hand where they run.
+// The Dockerfile lives at the root module's root. The tests check its
+// invariants (pinned bases, a static build, a non-root user, the exposed
+// ports, a dependency download of the root module alone) and run its go
+// build line, since no Docker engine is at hand where they run.
+//
+// deploy is a module of its own (github.com/gatehouse-dev/gatehouse/deploy,
+// its go.mod replacing the root module with ../), so that the Kubernetes
+// API and kustomize modules, which only these tests use, stay out of the
+// product's go.mod and out of the image's `go mod download`. Run the tests
+// here (`go test ./...`) or with `make test` at the root.
 package deploy

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/casbin/casbin/v2"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 var updateExamples = flag.Bool("update-examples", false, "rewrite docs/casbin-examples.md from the walk over Casbin's examples")
@@ -187,12 +189,8 @@ func exampleOracle(t *testing.T, model, policy string) *oracle {
 	t.Helper()
 	d := t.TempDir()
 	mf, pf := filepath.Join(d, "model.conf"), filepath.Join(d, "policy.csv")
-	if err := os.WriteFile(mf, []byte(model), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pf, []byte(policy), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, mf, model)
+	testkit.WriteFile(t, pf, policy)
 	enf, err := casbin.NewEnforcer(mf, pf)
 	if err != nil {
 		t.Fatalf("Casbin: %v", err)

@@ -6,13 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/casbin/casbin/v2"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // The differential tests compare every decision with Casbin's own enforcer
@@ -60,12 +61,8 @@ func newOracle(t *testing.T, model, csv string) *oracle {
 	t.Helper()
 	dir := t.TempDir()
 	mf, pf := filepath.Join(dir, "model.conf"), filepath.Join(dir, "policy.csv")
-	if err := os.WriteFile(mf, []byte(model), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(pf, []byte(csv), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, mf, model)
+	testkit.WriteFile(t, pf, csv)
 	enf, err := casbin.NewEnforcer(mf, pf)
 	if err != nil {
 		t.Fatalf("Casbin refuses the policy Gatehouse loaded: %v\nmodel:\n%s\npolicy:\n%s", err, model, csv)

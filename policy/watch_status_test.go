@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestWatcherReportsRejectedReload: LastReload says that the files on disk
@@ -17,7 +19,7 @@ func TestWatcherReportsRejectedReload(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, PolicyFile)
 	good := basePolicy + "p, public, /health, GET\n"
-	writeFile(t, name, good)
+	testkit.WriteFile(t, name, good)
 	files, err := LoadDir(os.DirFS(dir), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +44,7 @@ func TestWatcherReportsRejectedReload(t *testing.T) {
 	}
 
 	// A broken change: two problems, both reported.
-	writeFile(t, name, good+"p, public, /a{, GET\np, public, /b, get\n")
+	testkit.WriteFile(t, name, good+"p, public, /a{, GET\np, public, /b, get\n")
 	st := reload("broken change")
 	n := strings.Count(good, "\n") // the line before the first new one
 	want := []string{fmt.Sprintf("%s:%d: invalid path pattern", name, n+1), fmt.Sprintf("%s:%d: invalid method", name, n+2)}
@@ -59,17 +61,17 @@ func TestWatcherReportsRejectedReload(t *testing.T) {
 	}
 
 	// The files put back as they were: nothing is rejected any more.
-	writeFile(t, name, good)
+	testkit.WriteFile(t, name, good)
 	if st := reload("files put back"); st.Rejected {
 		t.Errorf("after the files were put back: %+v; want not rejected", st)
 	}
 
 	// Broken again, then fixed with a new policy.
-	writeFile(t, name, good+"p, public, /a{, GET\n")
+	testkit.WriteFile(t, name, good+"p, public, /a{, GET\n")
 	if st := reload("broken again"); !st.Rejected || !slices.ContainsFunc(st.Problems, func(p string) bool { return strings.HasPrefix(p, want[0]) }) {
 		t.Fatalf("after a second broken change: %+v", st)
 	}
-	writeFile(t, name, good+"p, public, /version, GET\n")
+	testkit.WriteFile(t, name, good+"p, public, /version, GET\n")
 	if st := reload("fix"); st.Rejected {
 		t.Errorf("after a valid change: %+v; want not rejected", st)
 	}

@@ -1,17 +1,17 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // applyWithin is how fast a change must be in force.
@@ -25,25 +25,7 @@ type watched struct {
 	eng *Engine
 	w   *Watcher
 	reg *prometheus.Registry
-	log *syncBuffer
-}
-
-// syncBuffer is a log sink safe for the watcher's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log *testkit.LockedBuffer
 }
 
 // startWatcher loads dir into an engine and watches it until the test ends.
@@ -53,7 +35,7 @@ func startWatcher(t *testing.T, dir string, poll bool) *watched {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &watched{dir: dir, eng: newTestEngine(t, nil, files), reg: prometheus.NewRegistry(), log: &syncBuffer{}}
+	x := &watched{dir: dir, eng: newTestEngine(t, nil, files), reg: prometheus.NewRegistry(), log: &testkit.LockedBuffer{}}
 	x.w, err = NewWatcher(x.eng, dir, x.reg, slog.New(slog.NewJSONHandler(x.log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -109,26 +91,6 @@ func gathered(t *testing.T, reg prometheus.Gatherer, name, label, value string) 
 	return 0
 }
 
-// waitFor polls cond until it holds or applyWithin passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > applyWithin {
-			t.Fatalf("%s: not within %v", what, applyWithin)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
-}
-
-func writeFile(t *testing.T, name, data string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestWatcherAppliesPlainEdits(t *testing.T) {
 	for _, poll := range []bool{false, true} {
 		name := "fsnotify"
@@ -137,18 +99,18 @@ func TestWatcherAppliesPlainEdits(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, PolicyFile), basePolicy)
+			testkit.WriteFile(t, filepath.Join(dir, PolicyFile), basePolicy)
 			x := startWatcher(t, dir, poll)
 			if x.allows("/health") {
 				t.Fatal("anonymous GET /health allowed before the edit")
 			}
 			old := x.eng.Revision()
-			writeFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /health, GET\n")
-			waitFor(t, "plain edit in force", func() bool { return x.allows("/health") })
+			testkit.WriteFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /health, GET\n")
+			testkit.WaitFor(t, applyWithin, "plain edit in force", func() bool { return x.allows("/health") })
 			if x.eng.Revision() == old {
 				t.Error("revision unchanged")
 			}
-			waitFor(t, "reload counted", func() bool { return x.reloads(t, "ok") == 1 })
+			testkit.WaitFor(t, applyWithin, "reload counted", func() bool { return x.reloads(t, "ok") == 1 })
 			if got := gathered(t, x.reg, "gatehouse_policy_last_reload_successful", "", ""); got != 1 {
 				t.Errorf("last_reload_successful = %v", got)
 			}
@@ -158,15 +120,15 @@ func TestWatcherAppliesPlainEdits(t *testing.T) {
 
 func TestWatcherAppliesRenameWrites(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, PolicyFile), basePolicy)
+	testkit.WriteFile(t, filepath.Join(dir, PolicyFile), basePolicy)
 	x := startWatcher(t, dir, false)
 	// An editor writes a new file beside the old one and renames it over.
 	tmp := filepath.Join(dir, ".policy.csv.swp")
-	writeFile(t, tmp, basePolicy+"p, public, /health, GET\n")
+	testkit.WriteFile(t, tmp, basePolicy+"p, public, /health, GET\n")
 	if err := os.Rename(tmp, filepath.Join(dir, PolicyFile)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "rename-write in force", func() bool { return x.allows("/health") })
+	testkit.WaitFor(t, applyWithin, "rename-write in force", func() bool { return x.allows("/health") })
 }
 
 // configMap lays out dir as the kubelet mounts a ConfigMap: the files are
@@ -184,7 +146,7 @@ func (c *configMap) publish(t *testing.T, files map[string]string) {
 		t.Fatal(err)
 	}
 	for name, data := range files {
-		writeFile(t, filepath.Join(ts, name), data)
+		testkit.WriteFile(t, filepath.Join(ts, name), data)
 	}
 	tmpLink := filepath.Join(c.dir, "..data_tmp")
 	if err := os.Symlink(filepath.Base(ts), tmpLink); err != nil {
@@ -215,22 +177,22 @@ func TestWatcherAppliesConfigMapSwaps(t *testing.T) {
 	cm.publish(t, map[string]string{PolicyFile: basePolicy})
 	x := startWatcher(t, cm.dir, false)
 	cm.publish(t, map[string]string{PolicyFile: basePolicy + "p, public, /health, GET\n"})
-	waitFor(t, "ConfigMap swap in force", func() bool { return x.allows("/health") })
+	testkit.WaitFor(t, applyWithin, "ConfigMap swap in force", func() bool { return x.allows("/health") })
 	cm.publish(t, map[string]string{PolicyFile: basePolicy + "p, public, /version, GET\n"})
-	waitFor(t, "second swap in force", func() bool { return x.allows("/version") && !x.allows("/health") })
-	waitFor(t, "reloads counted", func() bool { return x.reloads(t, "ok") == 2 })
+	testkit.WaitFor(t, applyWithin, "second swap in force", func() bool { return x.allows("/version") && !x.allows("/health") })
+	testkit.WaitFor(t, applyWithin, "reloads counted", func() bool { return x.reloads(t, "ok") == 2 })
 }
 
 func TestWatcherKeepsLastGoodPolicy(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /health, GET\n")
+	testkit.WriteFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /health, GET\n")
 	x := startWatcher(t, dir, false)
 	good := x.eng.Revision()
 
 	// A broken edit: a bad line, and admin losing write.
 	broken := strings.Replace(basePolicy, "g, admin, write\n", "", 1) + "p, public, /health, get\np, public, /version, GET\n"
-	writeFile(t, filepath.Join(dir, PolicyFile), broken)
-	waitFor(t, "broken edit rejected", func() bool { return x.reloads(t, "error") == 1 })
+	testkit.WriteFile(t, filepath.Join(dir, PolicyFile), broken)
+	testkit.WaitFor(t, applyWithin, "broken edit rejected", func() bool { return x.reloads(t, "error") == 1 })
 	if !x.allows("/health") || x.allows("/version") || x.eng.Revision() != good {
 		t.Fatal("the broken edit changed the policy in force")
 	}
@@ -246,16 +208,16 @@ func TestWatcherKeepsLastGoodPolicy(t *testing.T) {
 	}
 
 	// A broken model.conf is rejected the same way.
-	writeFile(t, filepath.Join(dir, ModelFile), "[request_definition]\nr = sub, obj, act\n[matchers]\nm = nope(r.sub)\n")
-	waitFor(t, "broken model rejected", func() bool { return x.reloads(t, "error") == 2 })
+	testkit.WriteFile(t, filepath.Join(dir, ModelFile), "[request_definition]\nr = sub, obj, act\n[matchers]\nm = nope(r.sub)\n")
+	testkit.WaitFor(t, applyWithin, "broken model rejected", func() bool { return x.reloads(t, "error") == 2 })
 	if err := os.Remove(filepath.Join(dir, ModelFile)); err != nil {
 		t.Fatal(err)
 	}
 
 	// The fix is applied, and both outcomes stay counted.
-	writeFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /version, GET\n")
-	waitFor(t, "fix in force", func() bool { return x.allows("/version") && !x.allows("/health") })
-	waitFor(t, "fix counted", func() bool { return x.reloads(t, "ok") == 1 })
+	testkit.WriteFile(t, filepath.Join(dir, PolicyFile), basePolicy+"p, public, /version, GET\n")
+	testkit.WaitFor(t, applyWithin, "fix in force", func() bool { return x.allows("/version") && !x.allows("/health") })
+	testkit.WaitFor(t, applyWithin, "fix counted", func() bool { return x.reloads(t, "ok") == 1 })
 	if got := x.reloads(t, "error"); got != 2 {
 		t.Errorf("error reloads = %v, want 2", got)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // The tests of this file cover what is forwarded besides the decided path
@@ -18,8 +20,8 @@ import (
 // (in the header, or in an absolute-form request-target, which wins over
 // it) and forged forwarding headers.
 func TestHostHeader(t *testing.T) {
-	up := newEchoUpstream(t)
-	upHost := up.Listener.Addr().String()
+	up := testkit.NewUpstream(t)
+	upHost := up.Addr
 	public, _ := url.Parse("https://gatehouse.example.com")
 	forged := []string{"Authorization: Bearer alice-token", "X-Forwarded-Host: forged.example",
 		"Forwarded: host=forged.example;proto=https", "X-Forwarded-Proto: https", "X-Host: forged.example",
@@ -80,7 +82,7 @@ func TestUpgradeOnlyWebSocket(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echoed{Method: r.Method, Path: r.URL.Path, Header: r.Header})
+		_ = json.NewEncoder(w).Encode(testkit.Request{Method: r.Method, Path: r.URL.Path, Header: r.Header})
 	}))
 	g := newGatehouse(t, up.URL, nil)
 	for _, c := range []struct {
@@ -121,7 +123,7 @@ func TestUpgradeOnlyWebSocket(t *testing.T) {
 // broken further on, or cut short, has been streamed in part (nothing
 // can be done about that) but is still the client's 400.
 func TestBadRequestBody(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	const chunked, sized = "Transfer-Encoding: chunked", "Content-Length: 10"
 	for _, c := range []struct {
@@ -141,12 +143,12 @@ func TestBadRequestBody(t *testing.T) {
 		{"sized body cut short", sized, "abc", true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := up.hits.Load()
+			before := up.Count()
 			raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
 				c.framing + "\r\nConnection: close\r\n\r\n" + c.body
-			res, body := exchange(t, g.addr(), "POST", raw, c.halfClose)
+			res, body := testkit.Exchange(t, g.addr(), "POST", raw, c.halfClose)
 			wantError(t, res, body, http.StatusBadRequest, codeBadRequest)
-			if n := up.hits.Load() - before; n != 0 && !c.forwarded {
+			if n := up.Count() - before; n != 0 && !c.forwarded {
 				t.Errorf("the upstream received %d requests; want none", n)
 			}
 		})
@@ -158,7 +160,7 @@ func TestBadRequestBody(t *testing.T) {
 	} {
 		raw := "POST /upload HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer alice-token\r\n" +
 			chunked + "\r\nConnection: close\r\n\r\n" + c.body
-		res, out := exchange(t, g.addr(), "POST", raw, false)
+		res, out := testkit.Exchange(t, g.addr(), "POST", raw, false)
 		if e := decodeEcho(t, res, out); e.Body != c.want {
 			t.Errorf("upstream got body %q, want %q", e.Body, c.want)
 		}

@@ -1,20 +1,17 @@
 package proxy
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // testUser is a Principal.
@@ -110,43 +107,6 @@ func testAuthorizer(rec *decisions) AuthorizerFunc {
 	}
 }
 
-// echoed is what the echo upstream received.
-type echoed struct {
-	Method  string      `json:"method"`
-	Path    string      `json:"path"`
-	RawPath string      `json:"raw_path"`
-	URI     string      `json:"uri"`
-	Query   string      `json:"query"`
-	Host    string      `json:"host"`
-	Header  http.Header `json:"header"`
-	Body    string      `json:"body"`
-}
-
-// echoUpstream reports every request it receives as JSON, and its method in
-// X-Echo-Method (for HEAD, which has no body). hits counts requests.
-type echoUpstream struct {
-	*httptest.Server
-	hits atomic.Int32
-}
-
-func newEchoUpstream(t *testing.T) *echoUpstream {
-	t.Helper()
-	up := &echoUpstream{}
-	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		up.hits.Add(1)
-		body, _ := io.ReadAll(r.Body)
-		e := echoed{
-			Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, URI: r.RequestURI,
-			Query: r.URL.RawQuery, Host: r.Host, Header: r.Header, Body: string(body),
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Echo-Method", r.Method)
-		_ = json.NewEncoder(w).Encode(e)
-	}))
-	t.Cleanup(up.Close)
-	return up
-}
-
 // gatehouse is a Handler under test, served on loopback.
 type gatehouse struct {
 	*httptest.Server
@@ -194,46 +154,16 @@ func send(t *testing.T, addr, method, target string, headers ...string) (*http.R
 		b.WriteString(h + "\r\n")
 	}
 	head := fmt.Sprintf("%s %s HTTP/1.1\r\n%s\r\n", method, target, host)
-	return exchange(t, addr, method, head+b.String()+"Connection: close\r\n\r\n", false)
-}
-
-// exchange writes raw, a request as bytes on the wire (a body included),
-// to addr, closes the connection's write side when halfClose (a client
-// that stops sending), and reads the answer.
-func exchange(t *testing.T, addr, method, raw string, halfClose bool) (*http.Response, []byte) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	if halfClose {
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%s: reading the response: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
-	}
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s: reading the body: %v", strings.SplitN(raw, "\r\n", 2)[0], err)
-	}
-	return res, body
+	return testkit.Exchange(t, addr, method, head+b.String()+"Connection: close\r\n\r\n", false)
 }
 
 // decodeEcho decodes what the echo upstream received.
-func decodeEcho(t *testing.T, res *http.Response, body []byte) echoed {
+func decodeEcho(t *testing.T, res *http.Response, body []byte) testkit.Request {
 	t.Helper()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200; body %s", res.StatusCode, body)
 	}
-	var e echoed
+	var e testkit.Request
 	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("the upstream's answer is not its echo: %v; body %s", err, body)
 	}

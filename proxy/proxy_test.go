@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -39,7 +41,7 @@ func TestNewValidates(t *testing.T) {
 // TestRefusals covers every answer that is not forwarded: the upstream
 // must see nothing.
 func TestRefusals(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, func(c *Config) { c.OwnPaths = []string{"/api/v1/login"} })
 	cases := []struct {
 		name          string
@@ -107,7 +109,7 @@ func TestRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before, asked := up.hits.Load(), len(g.rec.all())
+			before, asked := up.Count(), len(g.rec.all())
 			res, body := send(t, g.addr(), c.method, c.target, c.headers...)
 			wantError(t, res, body, c.status, c.code)
 			var e errorBody
@@ -118,7 +120,7 @@ func TestRefusals(t *testing.T) {
 			if got := res.Header.Get("WWW-Authenticate"); got != c.authenticate {
 				t.Errorf("WWW-Authenticate %q, want %q", got, c.authenticate)
 			}
-			if n := up.hits.Load() - before; n != 0 {
+			if n := up.Count() - before; n != 0 {
 				t.Errorf("the upstream received %d requests; want none", n)
 			}
 			if decided := len(g.rec.all()) > asked; decided != c.wantDecisions {
@@ -129,7 +131,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestAnonymousPublic(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	res, body := send(t, g.addr(), "GET", "/public", "X-Forwarded-User: admin")
 	e := decodeEcho(t, res, body)
@@ -147,7 +149,7 @@ func TestAnonymousPublic(t *testing.T) {
 // TestForwardsCanonicalPath checks that the upstream receives exactly the
 // path the authorizer decided on, and the query untouched.
 func TestForwardsCanonicalPath(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	cases := []struct {
 		target  string
@@ -183,7 +185,7 @@ func TestForwardsCanonicalPath(t *testing.T) {
 }
 
 func TestForwardsUnderUpstreamBasePath(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL+"/base/", nil)
 	res, body := send(t, g.addr(), "GET", "/a/../b/c?x=1", "Authorization: Bearer alice-token")
 	e := decodeEcho(t, res, body)
@@ -271,7 +273,7 @@ func spoofedNames() map[string]bool {
 func normHeader(k string) string { return strings.ReplaceAll(strings.ToLower(k), "_", "-") }
 
 func TestIdentityHeadersReplaced(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	for _, c := range []struct {
 		token string
@@ -325,7 +327,7 @@ func TestIdentityHeadersReplaced(t *testing.T) {
 }
 
 func TestForwardToken(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	for _, forward := range []bool{false, true} {
 		g := newGatehouse(t, up.URL, func(c *Config) { c.ForwardToken = forward })
 		res, body := send(t, g.addr(), "GET", "/ok", "Authorization: Bearer alice-token")
@@ -341,7 +343,7 @@ func TestForwardToken(t *testing.T) {
 }
 
 func TestRequestID(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	for _, c := range []struct {
 		name    string
@@ -395,11 +397,11 @@ func TestRequestIDsDiffer(t *testing.T) {
 }
 
 func TestMethodsPassThrough(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PURGE"} {
 		t.Run(m, func(t *testing.T) {
-			before := up.hits.Load()
+			before := up.Count()
 			res, body := send(t, g.addr(), m, "/api/v1/pipelines", "Authorization: Bearer alice-token", "Content-Length: 0")
 			if res.StatusCode != 200 {
 				t.Fatalf("status %d; body %s", res.StatusCode, body)
@@ -413,7 +415,7 @@ func TestMethodsPassThrough(t *testing.T) {
 			if m == "HEAD" && len(body) != 0 {
 				t.Errorf("HEAD answered with a body: %q", body)
 			}
-			if n := up.hits.Load() - before; n != 1 {
+			if n := up.Count() - before; n != 1 {
 				t.Errorf("upstream hit %d times, want 1", n)
 			}
 		})
@@ -649,7 +651,7 @@ func TestUpstreamTimeout(t *testing.T) {
 // space), which turns "%2F" into a real "/" before Canonicalize could refuse
 // it: "/users/alice%2F..%2Fbob{" was decided and forwarded as "/users/bob{".
 func TestServeReadsThePathAsSent(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	for _, target := range []string{
 		"/api/v1/users/alice%2F..%2Fbob{",
@@ -660,10 +662,10 @@ func TestServeReadsThePathAsSent(t *testing.T) {
 		"/a%23b|",
 	} {
 		t.Run(target, func(t *testing.T) {
-			before := up.hits.Load()
+			before := up.Count()
 			res, body := send(t, g.addr(), "GET", target, "Authorization: Bearer alice-token")
 			wantError(t, res, body, http.StatusBadRequest, "bad_request")
-			if n := up.hits.Load() - before; n != 0 {
+			if n := up.Count() - before; n != 0 {
 				t.Errorf("forwarded %d times; decided %q", n, g.rec.last())
 			}
 		})
@@ -681,7 +683,7 @@ func TestServeReadsThePathAsSent(t *testing.T) {
 // writes repeats its message as "detail" (ZenML's client reads it); without
 // it, the body has no "detail" key.
 func TestErrorsCarryDetail(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // a port nothing listens on: 502
 	cases := []struct {
@@ -732,7 +734,7 @@ func codeFor(status int) string {
 // TestOwnPathsMatchWholePaths: a path that only starts with an own path is
 // an ordinary path, decided and forwarded.
 func TestOwnPathsMatchWholePaths(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, func(c *Config) { c.OwnPaths = []string{"/api/v1/login"} })
 	for _, target := range []string{"/api/v1/login-history", "/api/v1/login/x", "/api/v1/logins"} {
 		res, body := send(t, g.addr(), "GET", target, "Authorization: Bearer alice-token")
@@ -747,7 +749,7 @@ func TestOwnPathsMatchWholePaths(t *testing.T) {
 // would otherwise read the rest of the body before answering, so a client
 // trickling one could hold the connection open.
 func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	for _, c := range []struct{ name, headers string }{
 		{"no token, Content-Length", "Content-Length: 1000\r\n"},
@@ -781,7 +783,7 @@ func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
 // TestRefusalsKeepWholeBodiesAlive: a refused request whose body arrived
 // whole keeps its connection: the next request on it is answered.
 func TestRefusalsKeepWholeBodiesAlive(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	g := newGatehouse(t, up.URL, nil)
 	conn, err := net.Dial("tcp", g.addr())
 	if err != nil {

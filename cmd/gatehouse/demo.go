@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
-	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/sampleapi"
+	"github.com/gatehouse-dev/gatehouse/internal/sampleapi"
 	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // The docs show commands in console blocks: a line "$ COMMAND" and the
@@ -134,7 +136,7 @@ type docShell struct {
 }
 
 func newDocShell(t *testing.T, dir string, env ...string) *docShell {
-	bin := gatehouseBinary(t)
+	bin := testkit.Binary(t)
 	home := t.TempDir()
 	return &docShell{t: t, dir: dir, home: home, seen: map[string]string{},
 		env: append([]string{"PATH=" + filepath.Dir(bin) + ":" + os.Getenv("PATH"), "HOME=" + home, "LANG=C.UTF-8", "TZ=UTC"}, env...)}

@@ -46,7 +46,7 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"go run ./cmd/gatehouse demo --listen 127.0.0.1:0 --ops-listen 127.0.0.1:0", "startDemo"},
 	{"go run ./cmd/gatehouse demo --preset zenml", "TestDemoZenMLPreset"},
 	{"export ADMIN_PASSWORD=…", "TestDocs"},
-	{"go install ./cmd/gatehouse", "gatehouseBinary"},
+	{"go install ./cmd/gatehouse", "testkit.Binary"},
 	{"GATEHOUSE_ADMIN_PASSWORD='choose a long passphrase' go run ./cmd/gatehouse serve --upstream http://127.0.0.1:8237", "TestServeEndToEnd"},
 	{"GATEHOUSE_ADMIN_PASSWORD=… gatehouse serve --preset zenml --upstream http://127.0.0.1:8237", "TestZenMLClientThroughPreset"},
 	{"gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv", "TestPolicyExportToFile"},
@@ -151,18 +151,25 @@ func TestDocsCommandsAreRun(t *testing.T) {
 	}
 }
 
-// definedTestFuncs lists the functions the repository's test files define.
+// definedTestFuncs lists the functions the repository's test files define,
+// and those of the shared test helpers in internal/testkit as
+// testkit.Name.
 func definedTestFuncs(t *testing.T, root string) map[string]bool {
 	t.Helper()
 	defined := map[string]bool{}
 	def := regexp.MustCompile(`(?m)^func ([A-Za-z0-9_]+)\(`)
+	kit := filepath.Join(root, "internal", "testkit")
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+		prefix := ""
+		if filepath.Dir(path) == kit {
+			prefix = "testkit."
+		}
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || prefix == "" && !strings.HasSuffix(path, "_test.go") {
 			return err
 		}
 		src, err := os.ReadFile(path)
 		for _, m := range def.FindAllStringSubmatch(string(src), -1) {
-			defined[m[1]] = true
+			defined[prefix+m[1]] = true
 		}
 		return err
 	})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestDataPlaneAttacks replays attacks an outside test found against the
@@ -20,9 +22,9 @@ func TestDataPlaneAttacks(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	const public = "gatehouse.example.com"
-	srv := startGatehouse(t, "admin-password-1", "--public-url", "https://"+public)
+	srv := testkit.StartGatehouse(t, "admin-password-1", "--public-url", "https://"+public)
 	token := login(t, srv.URL, "admin", "admin-password-1")
-	upHost := strings.TrimPrefix(srv.up.url, "http://")
+	upHost := strings.TrimPrefix(srv.Up.URL, "http://")
 	request := func(line string, headers ...string) string {
 		return line + " HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer " + token + "\r\n" +
 			strings.Join(append(headers, "Connection: close"), "\r\n") + "\r\n\r\n"
@@ -31,8 +33,8 @@ func TestDataPlaneAttacks(t *testing.T) {
 		name    string
 		request string
 		status  int
-		code    string           // the error code of a refusal
-		check   func(seen) error // what the upstream received, when forwarded
+		code    string                      // the error code of a refusal
+		check   func(testkit.Request) error // what the upstream received, when forwarded
 	}{
 		{name: "forged identity, addresses and Host",
 			request: request("GET /api/v1/pipelines",
@@ -42,7 +44,7 @@ func TestDataPlaneAttacks(t *testing.T) {
 				"X-Forwarded-Host: forged.example", "X-Forwarded-User: root",
 				"Connection: X-Forwarded-User, Impersonate-User"),
 			status: http.StatusOK,
-			check: func(s seen) error {
+			check: func(s testkit.Request) error {
 				for _, k := range []string{"Impersonate-User", "Impersonate-Group", "X-Webauth-User", "X-Consumer-Username",
 					"X_Authenticated_Userid", "Remote-User", "X-Override-Method", "True-Client-Ip", "Cf-Connecting-Ip"} {
 					if v, ok := s.Header[k]; ok {
@@ -70,7 +72,7 @@ func TestDataPlaneAttacks(t *testing.T) {
 		{name: "Upgrade to another protocol",
 			request: request("GET /api/v1/pipelines", "Connection: Upgrade", "Upgrade: foo"),
 			status:  http.StatusOK,
-			check: func(s seen) error {
+			check: func(s testkit.Request) error {
 				if v := s.Header.Values("Upgrade"); len(v) != 0 {
 					return fmt.Errorf("upstream got Upgrade %q", v)
 				}
@@ -81,17 +83,17 @@ func TestDataPlaneAttacks(t *testing.T) {
 			status:  http.StatusBadRequest, code: "bad_request"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := srv.up.count()
-			status, body, _ := rawExchange(t, srv.URL, c.request)
-			if status != c.status {
-				t.Fatalf("status %d, want %d: %s", status, c.status, body)
+			before := srv.Up.Count()
+			res, body := testkit.Exchange(t, srv.URL, "", c.request, false)
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d: %s", res.StatusCode, c.status, body)
 			}
-			forwarded := srv.up.count() - before
+			forwarded := srv.Up.Count() - before
 			if c.check == nil {
 				var e struct {
 					Error struct{ Code, Message string } `json:"error"`
 				}
-				if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != c.code || e.Error.Message == "" {
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != c.code || e.Error.Message == "" {
 					t.Errorf("refusal %s, want a JSON error with code %s", body, c.code)
 				}
 				if forwarded != 0 {
@@ -102,7 +104,7 @@ func TestDataPlaneAttacks(t *testing.T) {
 			if forwarded != 1 {
 				t.Fatalf("%d requests reached the upstream, want 1", forwarded)
 			}
-			if err := c.check(srv.up.last()); err != nil {
+			if err := c.check(srv.Up.Last()); err != nil {
 				t.Error(err)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // auditLines returns the audit lines a process logged, by kind.
@@ -37,22 +39,22 @@ func TestAuditTrail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	gh := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.url, "--db", db)
+	gh := testkit.StartServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.URL, "--db", db)
 
-	adminTok := login(t, gh.url, "admin", "admin-password-1")
-	status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password"}`, "X-Request-Id", "req-create-gus")
+	adminTok := login(t, gh.URL, "admin", "admin-password-1")
+	status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password"}`, "X-Request-Id", "req-create-gus")
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, out)
 	}
 	// A client cannot name another address (no --trusted-proxies): the
 	// login is audited, and rate-limited, under its real one.
-	do(t, "POST", gh.url+"/gatehouse/v1/login", "", `{"username":"gus","password":"wrong-password-9"}`, "X-Forwarded-For", "203.0.113.9")
-	gusTok := login(t, gh.url, "gus", "gus-password")
-	do(t, "DELETE", gh.url+"/api/v1/pipelines/p1", gusTok, "", "X-Request-Id", "req-denied")
-	do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`, "X-Request-Id", "req-assign")
-	do(t, "PATCH", gh.url+"/gatehouse/v1/me", gusTok, `{"password":"gus-password-2","current_password":"gus-password"}`)
+	do(t, "POST", gh.URL+"/gatehouse/v1/login", "", `{"username":"gus","password":"wrong-password-9"}`, "X-Forwarded-For", "203.0.113.9")
+	gusTok := login(t, gh.URL, "gus", "gus-password")
+	do(t, "DELETE", gh.URL+"/api/v1/pipelines/p1", gusTok, "", "X-Request-Id", "req-denied")
+	do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`, "X-Request-Id", "req-assign")
+	do(t, "PATCH", gh.URL+"/gatehouse/v1/me", gusTok, `{"password":"gus-password-2","current_password":"gus-password"}`)
 
 	var lines map[string][]map[string]any
 	deadline := time.Now().Add(5 * time.Second)
@@ -108,7 +110,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatal("something shaped like a JWT reached the logs")
 	}
 
-	_, metrics, _ := do(t, "GET", gh.ops+"/metrics", "", "")
+	_, metrics, _ := do(t, "GET", gh.Ops+"/metrics", "", "")
 	for _, want := range []string{
 		`gatehouse_audit_events_total{kind="deny"} 1`,
 		`gatehouse_audit_events_total{kind="login"} 3`,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // demoRun is a running `gatehouse demo` and what it printed.
@@ -34,7 +36,7 @@ func startDemo(t *testing.T, args ...string) demoRun {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	d := demoRun{tmp: t.TempDir()}
-	d.cmd = exec.Command(gatehouseBinary(t), append([]string{"demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
+	d.cmd = exec.Command(testkit.Binary(t), append([]string{"demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"}, args...)...)
 	d.cmd.Env = []string{"HOME=" + t.TempDir(), "TMPDIR=" + d.tmp}
 	out, err := d.cmd.StdoutPipe()
 	if err != nil {
@@ -145,9 +147,9 @@ func TestDemoSaysItIsStarting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	c := newCLI(t)
-	r := c.runEnv([]string{"TMPDIR=" + filepath.Join(t.TempDir(), "missing")}, "", "demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
-	if r.code != 1 || r.stdout != demoStarting+"\n" || !strings.HasPrefix(r.stderr, "Error: demo: a temporary directory for the store: ") {
+	c := testkit.NewCLI(t)
+	r := c.RunEnv([]string{"TMPDIR=" + filepath.Join(t.TempDir(), "missing")}, "", "demo", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
+	if r.Code != 1 || r.Stdout != demoStarting+"\n" || !strings.HasPrefix(r.Stderr, "Error: demo: a temporary directory for the store: ") {
 		t.Errorf("want exit 1, stdout only %q, and the error on stderr; %v", demoStarting, r)
 	}
 }
@@ -198,21 +200,21 @@ func TestDemo(t *testing.T) {
 // the demo and its invitation links show, and under localhost too.
 func (d demoRun) cliLogin(t *testing.T) {
 	t.Helper()
-	cli := newCLI(t)
+	cli := testkit.NewCLI(t)
 	if want := []string{"login", "--server", d.url, "--username", "admin"}; !slices.Equal(d.login, want) {
 		t.Errorf("the demo prints gatehouse %q, want %q", d.login, want)
 	}
-	out := cli.okStdin(d.adminPW+"\n", append(d.login, "--password-stdin")...)
+	out := cli.OKStdin(d.adminPW+"\n", append(d.login, "--password-stdin")...)
 	contains(t, "the demo's login line", out, "Logged in to "+d.url+" as admin")
-	if out := cli.ok("whoami"); !hasRow(out, "Server:", d.url) || !hasRow(out, "User:", "admin") || !hasRow(out, "Roles:", "admin") {
+	if out := cli.OK("whoami"); !hasRow(out, "Server:", d.url) || !hasRow(out, "User:", "admin") || !hasRow(out, "Roles:", "admin") {
 		t.Errorf("whoami after the demo's login line:\n%s", out)
 	}
-	if !hasRow(cli.ok("user", "list"), "guest", "Guest User", "active", "guest") {
+	if !hasRow(cli.OK("user", "list"), "guest", "Guest User", "active", "guest") {
 		t.Error("user list after the demo's login line has no guest")
 	}
-	contains(t, "an invitation", cli.ok("user", "create", "newcomer"), d.url+"/gatehouse/signup?token=")
+	contains(t, "an invitation", cli.OK("user", "create", "newcomer"), d.url+"/gatehouse/signup?token=")
 	localhost := strings.Replace(d.url, "127.0.0.1", "localhost", 1)
-	if !hasRow(cli.ok("user", "list", "--server", localhost), "newcomer", "invited") {
+	if !hasRow(cli.OK("user", "list", "--server", localhost), "newcomer", "invited") {
 		t.Errorf("the login for %s is not found for %s", d.url, localhost)
 	}
 }

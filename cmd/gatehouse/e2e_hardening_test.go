@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // The tests of this file replay attacks an outside review ran against the
@@ -23,12 +24,12 @@ import (
 // then `user update bob --active=false`. The update used to answer 200 and
 // change nothing, and the sign-up link then created an active account.
 func TestDeactivatedInviteeCannotSignUp(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	link := invitationURL(t, admin.ok("user", "create", "bob"))
-	contains(t, "user update --active=false", admin.ok("user", "update", "bob", "--active=false"), "State:", "deactivated")
-	contains(t, "user describe", admin.ok("user", "describe", "bob"), "deactivated (cannot log in or sign up")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	link := testkit.InvitationURL(t, admin.OK("user", "create", "bob"))
+	contains(t, "user update --active=false", admin.OK("user", "update", "bob", "--active=false"), "State:", "deactivated")
+	contains(t, "user describe", admin.OK("user", "describe", "bob"), "deactivated (cannot log in or sign up")
 
 	// The link opens no sign-up form, and a form posted anyway is refused.
 	res, err := http.Get(link)
@@ -44,22 +45,22 @@ func TestDeactivatedInviteeCannotSignUp(t *testing.T) {
 	if st, out, _ := do(t, "POST", srv.URL+"/gatehouse/v1/signup", "", body); st < 400 || st >= 500 {
 		t.Errorf("POST /gatehouse/v1/signup for a deactivated invitee: %d %s", st, out)
 	}
-	bob := newCLI(t)
-	r := bob.runEnv(nil, pw+"\n", "login", "--server", srv.URL, "--username", "bob", "--password-stdin")
-	if r.code != 1 {
+	bob := testkit.NewCLI(t)
+	r := bob.RunEnv(nil, pw+"\n", "login", "--server", srv.URL, "--username", "bob", "--password-stdin")
+	if r.Code != 1 {
 		t.Errorf("bob logged in: %v", r)
 	}
 	u := decodeJSON[struct {
 		Active bool
 		State  string
-	}](t, admin.ok("user", "describe", "bob", "-o", "json"))
+	}](t, admin.OK("user", "describe", "bob", "-o", "json"))
 	if u.Active || u.State != "deactivated" {
 		t.Errorf("bob is %+v after the attempts", u)
 	}
 
 	// Reactivated, bob is invited again: a new link works, the old one not.
-	contains(t, "user update --active=true", admin.ok("user", "update", "bob", "--active=true"), "invited (has not signed up yet")
-	newLink := invitationURL(t, admin.ok("user", "invite", "bob"))
+	contains(t, "user update --active=true", admin.OK("user", "update", "bob", "--active=true"), "invited (has not signed up yet")
+	newLink := testkit.InvitationURL(t, admin.OK("user", "invite", "bob"))
 	if st, _, _ := do(t, "POST", srv.URL+"/gatehouse/v1/signup", "", body); st != http.StatusBadRequest {
 		t.Errorf("the old link after reactivation: %d", st)
 	}
@@ -72,11 +73,11 @@ func TestDeactivatedInviteeCannotSignUp(t *testing.T) {
 // himself (then PUT /api/v1/users/admin passed the me rule), and a deleted
 // user's name.
 func TestGuestCannotChooseItsIdentity(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	admin.ok("user", "update", "admin", "--email", "admin@example.com")
-	admin.okStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	admin.OK("user", "update", "admin", "--email", "admin@example.com")
+	admin.OKStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
 	gus := login(t, srv.URL, "gus", "gus-password-1")
 	me := srv.URL + "/gatehouse/v1/me"
 
@@ -95,27 +96,27 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 	}
 
 	// Each refusal is in the audit log, with who tried.
-	contains(t, "the audit log", srv.proc.Logs(), `"audit":"refused"`, `"actor":"gus"`, `"path":"/gatehouse/v1/me"`, `"status":409`, `"status":403`)
+	contains(t, "the audit log", srv.Proc.Logs(), `"audit":"refused"`, `"actor":"gus"`, `"path":"/gatehouse/v1/me"`, `"status":409`, `"status":403`)
 
 	// The admin renames himself; his old name stays his.
-	admin.ok("user", "update", "admin", "--username", "boss")
+	admin.OK("user", "update", "admin", "--username", "boss")
 	if st, out, _ := do(t, "PATCH", me, gus, `{"username":"admin"}`); st != http.StatusForbidden {
 		t.Errorf("the guest taking the admin's old name: %d %s", st, out)
 	}
-	admin.fails(1, []string{`the name "admin" was given up by another user`, "reserved until"}, "user", "update", "gus", "--username", "admin")
-	before := srv.up.count()
+	admin.Fails(1, []string{`the name "admin" was given up by another user`, "reserved until"}, "user", "update", "gus", "--username", "admin")
+	before := srv.Up.Count()
 	if st, _, _ := do(t, "PUT", srv.URL+"/api/v1/users/admin", gus, `{"full_name":"x"}`); st != http.StatusForbidden {
 		t.Errorf("PUT /api/v1/users/admin as the guest: %d", st)
 	}
-	if srv.up.count() != before {
+	if srv.Up.Count() != before {
 		t.Error("the guest's PUT /api/v1/users/admin reached the upstream")
 	}
 
 	// A deleted user's name is reserved too, unless reused on purpose.
-	admin.okStdin("dora-password-1\n", "user", "create", "dora", "--password-stdin")
-	admin.ok("user", "delete", "dora")
-	admin.fails(1, []string{"reserved until"}, "user", "create", "dora")
-	contains(t, "user create --reuse-name", admin.ok("user", "create", "dora", "--reuse-name"), "Created user dora")
+	admin.OKStdin("dora-password-1\n", "user", "create", "dora", "--password-stdin")
+	admin.OK("user", "delete", "dora")
+	admin.Fails(1, []string{"reserved until"}, "user", "create", "dora")
+	contains(t, "user create --reuse-name", admin.OK("user", "create", "dora", "--reuse-name"), "Created user dora")
 
 	// What the guest may do with me: its email, marked unverified.
 	st, out, _ := do(t, "PATCH", me, gus, `{"email":"gus@example.com"}`)
@@ -132,13 +133,13 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 		if st, out, _ := do(t, "GET", srv.URL+"/api/v1/pipelines", gus, "", "X-Forwarded-Email-Verified", "true"); st != http.StatusOK {
 			t.Fatalf("GET as the guest: %d %s", st, out)
 		}
-		h := srv.up.last().Header
+		h := srv.Up.Last().Header
 		return h.Get("X-Forwarded-Email"), strings.Join(h.Values("X-Forwarded-Email-Verified"), ",")
 	}
 	if email, verified := seenBy(); email != "gus@example.com" || verified != "false" {
 		t.Errorf("the upstream saw email %q verified %q; want gus@example.com, false", email, verified)
 	}
-	admin.ok("user", "update", "gus", "--email", "gus@example.org")
+	admin.OK("user", "update", "gus", "--email", "gus@example.org")
 	if email, verified := seenBy(); email != "gus@example.org" || verified != "true" {
 		t.Errorf("after the admin set it, the upstream saw email %q verified %q", email, verified)
 	}
@@ -149,10 +150,10 @@ func TestGuestCannotChooseItsIdentity(t *testing.T) {
 // hashing slot busy. Now the loop is refused with 429 after 20 in a minute
 // (before any hashing), and the admin still logs in.
 func TestSuccessfulLoginsCannotStarveOthers(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	admin.okStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	admin.OKStdin("gus-password-1\n", "user", "create", "gus", "--password-stdin")
 	form := "username=gus&password=gus-password-1"
 	ok := 0
 	for ; ok < 40; ok++ {
@@ -179,10 +180,10 @@ func TestSuccessfulLoginsCannotStarveOthers(t *testing.T) {
 // past --max-conns-per-client are answered 429 at once, and the others are
 // cut off with 408 once the API's body timeout (10 s) passes.
 func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
-	up := newEchoUpstream(t)
-	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.url,
+	up := testkit.NewUpstream(t)
+	p := testkit.StartServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}, "--upstream", up.URL,
 		"--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--max-conns-per-client", "20")
-	host := strings.TrimPrefix(p.url, "http://")
+	host := strings.TrimPrefix(p.URL, "http://")
 	type answer struct {
 		status int
 		after  time.Duration
@@ -225,28 +226,28 @@ func TestTrickledBodiesDoNotHoldConnections(t *testing.T) {
 		t.Errorf("answers by status: %v; want 5 × 429 and 20 × 408", counts)
 	}
 	// The server is still there for everyone.
-	login(t, p.url, "admin", "admin-password-1")
+	login(t, p.URL, "admin", "admin-password-1")
 }
 
 // TestStoreFilesArePrivate: the SQLite store (signing keys, password
 // hashes) used to be created -rw-r--r--. serve creates it -rw------- and
 // warns at start when an existing one is readable by others.
 func TestStoreFilesArePrivate(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	path := filepath.Join(t.TempDir(), "g.db")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
-	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
-	login(t, p.url, "admin", "admin-password-1")
+	p := testkit.StartServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
+	login(t, p.URL, "admin", "admin-password-1")
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("a new store: %v %v, want -rw-------", st.Mode().Perm(), err)
 	}
-	if _, err := p.stop(10 * time.Second); err != nil {
+	if _, err := p.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p = startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
+	p = testkit.StartServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
 	contains(t, "the start log", p.Logs(), "other users of this machine can read it", path)
 }
 
@@ -255,14 +256,14 @@ func TestStoreFilesArePrivate(t *testing.T) {
 // user, at sign-up, and as the first admin's password from the
 // environment, which now stops the start with a clear error.
 func TestWeakPasswordsAreRefused(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	link := invitationURL(t, admin.ok("user", "create", "ivy"))
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	link := testkit.InvitationURL(t, admin.OK("user", "create", "ivy"))
 	token := mustQuery(t, link, "token")
 	for _, pw := range []string{"password", "12345678", "aaaaaaaa", "change-me", "aaaaaaaaaaaa", "123456789012", "Password2024!"} {
-		r := admin.runEnv(nil, pw+"\n", "user", "create", "weak", "--password-stdin")
-		if r.code != 1 || !strings.Contains(r.stderr, "password:") {
+		r := admin.RunEnv(nil, pw+"\n", "user", "create", "weak", "--password-stdin")
+		if r.Code != 1 || !strings.Contains(r.Stderr, "password:") {
 			t.Errorf("user create with %q: %v", pw, r)
 		}
 		body := `{"token":"` + token + `","password":"` + pw + `"}`
@@ -270,13 +271,13 @@ func TestWeakPasswordsAreRefused(t *testing.T) {
 			t.Errorf("sign-up with %q: %d %s", pw, st, out)
 		}
 	}
-	admin.fails(1, []string{`user "weak" not found`}, "user", "describe", "weak")
+	admin.Fails(1, []string{`user "weak" not found`}, "user", "describe", "weak")
 
 	// The first admin's password from the environment is checked too.
-	c := newCLI(t)
-	r := c.runEnv([]string{"GATEHOUSE_ADMIN_PASSWORD=change-me"}, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+	c := testkit.NewCLI(t)
+	r := c.RunEnv([]string{"GATEHOUSE_ADMIN_PASSWORD=change-me"}, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
 		"--upstream", "http://127.0.0.1:1", "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
-	if r.code != 1 || !strings.Contains(r.stderr, "GATEHOUSE_ADMIN_PASSWORD must be at least 12 characters") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "GATEHOUSE_ADMIN_PASSWORD must be at least 12 characters") {
 		t.Errorf("serve with a weak GATEHOUSE_ADMIN_PASSWORD: %v", r)
 	}
 }
@@ -287,7 +288,7 @@ func TestWeakPasswordsAreRefused(t *testing.T) {
 // control or bidirectional characters, and forms over 1 MiB, which were
 // 400 instead of 413.
 func TestAdminInputIsReadOneWay(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
 	tok := login(t, srv.URL, "admin", "admin-password-1")
 	users := srv.URL + "/gatehouse/v1/users"
 	for _, c := range []struct{ body, want string }{
@@ -316,12 +317,12 @@ func TestAdminInputIsReadOneWay(t *testing.T) {
 // (written by another tool) used to crash the start with "index out of
 // range"; serve now exits 1 naming the row.
 func TestServeRefusesMalformedRuleRow(t *testing.T) {
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	path := filepath.Join(t.TempDir(), "g.db")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1"}
-	p := startServe(t, env, "--upstream", up.url, "--db", "sqlite:"+path)
-	login(t, p.url, "admin", "admin-password-1")
-	if _, err := p.stop(10 * time.Second); err != nil {
+	p := testkit.StartServe(t, env, "--upstream", up.URL, "--db", "sqlite:"+path)
+	login(t, p.URL, "admin", "admin-password-1")
+	if _, err := p.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	db, err := store.Open(context.Background(), "sqlite:"+path)
@@ -338,10 +339,10 @@ func TestServeRefusesMalformedRuleRow(t *testing.T) {
 	if sql, err := db.DB(); err == nil {
 		sql.Close()
 	}
-	r := newCLI(t).runEnv(env, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
-		"--upstream", up.url, "--db", "sqlite:"+path)
+	r := testkit.NewCLI(t).RunEnv(env, "", "serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0",
+		"--upstream", up.URL, "--db", "sqlite:"+path)
 	want := fmt.Sprintf("database (casbin_rule row id %d): p, read, /short: p line has 2 values", id)
-	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "panic") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "panic") {
 		t.Errorf("serve with a malformed row: %v\nwant exit 1 and %q", r, want)
 	}
 }

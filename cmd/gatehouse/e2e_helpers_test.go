@@ -1,135 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// gatehouseBinary builds the command once per test run and returns its path.
-func gatehouseBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gatehouse-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "gatehouse")
-		// As the README installs it.
-		install := exec.Command("go", "install", ".")
-		install.Env = append(os.Environ(), "GOBIN="+dir)
-		out, err := install.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
-// process is a running gatehouse serve.
-type process struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string // data plane base URL
-	ops    string // ops base URL
-	mu     sync.Mutex
-	logs   bytes.Buffer // guarded by mu
-	exited chan error
-}
-
-// startServe runs `gatehouse serve` with args on loopback ports and waits
-// until it listens.
-func startServe(t *testing.T, env []string, args ...string) *process {
-	t.Helper()
-	bin := gatehouseBinary(t)
-	full := append([]string{"serve", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0", "--log-level", "debug"}, args...)
-	cmd := exec.Command(bin, full...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{t: t, cmd: cmd, exited: make(chan error, 1)}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan map[string]any, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.logs.Write(line)
-			p.logs.WriteByte('\n')
-			p.mu.Unlock()
-			var m map[string]any
-			if json.Unmarshal(line, &m) == nil && m["msg"] == "gatehouse serving" {
-				ready <- m
-			}
-		}
-		p.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case m := <-ready:
-		p.url = "http://" + m["listen"].(string)
-		p.ops = "http://" + m["ops_listen"].(string)
-	case err := <-p.exited:
-		t.Fatalf("gatehouse exited at start: %v\n%s", err, p.Logs())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("gatehouse did not start\n%s", p.Logs())
-	}
-	return p
-}
-
-// Logs returns everything the process logged so far.
-func (p *process) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-// stop sends SIGTERM and returns how long the process took to exit and its
-// exit error.
-func (p *process) stop(timeout time.Duration) (time.Duration, error) {
-	start := time.Now()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		return time.Since(start), err
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		return time.Since(start), fmt.Errorf("did not exit within %s", timeout)
-	}
-}
 
 // do sends a request with an optional bearer token (and a JSON body, when
 // there is one) and returns status, body and headers.
@@ -167,39 +46,8 @@ func doRaw(t *testing.T, method, url, body string, hdr ...string) (int, string, 
 func rawRequest(t *testing.T, base, method, target, token string) int {
 	t.Helper()
 	host := strings.TrimPrefix(base, "http://")
-	c, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target, host, token)
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	res.Body.Close()
+	res, _ := testkit.Exchange(t, host, method, fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", method, target, host, token), false)
 	return res.StatusCode
-}
-
-// rawExchange writes request to base's listener byte for byte (request
-// line, headers and body, none of them normalized by a client library) and
-// returns the answer's status, body and headers.
-func rawExchange(t *testing.T, base, request string) (int, string, http.Header) {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := io.WriteString(c, request); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", strings.SplitN(request, "\r\n", 2)[0], err)
-	}
-	return res.StatusCode, readAll(t, res.Body), res.Header
 }
 
 // login returns an access token.
@@ -217,92 +65,4 @@ func login(t *testing.T, base, user, pw string) string {
 		t.Fatalf("login %s: %s", user, out)
 	}
 	return tok.AccessToken
-}
-
-// echoUpstream records what reaches the protected server. It answers
-// with an echo of the request, or, when next is set, with next.
-type echoUpstream struct {
-	mu       sync.Mutex
-	received []seen // guarded by mu
-	release  chan struct{}
-	next     http.Handler
-	srv      *http.Server
-	url      string
-}
-
-type seen struct {
-	Method, Path, Query string
-	Host                string
-	Header              http.Header
-	Body                string
-}
-
-func newEchoUpstream(t *testing.T) *echoUpstream { t.Helper(); return newRecordingUpstream(t, nil) }
-
-// newRecordingUpstream records each request, then lets next answer it (nil:
-// the echo).
-func newRecordingUpstream(t *testing.T, next http.Handler) *echoUpstream {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &echoUpstream{release: make(chan struct{}), next: next, url: "http://" + ln.Addr().String()}
-	u.srv = &http.Server{Handler: u, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = u.srv.Serve(ln) }()
-	t.Cleanup(func() { u.srv.Close() })
-	return u
-}
-
-func (u *echoUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body []byte
-	if u.next != nil {
-		// Keep the body for the record and for next.
-		body, _ = io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	u.mu.Lock()
-	u.received = append(u.received, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header.Clone(), Body: string(body)})
-	u.mu.Unlock()
-	if u.next != nil {
-		u.next.ServeHTTP(w, r)
-		return
-	}
-	switch r.URL.Path {
-	case "/events":
-		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprint(w, "data: first\n\n")
-		w.(http.Flusher).Flush()
-		select {
-		case <-u.release:
-		case <-time.After(10 * time.Second):
-		}
-		fmt.Fprint(w, "data: last\n\n")
-		return
-	case "/slow":
-		time.Sleep(1500 * time.Millisecond)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "path": r.URL.Path})
-}
-
-// count returns how many requests reached the upstream.
-func (u *echoUpstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.received)
-}
-
-// all returns every request that reached the upstream, in order.
-func (u *echoUpstream) all() []seen {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]seen(nil), u.received...)
-}
-
-// last returns the last request that reached the upstream.
-func (u *echoUpstream) last() seen {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.received[len(u.received)-1]
 }

@@ -4,17 +4,19 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // stopAndLogs stops a serve process (SIGTERM) and returns everything it
 // logged: once it has exited, every line it wrote has been read, so no
 // test needs to wait for a line to arrive.
-func stopAndLogs(t *testing.T, gh *e2eServer) string {
+func stopAndLogs(t *testing.T, gh *testkit.Server) string {
 	t.Helper()
-	if _, err := gh.proc.stop(time.Minute); err != nil {
-		t.Fatalf("serve did not stop cleanly: %v\n%s", err, gh.proc.Logs())
+	if _, err := gh.Proc.Stop(time.Minute); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v\n%s", err, gh.Proc.Logs())
 	}
-	return gh.proc.Logs()
+	return gh.Proc.Logs()
 }
 
 // TestAuditsNameTheClientAlike: the deny audit, the login audit and the
@@ -34,7 +36,7 @@ func TestAuditsNameTheClientAlike(t *testing.T) {
 		{"behind a trusted proxy: X-Forwarded-For", []string{"--trusted-proxies", "127.0.0.1/32"}, "198.51.100.7, 203.0.113.9", "203.0.113.9"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			gh := startGatehouse(t, "admin-password-1", c.args...)
+			gh := testkit.StartGatehouse(t, "admin-password-1", c.args...)
 			adminTok := login(t, gh.URL, "admin", "admin-password-1")
 			if status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password"}`); status != http.StatusCreated {
 				t.Fatalf("create gus: %d %s", status, out)

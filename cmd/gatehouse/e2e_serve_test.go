@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestServeEndToEnd drives the built binary as a client would: it proves
@@ -16,27 +18,27 @@ func TestServeEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
-	up := newEchoUpstream(t)
+	up := testkit.NewUpstream(t)
 	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.url, "GATEHOUSE_DB=" + db}
+	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.URL, "GATEHOUSE_DB=" + db}
 	outer := t // processes started in subtests live until the whole test ends
-	gh := startServe(t, env, "--upstream-timeout", "2s", "--shutdown-grace", "5s")
+	gh := testkit.StartServe(t, env, "--upstream-timeout", "2s", "--shutdown-grace", "5s")
 
-	adminTok := login(t, gh.url, "admin", "admin-password-1")
-	status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password","email":"gus@example.com"}`)
+	adminTok := login(t, gh.URL, "admin", "admin-password-1")
+	status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/users", adminTok, `{"username":"gus","password":"gus-password","email":"gus@example.com"}`)
 	if status != http.StatusCreated {
 		t.Fatalf("create gus: %d %s", status, out)
 	}
-	gusTok := login(t, gh.url, "gus", "gus-password")
+	gusTok := login(t, gh.URL, "gus", "gus-password")
 
 	forwarded := func(t *testing.T, method, path, tok string, want int) {
 		t.Helper()
-		before := up.count()
-		status, body, _ := do(t, method, gh.url+path, tok, "")
+		before := up.Count()
+		status, body, _ := do(t, method, gh.URL+path, tok, "")
 		if status != want {
 			t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, body)
 		}
-		n := up.count() - before
+		n := up.Count() - before
 		switch {
 		case want < 300 && n != 1:
 			t.Fatalf("%s %s: allowed but %d requests reached the upstream", method, path, n)
@@ -51,7 +53,7 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("anonymous", func(t *testing.T) {
 		forwarded(t, "GET", "/api/v1/pipelines", "", 401)
 		forwarded(t, "POST", "/api/v1/pipelines", "", 401)
-		_, _, h := do(t, "GET", gh.url+"/api/v1/pipelines", "", "")
+		_, _, h := do(t, "GET", gh.URL+"/api/v1/pipelines", "", "")
 		if !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 			t.Fatalf("WWW-Authenticate = %q", h.Get("WWW-Authenticate"))
 		}
@@ -61,7 +63,7 @@ func TestServeEndToEnd(t *testing.T) {
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 			forwarded(t, m, "/api/v1/pipelines/p1", adminTok, 200)
 		}
-		if got := up.last().Header.Get("X-Forwarded-User"); got != "admin" {
+		if got := up.Last().Header.Get("X-Forwarded-User"); got != "admin" {
 			t.Fatalf("X-Forwarded-User = %q", got)
 		}
 	})
@@ -78,7 +80,7 @@ func TestServeEndToEnd(t *testing.T) {
 		forwarded(t, "DELETE", "/api/v1/users/gus", gusTok, 403)
 	})
 	t.Run("path tricks cannot reach another user's record", func(t *testing.T) {
-		before := up.count()
+		before := up.Count()
 		for target, want := range map[string]int{
 			"/api/v1/users/gus/../admin":         403,
 			"/api/v1/users/./admin":              403,
@@ -91,29 +93,29 @@ func TestServeEndToEnd(t *testing.T) {
 			"/api/v1/users/gus%00":               400,
 			"/api/v1/users/gus%252F..%252Fadmin": 400,
 		} {
-			if got := rawRequest(t, gh.url, "PUT", target, gusTok); got != want {
+			if got := rawRequest(t, gh.URL, "PUT", target, gusTok); got != want {
 				t.Errorf("PUT %s: %d, want %d", target, got, want)
 			}
 		}
-		if n := up.count() - before; n != 0 {
+		if n := up.Count() - before; n != 0 {
 			t.Fatalf("%d tricked requests reached the upstream", n)
 		}
 		// What is allowed is forwarded on exactly the path decided on.
-		if got := rawRequest(t, gh.url, "PUT", "/api/v1/users/admin/../gus", gusTok); got != 200 {
+		if got := rawRequest(t, gh.URL, "PUT", "/api/v1/users/admin/../gus", gusTok); got != 200 {
 			t.Fatalf("PUT /api/v1/users/admin/../gus: %d", got)
 		}
-		if p := up.last().Path; p != "/api/v1/users/gus" {
+		if p := up.Last().Path; p != "/api/v1/users/gus" {
 			t.Fatalf("upstream saw %q", p)
 		}
 	})
 	t.Run("identity headers and token", func(t *testing.T) {
-		status, _, _ := do(t, "GET", gh.url+"/api/v1/pipelines", gusTok, "",
+		status, _, _ := do(t, "GET", gh.URL+"/api/v1/pipelines", gusTok, "",
 			"X-Forwarded-User", "admin", "X_Forwarded_User", "admin", "X-Forwarded-Groups", "admin",
 			"X-Original-URL", "/api/v1/users/admin", "X-HTTP-Method-Override", "DELETE")
 		if status != 200 {
 			t.Fatalf("status %d", status)
 		}
-		h := up.last().Header
+		h := up.Last().Header
 		if got := h.Values("X-Forwarded-User"); len(got) != 1 || got[0] != "gus" {
 			t.Fatalf("X-Forwarded-User = %q", got)
 		}
@@ -130,7 +132,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("streams", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", gh.url+"/events", nil)
+		req, _ := http.NewRequest("GET", gh.URL+"/events", nil)
 		req.Header.Set("Authorization", "Bearer "+gusTok)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -143,32 +145,32 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		// The upstream is still holding the response open: the event
 		// arrived before it finished.
-		close(up.release)
+		up.Release()
 	})
 	t.Run("role change applies to the next request", func(t *testing.T) {
-		status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`)
+		status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`)
 		if status != http.StatusCreated {
 			t.Fatalf("assign: %d %s", status, out)
 		}
 		forwarded(t, "POST", "/api/v1/pipelines", gusTok, 200)
-		status, out, _ = do(t, "DELETE", gh.url+"/gatehouse/v1/role-assignments?user=gus&role=admin", adminTok, "")
+		status, out, _ = do(t, "DELETE", gh.URL+"/gatehouse/v1/role-assignments?user=gus&role=admin", adminTok, "")
 		if status != http.StatusNoContent {
 			t.Fatalf("revoke: %d %s", status, out)
 		}
 		forwarded(t, "POST", "/api/v1/pipelines", gusTok, 403)
 	})
 	t.Run("restart keeps users, assignments and tokens", func(t *testing.T) {
-		status, out, _ := do(t, "POST", gh.url+"/gatehouse/v1/roles", adminTok, `{"name":"ops","permissions":["read","write"]}`)
+		status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/roles", adminTok, `{"name":"ops","permissions":["read","write"]}`)
 		if status != http.StatusCreated {
 			t.Fatalf("create role: %d %s", status, out)
 		}
-		do(t, "POST", gh.url+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"ops"}`)
-		if took, err := gh.stop(10 * time.Second); err != nil {
+		do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"ops"}`)
+		if took, err := gh.Stop(10 * time.Second); err != nil {
 			t.Fatalf("stop: %v after %s\n%s", err, took, gh.Logs())
 		}
-		gh = startServe(outer, env)
+		gh = testkit.StartServe(outer, env)
 		forwarded(t, "POST", "/api/v1/runs", gusTok, 200) // the old token, the ops role
-		status, out, _ = do(t, "GET", gh.url+"/gatehouse/v1/users/gus", adminTok, "")
+		status, out, _ = do(t, "GET", gh.URL+"/gatehouse/v1/users/gus", adminTok, "")
 		var u struct{ Roles []string }
 		json.Unmarshal([]byte(out), &u)
 		if status != 200 || strings.Join(u.Roles, ",") != "guest,ops" {
@@ -178,7 +180,7 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("SIGTERM drains in-flight requests", func(t *testing.T) {
 		done := make(chan int, 1)
 		go func() {
-			req, _ := http.NewRequest("GET", gh.url+"/slow", nil)
+			req, _ := http.NewRequest("GET", gh.URL+"/slow", nil)
 			req.Header.Set("Authorization", "Bearer "+gusTok)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -189,7 +191,7 @@ func TestServeEndToEnd(t *testing.T) {
 			done <- res.StatusCode
 		}()
 		deadline := time.Now().Add(5 * time.Second)
-		for up.count() == 0 || up.last().Path != "/slow" {
+		for up.Count() == 0 || up.Last().Path != "/slow" {
 			if time.Now().After(deadline) {
 				select {
 				case code := <-done:
@@ -200,7 +202,7 @@ func TestServeEndToEnd(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		took, err := gh.stop(10 * time.Second)
+		took, err := gh.Stop(10 * time.Second)
 		if err != nil {
 			t.Fatalf("exit: %v", err)
 		}
@@ -212,9 +214,9 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("dead upstream gives 502", func(t *testing.T) {
-		gh = startServe(outer, env, "--upstream", "http://127.0.0.1:1")
+		gh = testkit.StartServe(outer, env, "--upstream", "http://127.0.0.1:1")
 		start := time.Now()
-		status, body, _ := do(t, "GET", gh.url+"/api/v1/pipelines", adminTok, "")
+		status, body, _ := do(t, "GET", gh.URL+"/api/v1/pipelines", adminTok, "")
 		if status != http.StatusBadGateway || !strings.Contains(body, `"upstream_unavailable"`) {
 			t.Fatalf("status %d: %s", status, body)
 		}

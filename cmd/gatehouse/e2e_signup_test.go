@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -91,10 +93,10 @@ func mustQuery(t *testing.T, link, key string) string {
 // changes nothing: the user stays inactive and the invitation stays
 // usable.
 func TestSignupFormRefusesCrossSitePosts(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	link := invitationURL(t, admin.ok("user", "create", "mallory-target"))
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	link := testkit.InvitationURL(t, admin.OK("user", "create", "mallory-target"))
 	token := mustQuery(t, link, "token")
 	const pw = "chosen-by-attacker"
 
@@ -131,16 +133,16 @@ func TestSignupFormRefusesCrossSitePosts(t *testing.T) {
 				t.Errorf("status %d, want 403\n%s", st, page)
 			}
 			contains(t, "the refusal page", page, "sent from another site")
-			u := decodeJSON[struct{ Active bool }](t, admin.ok("user", "describe", "mallory-target", "-o", "json"))
+			u := decodeJSON[struct{ Active bool }](t, admin.OK("user", "describe", "mallory-target", "-o", "json"))
 			if u.Active {
 				t.Fatal("a refused post activated the user")
 			}
 		})
 	}
 	// The attacker's password was never set, and the invitation still works.
-	mallory := newCLI(t)
-	r := mallory.runEnv(nil, pw+"\n", "login", "--server", srv.URL, "--username", "mallory-target", "--password-stdin")
-	if r.code != 1 || !strings.Contains(r.stderr, "invalid username or password") {
+	mallory := testkit.NewCLI(t)
+	r := mallory.RunEnv(nil, pw+"\n", "login", "--server", srv.URL, "--username", "mallory-target", "--password-stdin")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "invalid username or password") {
 		t.Errorf("login with the refused password: %v", r)
 	}
 	contains(t, "the sign-up result", signupWithForm(t, link, "the-real-password"), "Your account is ready")

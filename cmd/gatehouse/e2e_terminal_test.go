@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // ttySession is the built binary run on a pseudo-terminal (util-linux
@@ -18,60 +18,53 @@ type ttySession struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	mu     sync.Mutex // guards out
-	out    bytes.Buffer
+	out    testkit.LockedBuffer // what the terminal showed
 	done   chan struct{}
 	cancel context.CancelFunc
 }
 
 // onTerminal starts gatehouse args for the CLI user c on a terminal; it
 // skips the test where script(1) is missing.
-func (c *e2eCLI) onTerminal(args ...string) *ttySession {
-	c.t.Helper()
+func onTerminal(t *testing.T, c *testkit.CLI, args ...string) *ttySession {
+	t.Helper()
 	script, err := exec.LookPath("script")
 	if err != nil {
-		c.t.Skip("script(1) (util-linux) is not installed: no terminal to test the prompts on")
+		t.Skip("script(1) (util-linux) is not installed: no terminal to test the prompts on")
 	}
-	line := c.bin
+	line := c.Bin
 	for _, a := range args {
 		line += " '" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	s := &ttySession{t: c.t, cancel: cancel, done: make(chan struct{})}
+	s := &ttySession{t: t, cancel: cancel, done: make(chan struct{})}
 	s.cmd = exec.CommandContext(ctx, script, "-qefc", line, "/dev/null")
-	s.cmd.Env = append([]string{"TERM=dumb"}, c.env...)
+	s.cmd.Env = append([]string{"TERM=dumb"}, c.Env...)
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := s.cmd.Start(); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	go func() {
 		defer close(s.done)
 		buf := make([]byte, 4096)
 		for {
 			n, err := out.Read(buf)
-			s.mu.Lock()
 			s.out.Write(buf[:n])
-			s.mu.Unlock()
 			if err != nil {
 				return
 			}
 		}
 	}()
-	c.t.Cleanup(func() { cancel(); <-s.done; _ = s.cmd.Wait() })
+	t.Cleanup(func() { cancel(); <-s.done; _ = s.cmd.Wait() })
 	return s
 }
 
-func (s *ttySession) transcript() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
-}
+func (s *ttySession) transcript() string { return s.out.String() }
 
 // answer waits for prompt to appear after what was shown so far, then
 // types line.
@@ -116,35 +109,35 @@ func (s *ttySession) wait() (int, string) {
 // differ, and changes it.
 func TestPromptsOnATerminal(t *testing.T) {
 	const adminPW, newPW = "admin-password-1", "admin-password-two"
-	srv := startGatehouse(t, adminPW)
-	cli := newCLI(t)
-	s := cli.onTerminal("login", "--server", srv.URL)
+	srv := testkit.StartGatehouse(t, adminPW)
+	cli := testkit.NewCLI(t)
+	s := onTerminal(t, cli, "login", "--server", srv.URL)
 	s.answer("Username for "+srv.URL+": ", "admin")
 	s.answer("Password for admin at "+srv.URL+": ", adminPW)
 	code, shown := s.wait()
 	if code != 0 || !strings.Contains(shown, "Logged in to "+srv.URL+" as admin.") {
 		t.Fatalf("login: exit %d:\n%s", code, shown)
 	}
-	if !hasRow(cli.ok("user", "list"), "admin", "active", "admin") {
+	if !hasRow(cli.OK("user", "list"), "admin", "active", "admin") {
 		t.Error("the login made on the terminal is not used by user list")
 	}
 
 	current := "The current password of admin at " + srv.URL + ": "
-	s = cli.onTerminal("me", "password")
+	s = onTerminal(t, cli, "me", "password")
 	s.answer(current, adminPW)
 	s.answer("New password: ", newPW)
 	s.answer("New password again: ", newPW+"x")
 	if code, shown := s.wait(); code != 1 || !strings.Contains(shown, "the new passwords typed differ; nothing changed") {
 		t.Errorf("me password with two different new passwords: exit %d:\n%s", code, shown)
 	}
-	s = cli.onTerminal("me", "password")
+	s = onTerminal(t, cli, "me", "password")
 	s.answer(current, adminPW)
 	s.answer("New password: ", newPW)
 	s.answer("New password again: ", newPW)
 	if code, shown := s.wait(); code != 0 || !strings.Contains(shown, "Changed the password of admin.") {
 		t.Errorf("me password: exit %d:\n%s", code, shown)
 	}
-	if r := newCLI(t).runEnv(nil, newPW+"\n", "login", "--server", srv.URL, "--username", "admin", "--password-stdin"); r.code != 0 {
+	if r := testkit.NewCLI(t).RunEnv(nil, newPW+"\n", "login", "--server", srv.URL, "--username", "admin", "--password-stdin"); r.Code != 0 {
 		t.Errorf("the password typed at the terminal is not the new one: %v", r)
 	}
 }

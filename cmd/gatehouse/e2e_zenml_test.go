@@ -6,42 +6,20 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/sampleapi"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
-
-// zenmlServer is `gatehouse serve --preset zenml` in front of the sample
-// API (ZenML-shaped routes and a dashboard), which records what reaches it.
-type zenmlServer struct {
-	url   string
-	proc  *process
-	up    *echoUpstream
-	admin *e2eCLI // logged in as admin
-}
-
-const zenmlAdminPW = "admin-password-1"
-
-func startZenMLGatehouse(t *testing.T) *zenmlServer {
-	t.Helper()
-	up := newRecordingUpstream(t, sampleapi.New())
-	p := startServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=" + zenmlAdminPW},
-		"--upstream", up.url, "--db", "sqlite:"+filepath.Join(t.TempDir(), "g.db"), "--preset", "zenml")
-	admin := newCLI(t)
-	admin.login(p.url, "admin", zenmlAdminPW)
-	return &zenmlServer{url: p.url, proc: p, up: up, admin: admin}
-}
 
 // invite creates a user with `gatehouse user create` (an invitation) and
 // signs up through the sign-up page, as the invitee would. It returns the
 // user's id.
-func (s *zenmlServer) invite(t *testing.T, name, password string) string {
+func invite(t *testing.T, s *testkit.ZenML, name, password string) string {
 	t.Helper()
-	link := invitationURL(t, s.admin.ok("user", "create", name, "--email", name+"@example.com"))
+	link := testkit.InvitationURL(t, s.Admin.OK("user", "create", name, "--email", name+"@example.com"))
 	contains(t, "the sign-up result", signupWithForm(t, link, password), "Your account is ready")
-	u := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", name, "-o", "json"))
+	u := decodeJSON[struct{ ID string }](t, s.Admin.OK("user", "describe", name, "-o", "json"))
 	return u.ID
 }
 
@@ -49,10 +27,10 @@ func (s *zenmlServer) invite(t *testing.T, name, password string) string {
 // `zenml connect`, listing and registering stacks, and a session whose user
 // is deactivated, and reads each answer as that client does.
 func TestZenMLClientThroughPreset(t *testing.T) {
-	s := startZenMLGatehouse(t)
+	s := testkit.StartZenML(t)
 	const alicePW = "alice-password-1"
-	aliceID := s.invite(t, "alice", alicePW)
-	z := newZenMLClient(t, s.url, "alice", alicePW)
+	aliceID := invite(t, s, "alice", alicePW)
+	z := newZenMLClient(t, s.URL, "alice", alicePW)
 
 	// zenml connect: the store's first call (GET /info) logs in first.
 	info, err := z.get("/info", "")
@@ -98,7 +76,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	wantDetail(t, z.log[before], "POST /api/v1/workspaces/default/stacks is not allowed for you")
 
 	// A role change counts on the next request, with the same token.
-	s.admin.ok("role", "assign", "admin", "--user", "alice")
+	s.Admin.OK("role", "assign", "admin", "--user", "alice")
 	created, err := z.post("/workspaces/default/stacks", stackBody)
 	if err != nil {
 		t.Fatalf("registering a stack as an admin: %v", err)
@@ -108,7 +86,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	}
 	// A client that names another user in the identity headers is still
 	// alice to the server.
-	status, body, _ := do(t, "GET", s.url+"/api/v1/current-user", z.apiToken, "",
+	status, body, _ := do(t, "GET", s.URL+"/api/v1/current-user", z.apiToken, "",
 		"X-Forwarded-User", "admin", "X-Forwarded-User-Id", "someone-else")
 	if status != 200 || !strings.Contains(body, `"name":"alice"`) {
 		t.Errorf("spoofed identity headers: %d %s", status, body)
@@ -118,7 +96,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	// tries once more with the same token on a new connection (without
 	// Source-Context), gets 401 again and raises AuthorizationException
 	// with Gatehouse's detail.
-	s.admin.ok("user", "update", "alice", "--active=false")
+	s.Admin.OK("user", "update", "alice", "--active=false")
 	before = len(z.log)
 	_, err = z.get("/stacks", listQuery)
 	ze, _ = err.(*zenmlError)
@@ -129,8 +107,8 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	wantDetail(t, z.log[before+1], "invalid or expired token")
 
 	// The login form takes a user id as well as a name.
-	adminID := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", "admin", "-o", "json")).ID
-	za := newZenMLClient(t, s.url, adminID, zenmlAdminPW)
+	adminID := decodeJSON[struct{ ID string }](t, s.Admin.OK("user", "describe", "admin", "-o", "json")).ID
+	za := newZenMLClient(t, s.URL, adminID, testkit.ZenMLAdminPassword)
 	if _, err := za.get("/info", ""); err != nil {
 		t.Fatalf("logging in by user id: %v", err)
 	}
@@ -140,7 +118,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 	// otherwise as sent.
 	ids := map[string]string{"alice": aliceID, "admin": adminID}
 	var sawCreate, sawList bool
-	for _, r := range s.up.all() {
+	for _, r := range s.Up.All() {
 		if r.Path == "/api/v1/login" {
 			t.Errorf("the upstream received %s %s", r.Method, r.Path)
 		}
@@ -168,7 +146,7 @@ func TestZenMLClientThroughPreset(t *testing.T) {
 		t.Errorf("the upstream did not receive the list (%v) and the create (%v) as sent", sawList, sawCreate)
 	}
 	if t.Failed() {
-		t.Logf("gatehouse log:\n%s", s.proc.Logs())
+		t.Logf("gatehouse log:\n%s", s.Proc.Logs())
 	}
 }
 
@@ -204,7 +182,7 @@ func wantDetail(t *testing.T, r zenmlRequest, want string) {
 // TestZenMLLoginBadInput: what the preset's login refuses, each with a 4xx
 // whose detail says why, and nothing forwarded.
 func TestZenMLLoginBadInput(t *testing.T) {
-	s := startZenMLGatehouse(t)
+	s := testkit.StartZenML(t)
 	form := "application/x-www-form-urlencoded"
 	cases := []struct {
 		name, contentType, body string
@@ -222,12 +200,12 @@ func TestZenMLLoginBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := s.up.count()
+			before := s.Up.Count()
 			hdr := []string{}
 			if c.contentType != "" {
 				hdr = append(hdr, "Content-Type", c.contentType)
 			}
-			status, body, h := doRaw(t, "POST", s.url+"/api/v1/login", c.body, hdr...)
+			status, body, h := doRaw(t, "POST", s.URL+"/api/v1/login", c.body, hdr...)
 			if status != c.status {
 				t.Errorf("status %d, want %d: %s", status, c.status, body)
 			}
@@ -240,20 +218,20 @@ func TestZenMLLoginBadInput(t *testing.T) {
 			if c.status == 401 && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("401 without a Bearer challenge: %q", h.Get("WWW-Authenticate"))
 			}
-			if n := s.up.count() - before; n != 0 {
+			if n := s.Up.Count() - before; n != 0 {
 				t.Errorf("%d requests reached the upstream", n)
 			}
 		})
 	}
 	// The login path by another method, or spelt so that it only becomes
 	// /api/v1/login once canonicalized, is not forwarded either.
-	before := s.up.count()
+	before := s.Up.Count()
 	for _, r := range []struct{ method, target string }{{"GET", "/api/v1/login"}, {"POST", "/api/v1//login"}, {"POST", "/api/v1/x/../login"}} {
-		if got := rawRequest(t, s.url, r.method, r.target, ""); got != http.StatusNotFound {
+		if got := rawRequest(t, s.URL, r.method, r.target, ""); got != http.StatusNotFound {
 			t.Errorf("%s %s: %d, want 404", r.method, r.target, got)
 		}
 	}
-	if n := s.up.count() - before; n != 0 {
+	if n := s.Up.Count() - before; n != 0 {
 		t.Errorf("%d requests reached the upstream", n)
 	}
 }
@@ -261,10 +239,10 @@ func TestZenMLLoginBadInput(t *testing.T) {
 // TestZenMLLoginForms: the forms a client may send, and one rate limit per
 // user whether it is named or given by id.
 func TestZenMLLoginForms(t *testing.T) {
-	s := startZenMLGatehouse(t)
+	s := testkit.StartZenML(t)
 	const pw = "rita-password-1"
-	s.admin.okStdin(pw+"\n", "user", "create", "rita", "--password-stdin")
-	ritaID := decodeJSON[struct{ ID string }](t, s.admin.ok("user", "describe", "rita", "-o", "json")).ID
+	s.Admin.OKStdin(pw+"\n", "user", "create", "rita", "--password-stdin")
+	ritaID := decodeJSON[struct{ ID string }](t, s.Admin.OK("user", "describe", "rita", "-o", "json")).ID
 
 	var mp bytes.Buffer
 	w := multipart.NewWriter(&mp)
@@ -277,7 +255,7 @@ func TestZenMLLoginForms(t *testing.T) {
 		{"by id, with OAuth2's extra fields", "application/x-www-form-urlencoded",
 			"grant_type=password&username=" + ritaID + "&password=" + pw + "&scope=read&client_id=zenml&client_secret=x"},
 	} {
-		status, body, h := doRaw(t, "POST", s.url+"/api/v1/login", c.body, "Content-Type", c.contentType)
+		status, body, h := doRaw(t, "POST", s.URL+"/api/v1/login", c.body, "Content-Type", c.contentType)
 		tok := decodeJSON[struct {
 			AccessToken string `json:"access_token"`
 			TokenType   string `json:"token_type"`
@@ -290,12 +268,12 @@ func TestZenMLLoginForms(t *testing.T) {
 	// Ten wrong guesses by name, then one by id: the same user, the same
 	// count, so the eleventh is refused before the password is checked.
 	for i := 0; i < 10; i++ {
-		if status, body, _ := doRaw(t, "POST", s.url+"/api/v1/login", "username=rita&password=wrong-guess",
+		if status, body, _ := doRaw(t, "POST", s.URL+"/api/v1/login", "username=rita&password=wrong-guess",
 			"Content-Type", "application/x-www-form-urlencoded"); status != 401 {
 			t.Fatalf("guess %d: %d %s", i+1, status, body)
 		}
 	}
-	status, body, h := doRaw(t, "POST", s.url+"/api/v1/login", "username="+ritaID+"&password="+pw,
+	status, body, h := doRaw(t, "POST", s.URL+"/api/v1/login", "username="+ritaID+"&password="+pw,
 		"Content-Type", "application/x-www-form-urlencoded")
 	d := decodeJSON[struct {
 		Detail string `json:"detail"`
@@ -303,26 +281,26 @@ func TestZenMLLoginForms(t *testing.T) {
 	if status != 429 || h.Get("Retry-After") == "" || !strings.Contains(d.Detail, "too many") {
 		t.Errorf("the eleventh attempt, by id: %d %s (Retry-After %q)", status, body, h.Get("Retry-After"))
 	}
-	if s.up.count() != 0 {
-		t.Errorf("%d requests reached the upstream", s.up.count())
+	if s.Up.Count() != 0 {
+		t.Errorf("%d requests reached the upstream", s.Up.Count())
 	}
 }
 
 // TestLoginPathWithoutPreset: without --preset, /api/v1/login is an
 // upstream path like any other, decided by the policy.
 func TestLoginPathWithoutPreset(t *testing.T) {
-	srv := startGatehouse(t, "admin-password-1")
+	srv := testkit.StartGatehouse(t, "admin-password-1")
 	status, body, _ := doRaw(t, "POST", srv.URL+"/api/v1/login", "username=admin&password=admin-password-1",
 		"Content-Type", "application/x-www-form-urlencoded")
-	if status != http.StatusUnauthorized || srv.up.count() != 0 {
-		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.up.count())
+	if status != http.StatusUnauthorized || srv.Up.Count() != 0 {
+		t.Errorf("anonymous POST /api/v1/login: %d %s, %d forwarded", status, body, srv.Up.Count())
 	}
 	if strings.Contains(body, `"detail"`) {
 		t.Errorf("detail without a preset: %s", body)
 	}
 	tok := login(t, srv.URL, "admin", "admin-password-1")
 	status, body, _ = do(t, "POST", srv.URL+"/api/v1/login", tok, `{"x":1}`)
-	if status != http.StatusOK || srv.up.count() != 1 || srv.up.last().Path != "/api/v1/login" {
+	if status != http.StatusOK || srv.Up.Count() != 1 || srv.Up.Last().Path != "/api/v1/login" {
 		t.Errorf("POST /api/v1/login with write: %d %s; want it forwarded", status, body)
 	}
 }
@@ -330,12 +308,12 @@ func TestLoginPathWithoutPreset(t *testing.T) {
 // TestServeUnknownPreset: a preset Gatehouse does not know is a usage error
 // naming the ones it does, by flag and by environment.
 func TestServeUnknownPreset(t *testing.T) {
-	c := newCLI(t)
+	c := testkit.NewCLI(t)
 	want := `--preset: unknown preset "mlflow": want one of zenml`
-	c.fails(2, []string{want}, "serve", "--upstream", "http://127.0.0.1:1", "--preset", "mlflow")
-	r := c.runEnv([]string{"GATEHOUSE_PRESET=mlflow"}, "", "serve", "--upstream", "http://127.0.0.1:1")
-	if r.code != 2 || !strings.Contains(r.stderr, want) {
+	c.Fails(2, []string{want}, "serve", "--upstream", "http://127.0.0.1:1", "--preset", "mlflow")
+	r := c.RunEnv([]string{"GATEHOUSE_PRESET=mlflow"}, "", "serve", "--upstream", "http://127.0.0.1:1")
+	if r.Code != 2 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("GATEHOUSE_PRESET=mlflow: %v", r)
 	}
-	c.fails(2, []string{want}, "demo", "--preset", "mlflow")
+	c.Fails(2, []string{want}, "demo", "--preset", "mlflow")
 }

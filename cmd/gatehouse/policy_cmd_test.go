@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -43,9 +44,7 @@ func policyTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(dir, name), data)
 	}
 	return dir
 }
@@ -313,8 +312,11 @@ func TestPolicyCheckAgainstServer(t *testing.T) {
 	}
 }
 
-func TestPolicyExport(t *testing.T) {
-	dir := policyTree(t, map[string]string{"policy.csv": goodPolicy})
+// storeWithGrants makes a SQLite store beside the policy files in dir,
+// adds the g lines (child, parent) to it through the engine, as the admin
+// API does, and returns its DSN and the files as loaded.
+func storeWithGrants(t *testing.T, dir string, grants ...[2]string) (string, *policy.Files) {
+	t.Helper()
 	dsn := "sqlite:" + filepath.Join(t.TempDir(), "gh.db")
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -330,9 +332,9 @@ func TestPolicyExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = eng.Update(ctx, func(c *policy.Change) error {
-		c.Add("g", policy.UserSubject("gus"), "guest")
-		c.Add("g", "deployer", "releaser")
-		c.Add("g", "guest", "read") // also in the file
+		for _, g := range grants {
+			c.Add("g", g[0], g[1])
+		}
 		return nil
 	})
 	if err != nil {
@@ -341,6 +343,13 @@ func TestPolicyExport(t *testing.T) {
 	if sqlDB, err := db.DB(); err == nil {
 		sqlDB.Close()
 	}
+	return dsn, files
+}
+
+func TestPolicyExport(t *testing.T) {
+	dir := policyTree(t, map[string]string{"policy.csv": goodPolicy})
+	dsn, files := storeWithGrants(t, dir, [2]string{policy.UserSubject("gus"), "guest"}, [2]string{"deployer", "releaser"},
+		[2]string{"guest", "read"}) // the last also in the file
 
 	code, out, errOut := policyCLI(t, map[string]string{"GATEHOUSE_DB": dsn}, "policy", "export", "--policy-dir", dir)
 	if code != 0 {
@@ -413,31 +422,7 @@ func TestPolicyExportToFile(t *testing.T) {
 	if err := os.Chmod(csv, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "gh.db")
-	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := policy.LoadDir(os.DirFS(dir), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := policy.New(ctx, db, files, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = eng.Update(ctx, func(c *policy.Change) error {
-		c.Add("g", policy.UserSubject("gus"), "guest")
-		c.Add("g", "deployer", "releaser")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.Close()
-	}
+	dsn, _ := storeWithGrants(t, dir, [2]string{policy.UserSubject("gus"), "guest"}, [2]string{"deployer", "releaser"})
 
 	code, out, errOut := policyCLI(t, nil, "policy", "export", "--policy-dir", dir, "--db", dsn, "-o", csv)
 	if code != 0 || out != "wrote "+csv+": 10 file lines, 1 database lines (1 naming users left out)\n" {

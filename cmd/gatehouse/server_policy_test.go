@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // policyServer is a running Gatehouse with --policy-dir, in front of an
@@ -109,7 +110,7 @@ func TestServeReloadsPolicyDir(t *testing.T) {
 	}
 
 	// A valid edit applies within 2 s.
-	writeTestFile(t, filepath.Join(x.dir, "policy.csv"), goodPolicy+"p, public, /version, GET\n")
+	testkit.WriteFile(t, filepath.Join(x.dir, "policy.csv"), goodPolicy+"p, public, /version, GET\n")
 	start := time.Now()
 	for {
 		if code, body := x.do(t, "GET", x.data+"/version", false); code == http.StatusOK && body == "upstream GET /version" {
@@ -125,7 +126,7 @@ func TestServeReloadsPolicyDir(t *testing.T) {
 	}
 
 	// A broken edit is rejected; the last good policy stays.
-	writeTestFile(t, filepath.Join(x.dir, "policy.csv"), "p, public, /version, get\n")
+	testkit.WriteFile(t, filepath.Join(x.dir, "policy.csv"), "p, public, /version, get\n")
 	waitMetric(t, x, `gatehouse_policy_reloads_total{result="error"} 1`)
 	if code, _ := x.do(t, "GET", x.data+"/version", false); code != http.StatusOK {
 		t.Errorf("the broken edit took /version away: %d", code)
@@ -181,13 +182,6 @@ func waitMetric(t *testing.T, x *policyServer, want string) {
 			t.Fatalf("metrics lack %s after 2s", want)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func writeTestFile(t *testing.T, name, data string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestWouldDenyIsAnAuditLine: in shadow mode at --log-level warn, what the
@@ -20,7 +22,7 @@ func TestWouldDenyIsAnAuditLine(t *testing.T) {
 	o := defaultServeOptions()
 	o.listen, o.opsListen, o.upstream, o.enforce = "127.0.0.1:0", "127.0.0.1:0", up.URL, false
 	o.db = "sqlite:" + filepath.Join(t.TempDir(), "gh.db")
-	var logs lockedBuffer
+	var logs testkit.LockedBuffer
 	log, audit := newLogger(&logs, slog.LevelWarn) // as --log-level warn
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

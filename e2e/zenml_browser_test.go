@@ -1,10 +1,12 @@
-package main
+package e2e
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
 // TestZenMLDashboardInBrowser loads the sample API's dashboard (a
@@ -15,12 +17,12 @@ import (
 // and is refused a write as a guest, with Gatehouse's detail on the page.
 func TestZenMLDashboardInBrowser(t *testing.T) {
 	tab := newBrowser(t)
-	s := startZenMLGatehouse(t)
+	s := testkit.StartZenML(t)
 	const pw = "gus-password-1"
-	s.admin.okStdin(pw+"\n", "user", "create", "gus", "--role", "guest", "--password-stdin")
+	s.Admin.OKStdin(pw+"\n", "user", "create", "gus", "--role", "guest", "--password-stdin")
 
 	if err := chromedp.Do(tab,
-		chromedp.Navigate(s.url+"/workspaces/default/stacks"),
+		chromedp.Navigate(s.URL+"/workspaces/default/stacks"),
 		chromedp.WaitVisible(chromedp.CSS("#username")),
 	); err != nil {
 		t.Fatalf("opening the dashboard without a token: %v", err)
@@ -45,7 +47,7 @@ func TestZenMLDashboardInBrowser(t *testing.T) {
 	// The right one, from the dashboard's start page: the app lists the
 	// stacks with the token it got.
 	if err := chromedp.Do(tab,
-		chromedp.Navigate(s.url+"/"),
+		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#username")),
 		chromedp.SendKeys(chromedp.CSS("#username"), "gus"),
 		chromedp.SendKeys(chromedp.CSS("#password"), pw),
@@ -76,7 +78,7 @@ func TestZenMLDashboardInBrowser(t *testing.T) {
 	// What the upstream saw: the page and its assets without an identity,
 	// the API calls as gus, never the login, a token or the refused write.
 	anonymous := map[string]bool{}
-	for _, r := range s.up.all() {
+	for _, r := range s.Up.All() {
 		user := r.Header.Get("X-Forwarded-User")
 		switch {
 		case r.Path == "/api/v1/login", r.Method == "POST":

@@ -1,36 +1,17 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
-
-// lockedBuffer collects Chromium's output, which its own goroutine writes.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // chromiumPath finds a Chromium or Chrome binary, or "".
 func chromiumPath() string {
@@ -50,7 +31,7 @@ func newBrowser(t *testing.T) context.Context {
 	if path == "" {
 		t.Skip("browser test skipped: no chromium, chromium-browser or google-chrome on PATH (Debian: apt-get install -y chromium)")
 	}
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}                          // Chromium's own goroutines write it
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], // headless, no first run, no background networking, no sync
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests may run as root, where the sandbox refuses to start
@@ -76,14 +57,13 @@ func newBrowser(t *testing.T) context.Context {
 
 // TestSignupPageInBrowser opens an invitation link in headless Chromium,
 // types a password twice (first mismatched, then matching), submits the
-// form, sees the success page, and logs in with the new password through
-// the API.
+// form, sees the success page, and logs in with the new password.
 func TestSignupPageInBrowser(t *testing.T) {
 	tab := newBrowser(t)
-	srv := startGatehouse(t, "admin-password-1")
-	admin := newCLI(t)
-	admin.login(srv.URL, "admin", "admin-password-1")
-	link := invitationURL(t, admin.ok("user", "create", "erin", "--email", "erin@example.com"))
+	srv := testkit.StartGatehouse(t, "admin-password-1")
+	admin := testkit.NewCLI(t)
+	admin.Login(srv.URL, "admin", "admin-password-1")
+	link := testkit.InvitationURL(t, admin.OK("user", "create", "erin", "--email", "erin@example.com"))
 	const pw = "erin-password-1"
 
 	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#password"))); err != nil {
@@ -126,30 +106,21 @@ func TestSignupPageInBrowser(t *testing.T) {
 		t.Errorf("success message %q", got)
 	}
 
-	// Log in with the new password through the API.
-	c, err := client.New(srv.URL, "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// Log in with the new password (through the API, as the CLI does) and
+	// read the account back.
+	erin := testkit.NewCLI(t)
+	erin.Login(srv.URL, "erin", pw)
+	var me struct {
+		Username, Email string
+		Active          bool
 	}
-	tok, err := c.Login(t.Context(), "erin", pw)
-	if err != nil {
-		t.Fatalf("login with the password chosen in the browser: %v", err)
+	if out := erin.OK("me", "describe", "-o", "json"); json.Unmarshal([]byte(out), &me) != nil {
+		t.Fatalf("me describe -o json as erin:\n%s", out)
 	}
-	if tok.AccessToken == "" || tok.TokenType != "bearer" {
-		t.Fatalf("login answer %+v", tok)
+	if me.Username != "erin" || !me.Active || me.Email != "erin@example.com" {
+		t.Errorf("GET /me as erin: %+v", me)
 	}
-	erin, err := client.New(srv.URL, tok.AccessToken, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	me, err := erin.Me(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if me.Value.Username != "erin" || !me.Value.Active || me.Value.Email != "erin@example.com" {
-		t.Errorf("GET /me as erin: %+v", me.Value)
-	}
-	if strings.Contains(srv.proc.Logs(), pw) {
+	if strings.Contains(srv.Proc.Logs(), pw) {
 		t.Error("the server log holds erin's password")
 	}
 }
