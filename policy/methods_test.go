@@ -21,7 +21,7 @@ func TestMethodListsNameHTTPMethodsOnly(t *testing.T) {
 		{list: "*", want: []string{"GET", "POST", "PUT", "PATCH", "DELETE"}},
 		{list: "* | OPTIONS", want: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}},
 		{list: "PROPFIND|MKCOL|VERSION-CONTROL", want: []string{"PROPFIND", "MKCOL", "VERSION-CONTROL"}}, // WebDAV, registered
-		{list: "PRI", err: `invalid method "PRI"`}, // HTTP/2's preface, never a request
+		{list: "PRI", err: `invalid method "PRI"`},                                                       // HTTP/2's preface, never a request
 		{list: "FETCH", err: `invalid method "FETCH" in "FETCH": want GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT or another method of the IANA HTTP method registry (WebDAV's PROPFIND, MKCOL, …), or * (GET, POST, PUT, PATCH, DELETE), several separated by |`},
 		{list: "GET|GTE", err: `invalid method "GTE" in "GET|GTE": want GET, HEAD,`},
 		{list: "PURGE", err: `invalid method "PURGE"`},

@@ -52,7 +52,7 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv", "TestPolicyExportToFile"},
 	{"kubectl exec deploy/zenml -c gatehouse -- gatehouse policy export > export.csv", "not run: needs a cluster; TestPolicyExport checks what export prints"},
 	{"make test", ".ci/run"},
-	{"go test ./deploy/", ".ci/run"},
+	{"(cd deploy && go test ./...)", ".ci/run"},
 	{"zenml connect --url", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
 	{"zenml stack list", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
 	{"docker build", "not run: needs Docker; TestDockerfileBuildLine runs the Dockerfile's go build line"},
