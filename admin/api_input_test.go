@@ -46,7 +46,7 @@ func newAPIFixture(t *testing.T, files *policy.Files, adminPW string) *apiFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest,
+	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest,
 		PublicURL: "http://gatehouse.test", AdminPassword: Secret(adminPW)}, log)
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,7 @@ func (s *Service) Revoke(ctx context.Context, user, role string) error {
 		case err != nil:
 			return err
 		}
-		if !s.reachesAfter(c, u.Username, RoleAdmin) {
+		if !s.reachesAfter(c, u.Username, policy.RoleAdmin) {
 			return s.guardAdmins(c, u)
 		}
 		return nil

@@ -8,9 +8,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
-// LevelAudit is the log level of audit lines (shared with the data plane).
-const LevelAudit = proxy.LevelAudit
-
 // Audit event kinds, the value of the "audit" attribute of audit log lines.
 // Every audit line is one JSON object with the request id; none carries a
 // token or a password.
@@ -47,7 +44,7 @@ func (s *Service) audit(ctx context.Context, kind, msg string, attrs ...slog.Att
 	if info.actor != "" {
 		base = append(base, slog.String("actor", info.actor))
 	}
-	s.log.LogAttrs(ctx, LevelAudit, msg, append(base, attrs...)...)
+	s.log.LogAttrs(ctx, proxy.LevelAudit, msg, append(base, attrs...)...)
 }
 
 // auditChange registers an audit line for this change, written after it

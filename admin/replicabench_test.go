@@ -48,9 +48,9 @@ func BenchmarkPropagation(b *testing.B) {
 			start := time.Now()
 			var err error
 			if want {
-				_, err = a.Assign(ctx, "gus", RoleAdmin)
+				_, err = a.Assign(ctx, "gus", policy.RoleAdmin)
 			} else {
-				err = a.Revoke(ctx, "gus", RoleAdmin)
+				err = a.Revoke(ctx, "gus", policy.RoleAdmin)
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -118,7 +118,7 @@ func benchService(b *testing.B, dsn string) *Service {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminPassword: testAdminPW}, discardLog())
+	s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW}, discardLog())
 	if err != nil {
 		b.Fatal(err)
 	}

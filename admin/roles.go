@@ -39,7 +39,7 @@ type Rule struct {
 // permissionNames returns every permission: the built-ins and the subjects
 // of p lines, except the public role and users.
 func (s *Service) permissionNames() []string {
-	names := slices.Clone(BuiltinPermissions)
+	names := policy.BuiltinPermissions()
 	for _, l := range s.eng.Rules() {
 		sub := l.Fields[0]
 		if sub != policy.Public && !strings.HasPrefix(sub, policy.UserPrefix) && !slices.Contains(names, sub) {
@@ -92,7 +92,7 @@ func (s *Service) roleView(name, source string) Role {
 		perms = []string{}
 	}
 	slices.Sort(perms)
-	return Role{Name: name, Permissions: perms, Builtin: name == RoleAdmin || name == RoleGuest, Source: source}
+	return Role{Name: name, Permissions: perms, Builtin: name == policy.RoleAdmin || name == policy.RoleGuest, Source: source}
 }
 
 // ListRoles returns every role: those of the policy files, then those made
@@ -267,7 +267,7 @@ func (s *Service) newPermissionSet(name string, have []string, in RoleUpdate) ([
 
 // DeleteRole deletes a role made through the API that nobody holds.
 func (s *Service) DeleteRole(ctx context.Context, name string) error {
-	if name == RoleAdmin || name == RoleGuest {
+	if name == policy.RoleAdmin || name == policy.RoleGuest {
 		return conflictf("role %q is built in and cannot be deleted", name)
 	}
 	if l, ok := s.fileRoles()[name]; ok {
@@ -306,7 +306,7 @@ func (s *Service) ListPermissions() []Permission {
 		for _, l := range rules {
 			if l.Fields[0] == name {
 				p.Rules = append(p.Rules, Rule{Path: l.Fields[1], Methods: l.Fields[2], Source: l.Origin()})
-				if !slices.Contains(BuiltinPermissions, name) && p.Source == "builtin" {
+				if !slices.Contains(policy.BuiltinPermissions(), name) && p.Source == "builtin" {
 					p.Source = l.Origin()
 				}
 			}

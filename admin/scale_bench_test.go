@@ -60,7 +60,7 @@ func BenchmarkDecisionScale(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminPassword: testAdminPW}, discardLog())
+				s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW}, discardLog())
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -14,15 +14,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
-// Built-in names.
-const (
-	RoleAdmin = "admin"
-	RoleGuest = "guest"
-)
-
-// BuiltinPermissions cannot be removed from the admin role.
-var BuiltinPermissions = []string{"read", "write", "me"}
-
 // Config configures the control plane.
 type Config struct {
 	TokenTTL    time.Duration // lifetime of access tokens
@@ -93,7 +84,7 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		cfg.TokenCacheSize = 1 << 16
 	}
 	if cfg.AdminUsername == "" {
-		cfg.AdminUsername = RoleAdmin
+		cfg.AdminUsername = policy.RoleAdmin
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	s := &Service{
@@ -172,7 +163,7 @@ func (s *Service) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("counting users: %w", err)
 	}
 	if n == 0 {
-		in := CreateUser{Username: s.cfg.AdminUsername, Roles: &[]string{RoleAdmin}}
+		in := CreateUser{Username: s.cfg.AdminUsername, Roles: &[]string{policy.RoleAdmin}}
 		if s.cfg.AdminPassword != "" {
 			in.Password = string(s.cfg.AdminPassword)
 		}
@@ -192,7 +183,7 @@ func (s *Service) bootstrap(ctx context.Context) error {
 			"user", u.Username, "signup_url", inv.URL, "expires_at", inv.ExpiresAt)
 		return nil
 	}
-	if s.activeAdmin(s.eng.Holders(RoleAdmin), "") {
+	if s.activeAdmin(s.eng.Holders(policy.RoleAdmin), "") {
 		return nil
 	}
 	first := s.dir.get(s.dir.idOf(s.cfg.AdminUsername))

@@ -36,7 +36,7 @@ func conformanceService(t *testing.T, dsn string) *Service {
 		t.Fatal(err)
 	}
 	s, err := New(ctx, db, eng, Config{
-		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: RoleGuest,
+		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: policy.RoleGuest,
 		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW, NameReservation: 30 * 24 * time.Hour,
 	}, discardLog())
 	if err != nil {
@@ -666,7 +666,7 @@ func TestBootstrapNeverInvitesAnActiveUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		logs := &bytes.Buffer{}
-		s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminPassword: testAdminPW},
+		s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW},
 			slog.New(slog.NewJSONHandler(logs, nil)))
 		if err != nil {
 			t.Fatal(err)
@@ -765,7 +765,7 @@ func TestIdentityUniquenessConformance(t *testing.T) {
 	eachStore(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		s := conformanceService(t, dsn)
-		mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password-1", Email: "ada@example.com", Roles: &[]string{RoleAdmin}})
+		mustCreate(t, s, CreateUser{Username: "ada", Password: "ada-password-1", Email: "ada@example.com", Roles: &[]string{policy.RoleAdmin}})
 		mustCreate(t, s, CreateUser{Username: "gus", Password: "gus-password-1"})
 		gus := identityOf(t, s, "gus", "gus-password-1")
 

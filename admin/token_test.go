@@ -84,14 +84,14 @@ func newTokenFixtureTTL(tb testing.TB, ttl time.Duration) *tokenFixture {
 		}
 	}
 	err = eng.Update(ctx, func(c *policy.Change) error {
-		c.Add("g", policy.UserSubject("root"), RoleAdmin)
-		c.Add("g", policy.UserSubject("bob"), RoleGuest)
+		c.Add("g", policy.UserSubject("root"), policy.RoleAdmin)
+		c.Add("g", policy.UserSubject("bob"), policy.RoleGuest)
 		return nil
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := New(ctx, db, eng, Config{TokenTTL: ttl, InviteTTL: time.Hour, DefaultRole: RoleGuest, AdminUsername: "root"},
+	svc, err := New(ctx, db, eng, Config{TokenTTL: ttl, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminUsername: "root"},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		tb.Fatal(err)
@@ -313,8 +313,8 @@ func TestAuthenticateAccepts(t *testing.T) {
 	}
 	// The identity carries the user's roles for X-Forwarded-Groups.
 	id, _ := f.auth.Authenticate(f.rootTok)
-	if g := f.svc.eng.Groups(id.Subject()); g != RoleAdmin {
-		t.Errorf("root's groups %q, want %q", g, RoleAdmin)
+	if g := f.svc.eng.Groups(id.Subject()); g != policy.RoleAdmin {
+		t.Errorf("root's groups %q, want %q", g, policy.RoleAdmin)
 	}
 }
 

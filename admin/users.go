@@ -427,10 +427,10 @@ func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 // admin role, when u is about to stop counting (deleted, deactivated or
 // losing the role in c).
 func (s *Service) guardAdmins(c *tx, u *store.User) error {
-	if !s.eng.Reaches(policy.UserSubject(u.Username), RoleAdmin) {
+	if !s.eng.Reaches(policy.UserSubject(u.Username), policy.RoleAdmin) {
 		return nil
 	}
-	if s.activeAdmin(c.Holders(RoleAdmin), u.Username) {
+	if s.activeAdmin(c.Holders(policy.RoleAdmin), u.Username) {
 		return nil
 	}
 	return conflictf("user %q is the last active admin; make another user admin first", u.Username)

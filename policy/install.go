@@ -257,9 +257,9 @@ var ErrAdminPermissions = errors.New("the admin role must keep read, write and m
 // reported on the first line that gives admin a role or permission, or
 // else on the last line of the policy.
 func checkAdmin(parents map[string][]string, files *Files) error {
-	reach := closure(parents, "admin")
+	reach := closure(parents, RoleAdmin)
 	var missing []string
-	for _, p := range []string{"read", "write", "me"} {
+	for _, p := range BuiltinPermissions() {
 		if !slices.Contains(reach, p) {
 			missing = append(missing, p)
 		}
@@ -275,7 +275,7 @@ func checkAdmin(parents map[string][]string, files *Files) error {
 		if l.File == at.File {
 			at.Num = l.Num
 		}
-		if l.Ptype == "g" && len(l.Fields) == 2 && l.Fields[0] == "admin" {
+		if l.Ptype == "g" && len(l.Fields) == 2 && l.Fields[0] == RoleAdmin {
 			break
 		}
 	}

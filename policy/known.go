@@ -9,7 +9,7 @@ import (
 // builtinNames are the names every policy knows, whether or not its lines
 // name them: the admin role, the built-in permissions and the role of
 // every request.
-var builtinNames = []string{"admin", "read", "write", "me", Public}
+var builtinNames = append([]string{RoleAdmin}, append(BuiltinPermissions(), Public)...)
 
 // Names is the set of role and permission names a policy's files define,
 // used to catch typos: a g line whose parent no line defines, a role given

@@ -14,6 +14,25 @@ const (
 	MaxNameLen = 64
 )
 
+// The built-in roles and permissions: defined here and nowhere else.
+const (
+	// RoleAdmin is the administrators' role; it always keeps every
+	// built-in permission.
+	RoleAdmin = "admin"
+	// RoleGuest is the role of new users unless --default-role says
+	// otherwise.
+	RoleGuest = "guest"
+	// PermRead, PermWrite and PermMe are the built-in permissions:
+	// reading, changing, and one's own account.
+	PermRead  = "read"
+	PermWrite = "write"
+	PermMe    = "me"
+)
+
+// BuiltinPermissions returns the built-in permissions, in their order of
+// listing; the caller owns the slice.
+func BuiltinPermissions() []string { return []string{PermRead, PermWrite, PermMe} }
+
 // UserSubject returns the policy subject of the user with the given name.
 func UserSubject(username string) string { return UserPrefix + username }
 

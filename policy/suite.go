@@ -142,7 +142,7 @@ func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]Cas
 // denies every case. (A user named like a role, such as admin, is fine.)
 func (s *Suite) BareUsers(f *Files) []error {
 	users := map[string]bool{}
-	roles := map[string]bool{Public: true, "admin": true}
+	roles := map[string]bool{Public: true, RoleAdmin: true}
 	for _, u := range s.Users {
 		users[u.Name] = true
 		for _, r := range u.Roles {

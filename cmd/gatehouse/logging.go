@@ -7,10 +7,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
-// newLogger returns the JSON logger on w. Audit lines (admin.LevelAudit)
+// newLogger returns the JSON logger on w. Audit lines (proxy.LevelAudit)
 // are labelled "AUDIT" and counted per kind in
 // gatehouse_audit_events_total once audit is set (see countAudit).
 func newLogger(w io.Writer, level slog.Level) (*slog.Logger, *auditHandler) {
@@ -18,7 +18,7 @@ func newLogger(w io.Writer, level slog.Level) (*slog.Logger, *auditHandler) {
 		Level: level,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.LevelKey && len(groups) == 0 {
-				if l, ok := a.Value.Any().(slog.Level); ok && l == admin.LevelAudit {
+				if l, ok := a.Value.Any().(slog.Level); ok && l == proxy.LevelAudit {
 					a.Value = slog.StringValue("AUDIT")
 				}
 			}
@@ -49,7 +49,7 @@ func (h *auditHandler) countAudit(reg prometheus.Registerer) {
 }
 
 func (h *auditHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level == admin.LevelAudit && h.counts.vec != nil {
+	if r.Level == proxy.LevelAudit && h.counts.vec != nil {
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "audit" {
 				h.counts.vec.WithLabelValues(a.Value.String()).Inc()

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // TestAuditSurvivesWarnLevel: --log-level warn drops info lines but keeps
@@ -21,8 +21,8 @@ func TestAuditSurvivesWarnLevel(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	audit.countAudit(reg)
 	log.Info("chatter")
-	log.With("component", "x").Log(context.Background(), admin.LevelAudit, "request denied", "audit", "deny")
-	log.Log(context.Background(), admin.LevelAudit, "login", "audit", "login")
+	log.With("component", "x").Log(context.Background(), proxy.LevelAudit, "request denied", "audit", "deny")
+	log.Log(context.Background(), proxy.LevelAudit, "login", "audit", "login")
 	out := buf.String()
 	if strings.Contains(out, "chatter") {
 		t.Fatal("info line kept at warn")
