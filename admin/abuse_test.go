@@ -242,7 +242,7 @@ func TestSuccessfulLoginsAreLimited(t *testing.T) {
 
 // withClient is a request context from a client address.
 func withClient(addr string) context.Context {
-	return withRequest(context.Background(), requestInfo{client: addr})
+	return WithRequest(context.Background(), "", addr)
 }
 
 // TestOthersCannotLockAUserOut: wrong passwords sent for a user from other

@@ -20,15 +20,27 @@ const (
 
 type requestInfoKey struct{}
 
-// requestInfo is who made a request, for audit lines.
+// requestInfo is who made a request, for audit lines and per-client limits.
 type requestInfo struct {
 	actor     string // username, "" before authentication
 	requestID string
 	client    string
 }
 
-// withRequest returns ctx carrying who made the request.
-func withRequest(ctx context.Context, info requestInfo) context.Context {
+// WithRequest returns ctx carrying a request's id and its client's address
+// (as proxy.ClientAddr names it). Audit lines of what the request does
+// name both, and the client's address keys the limits on the password
+// checks it causes.
+func WithRequest(ctx context.Context, requestID, client string) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, requestInfo{requestID: requestID, client: client})
+}
+
+// WithActor returns ctx naming actor, the authenticated caller's username,
+// in the audit lines of what the request does; the request id and client
+// of WithRequest stay.
+func WithActor(ctx context.Context, actor string) context.Context {
+	info := requestFrom(ctx)
+	info.actor = actor
 	return context.WithValue(ctx, requestInfoKey{}, info)
 }
 
@@ -45,6 +57,14 @@ func (s *Service) audit(ctx context.Context, kind, msg string, attrs ...slog.Att
 		base = append(base, slog.String("actor", info.actor))
 	}
 	s.log.LogAttrs(ctx, proxy.LevelAudit, msg, append(base, attrs...)...)
+}
+
+// AuditRefusal writes the audit line of a change the API refused (403 or
+// 409: someone reaching for another identity, or for rights they lack):
+// the request's method and path, the status and the reason given.
+func (s *Service) AuditRefusal(ctx context.Context, method, path string, status int, reason string) {
+	s.audit(ctx, AuditRefused, "change refused", slog.String("method", method),
+		slog.String("path", path), slog.Int("status", status), slog.String("reason", reason))
 }
 
 // auditChange registers an audit line for this change, written after it

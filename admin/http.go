@@ -109,7 +109,7 @@ func (a *API) withRequest(c *gin.Context) {
 		rid = a.opts.RequestID(c.Request.Header)
 		c.Header("X-Request-Id", rid)
 	}
-	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), requestInfo{requestID: rid, client: a.clientAddr(c)}))
+	c.Request = c.Request.WithContext(WithRequest(c.Request.Context(), rid, a.clientAddr(c)))
 }
 
 func (a *API) authenticate(c *gin.Context) {
@@ -124,16 +124,14 @@ func (a *API) authenticate(c *gin.Context) {
 		a.fail(c, fmt.Errorf("%w: a bearer token is required; log in at POST /gatehouse/v1/login", ErrUnauthenticated))
 		return
 	}
-	id, err := a.svc.auth.Authenticate(tok)
+	id, err := a.svc.Authenticator().Authenticate(tok)
 	if err != nil {
 		a.log.Debug("admin api: token refused", "reason", err.Error())
 		a.fail(c, fmt.Errorf("%w: invalid or expired token", ErrUnauthenticated))
 		return
 	}
 	c.Set(identityKey, id)
-	info := requestFrom(c.Request.Context())
-	info.actor = id.Username()
-	c.Request = c.Request.WithContext(withRequest(c.Request.Context(), info))
+	c.Request = c.Request.WithContext(WithActor(c.Request.Context(), id.Username()))
 }
 
 func identity(c *gin.Context) *Identity {
@@ -145,7 +143,7 @@ func identity(c *gin.Context) *Identity {
 // need requires a permission of the caller.
 func (a *API) need(perm string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !a.svc.eng.Reaches(identity(c).Subject(), perm) {
+		if !a.svc.HasPermission(identity(c), perm) {
 			a.fail(c, fmt.Errorf("%w: this needs the %s permission", ErrForbidden, perm))
 		}
 	}
@@ -207,8 +205,7 @@ func (a *API) fail(c *gin.Context, err error) {
 		// A refused change may be someone reaching for another identity
 		// or for rights they lack (a rename, a taken email).
 		if m := c.Request.Method; m != http.MethodGet && m != http.MethodHead {
-			a.svc.audit(c.Request.Context(), AuditRefused, "change refused", slog.String("method", m),
-				slog.String("path", c.Request.URL.Path), slog.Int("status", status), slog.String("reason", msg))
+			a.svc.AuditRefusal(c.Request.Context(), m, c.Request.URL.Path, status, msg)
 		}
 	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		a.log.Error("admin api: request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/internal/jsonobject"
 )
 
 // bind decodes a JSON body of at most maxBody bytes into dst, strictly:
@@ -38,7 +40,7 @@ func decodeBody(data []byte, dst any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalid)
 	}
-	if _, ok := objectKeys(data); !ok {
+	if _, ok := jsonobject.Keys(data); !ok {
 		return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid) // null decodes into anything
 	}
 	return nil
@@ -54,7 +56,7 @@ func exactKeys(data []byte, dst any) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	keys, ok := objectKeys(data)
+	keys, ok := jsonobject.Keys(data)
 	if t.Kind() != reflect.Struct || !ok {
 		return nil
 	}
@@ -70,41 +72,6 @@ func exactKeys(data []byte, dst any) error {
 		seen[key] = true
 	}
 	return nil
-}
-
-// objectKeys returns the keys of a JSON object, in order and repeats
-// included, and false when data does not start with a readable object.
-func objectKeys(data []byte) ([]string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, false
-	}
-	var keys []string
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		if err != nil || !ok {
-			return nil, false
-		}
-		keys = append(keys, key)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, false
-		}
-	}
-	return keys, true
-}
-
-// hasDuplicateKey reports whether a JSON object repeats a key.
-func hasDuplicateKey(keys []string) bool {
-	seen := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if seen[k] {
-			return true
-		}
-		seen[k] = true
-	}
-	return false
 }
 
 // jsonNames returns the JSON names of a struct's fields.

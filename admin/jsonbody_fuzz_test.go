@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/jsonobject"
 )
 
 // FuzzDecodeBody feeds the admin API's JSON decoding arbitrary bodies for
@@ -37,7 +39,7 @@ func FuzzDecodeBody(f *testing.F) {
 				}
 				continue
 			}
-			keys, ok := objectKeys(data)
+			keys, ok := jsonobject.Keys(data)
 			if !ok {
 				t.Fatalf("%T: accepted %q, which is not an object", dst, data)
 			}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/internal/jsonobject"
 )
 
 // Token parameters.
@@ -196,9 +197,21 @@ func (k *keyring) verify(token string) (*claims, error) {
 	// here, so a token that repeats a key was not.
 	for _, seg := range strings.SplitN(token, ".", 3)[:2] {
 		data, err := base64.RawURLEncoding.DecodeString(seg)
-		if keys, ok := objectKeys(data); err != nil || !ok || hasDuplicateKey(keys) {
+		if keys, ok := jsonobject.Keys(data); err != nil || !ok || hasDuplicateKey(keys) {
 			return nil, errors.New("token header or claims repeat a key")
 		}
 	}
 	return &c, nil
+}
+
+// hasDuplicateKey reports whether a JSON object repeats a key.
+func hasDuplicateKey(keys []string) bool {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }

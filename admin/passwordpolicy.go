@@ -16,7 +16,8 @@ import (
 // passwords keep working (earlier versions took 8 characters): a login
 // only checks the hash.
 const (
-	minPasswordLen = 12 // characters, for a new password
+	// MinPasswordLen is the least number of characters of a new password.
+	MinPasswordLen = 12
 	maxPasswordLen = 1024
 )
 
@@ -41,8 +42,8 @@ func validatePassword(field, pw, username string) error {
 	switch {
 	case len(pw) > maxPasswordLen:
 		return fieldErr(field, "must be at most %d characters", maxPasswordLen)
-	case utf8.RuneCountInString(pw) < minPasswordLen:
-		return fieldErr(field, "must be at least %d characters", minPasswordLen)
+	case utf8.RuneCountInString(pw) < MinPasswordLen:
+		return fieldErr(field, "must be at least %d characters", MinPasswordLen)
 	case isCommonPassword(lower):
 		return fieldErr(field, "is one of the most common passwords; choose another")
 	case slices.ContainsFunc(patternViews(lower), func(v string) bool { return repetitive(v) || sequential(v) }):

@@ -139,6 +139,16 @@ func (s *Service) setClock(now func() time.Time) {
 // Authenticator returns the authenticator of bearer tokens.
 func (s *Service) Authenticator() *Authenticator { return s.auth }
 
+// HasPermission reports whether id reaches the permission perm, directly
+// or through its roles, under the policy in force.
+func (s *Service) HasPermission(id *Identity, perm string) bool {
+	return s.eng.Reaches(id.Subject(), perm)
+}
+
+// PublicURL returns the base URL invitation links point at, without a
+// trailing slash (Config.PublicURL).
+func (s *Service) PublicURL() string { return s.cfg.PublicURL }
+
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error { return store.Ping(ctx, s.db) }
 
@@ -171,7 +181,7 @@ func (s *Service) bootstrap(ctx context.Context) error {
 		var fe *FieldError
 		switch {
 		case errors.As(err, &fe) && fe.Field == "password":
-			return fmt.Errorf("GATEHOUSE_ADMIN_PASSWORD %s: a new password needs at least %d characters and must not be a common, repeated or sequential string (NIST SP 800-63B)", fe.Msg, minPasswordLen)
+			return fmt.Errorf("GATEHOUSE_ADMIN_PASSWORD %s: a new password needs at least %d characters and must not be a common, repeated or sequential string (NIST SP 800-63B)", fe.Msg, MinPasswordLen)
 		case err != nil:
 			return fmt.Errorf("creating the first admin from GATEHOUSE_ADMIN_USERNAME/GATEHOUSE_ADMIN_PASSWORD: %w", err)
 		}

@@ -74,7 +74,7 @@ const csrfCookie = "gatehouse_csrf"
 
 func (a *API) render(c *gin.Context, status int, v signupView) {
 	v.CSS = template.CSS(signupCSS)
-	v.MinLen = minPasswordLen
+	v.MinLen = MinPasswordLen
 	v.Action = SignupPath
 	h := c.Writer.Header()
 	h.Set("Content-Security-Policy", signupCSP)
@@ -155,7 +155,7 @@ func (a *API) signupForm(c *gin.Context) {
 		return
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: csrfCookie, Path: SignupPath, MaxAge: -1})
-	a.render(c, http.StatusOK, signupView{Done: true, Username: u.Username, Server: serverURL(c.Request, a.svc.cfg.PublicURL)})
+	a.render(c, http.StatusOK, signupView{Done: true, Username: u.Username, Server: serverURL(c.Request, a.svc.PublicURL())})
 }
 
 func (a *API) renderError(c *gin.Context, err error, fatal bool) {
