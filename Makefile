@@ -41,7 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzPattern -fuzztime 30s ./policy
 	$(GO) test -run '^$$' -fuzz FuzzToken -fuzztime 30s -fuzzminimizetime 5s ./admin
-	$(GO) test -run '^$$' -fuzz FuzzDecodeBody -fuzztime 30s ./admin
+	$(GO) test -run '^$$' -fuzz FuzzDecodeBody -fuzztime 30s ./admin/api
 	$(GO) test ./policy -run 'TestDifferential|TestSplitRecordReadsAsCasbin' -count=1 -timeout 60m -differential.cases 1000000
 
 ## bench-replicas: propagation latency between two replicas and start time with 100 000 users (needs GATEHOUSE_TEST_POSTGRES_DSN for PostgreSQL)

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Sentinel errors of the control plane. The HTTP layer maps them to
-// statuses in one place (errorStatus).
+// Sentinel errors of the control plane. Its HTTP face maps them to
+// statuses in one place (admin/api's errorStatus).
 var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	ErrForbidden       = errors.New("forbidden")
@@ -16,7 +16,8 @@ var (
 	ErrGone            = errors.New("gone")
 	ErrInvalid         = errors.New("invalid")
 	ErrUnavailable     = errors.New("unavailable")
-	// ErrTimeout: the request body did not arrive in time (bodyTimeout).
+	// ErrTimeout: the request body did not arrive in time (admin/api's
+	// Options.BodyTimeout).
 	ErrTimeout = errors.New("timeout")
 )
 

@@ -21,6 +21,13 @@ const testAdminPW = "admin-password-1"
 // conformanceService opens a Service on dsn, as serve does.
 func conformanceService(t *testing.T, dsn string) *Service {
 	t.Helper()
+	return serviceWithFiles(t, dsn, nil)
+}
+
+// serviceWithFiles is conformanceService with the policy files given (nil:
+// the embedded defaults).
+func serviceWithFiles(t *testing.T, dsn string, files *policy.Files) *Service {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
@@ -31,7 +38,7 @@ func conformanceService(t *testing.T, dsn string) *Service {
 			sqlDB.Close()
 		}
 	})
-	eng, err := policy.New(ctx, db, nil, nil)
+	eng, err := policy.New(ctx, db, files, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,38 +578,38 @@ func TestRenameCannotTakeGrantedName(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
-	f := newAPIFixture(t, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}, "admin-password-1")
+	s := serviceWithFiles(t, storetest.SQLite(t).DSN, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines})
 	ctx := context.Background()
-	if _, err := f.svc.CreateRole(ctx, "editor", []string{"read", "write", "me"}); err != nil {
+	if _, err := s.CreateRole(ctx, "editor", []string{"read", "write", "me"}); err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, f.svc, CreateUser{Username: "mallory", Password: "mallory-password", Roles: &[]string{"editor"}})
-	mustCreate(t, f.svc, CreateUser{Username: "dan", Password: "dan-password", Roles: &[]string{}})
-	tok, _ := f.svc.Login(ctx, "mallory", "mallory-password", "c")
-	id, err := f.svc.auth.Authenticate(tok.AccessToken)
+	mustCreate(t, s, CreateUser{Username: "mallory", Password: "mallory-password", Roles: &[]string{"editor"}})
+	mustCreate(t, s, CreateUser{Username: "dan", Password: "dan-password", Roles: &[]string{}})
+	tok, _ := s.Login(ctx, "mallory", "mallory-password", "c")
+	id, err := s.auth.Authenticate(tok.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	carol := "carol"
-	_, err = f.svc.UpdateMe(ctx, id, UpdateMe{Username: &carol})
+	_, err = s.UpdateMe(ctx, id, UpdateMe{Username: &carol})
 	wantIs(t, err, ErrConflict)
 	if !strings.Contains(err.Error(), "policy/policy.csv:") {
 		t.Fatalf("the refusal does not name the line: %v", err)
 	}
-	_, err = f.svc.UpdateUser(ctx, "", "mallory", UpdateUser{Username: &carol})
+	_, err = s.UpdateUser(ctx, "", "mallory", UpdateUser{Username: &carol})
 	wantIs(t, err, ErrConflict)
 	// A name held by a database line is refused too.
-	if _, err := f.svc.Assign(ctx, "dan", "admin"); err != nil {
+	if _, err := s.Assign(ctx, "dan", "admin"); err != nil {
 		t.Fatal(err)
 	}
 	dan := "dan"
-	_, err = f.svc.UpdateMe(ctx, id, UpdateMe{Username: &dan})
+	_, err = s.UpdateMe(ctx, id, UpdateMe{Username: &dan})
 	wantIs(t, err, ErrConflict) // taken by a user, and named by a line
-	if f.svc.eng.Reaches(policy.UserSubject("mallory"), "admin") {
+	if s.eng.Reaches(policy.UserSubject("mallory"), "admin") {
 		t.Fatal("mallory gained admin")
 	}
 	free := "mallory2"
-	if _, err := f.svc.UpdateMe(ctx, id, UpdateMe{Username: &free}); err != nil {
+	if _, err := s.UpdateMe(ctx, id, UpdateMe{Username: &free}); err != nil {
 		t.Fatalf("a free name: %v", err)
 	}
 }

@@ -8,15 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
@@ -523,67 +520,5 @@ func TestAuthenticateOneSpellingPerToken(t *testing.T) {
 	}
 	if _, err := f.auth.Authenticate(f.bobTok); err != nil {
 		t.Errorf("the issued token: %v", err)
-	}
-}
-
-// TestAPIAuthorizationHeader checks the admin API's answers to the
-// Authorization header: like the data plane, missing or bad credentials of
-// any scheme are 401 with a Bearer challenge, and only two headers are a
-// malformed request (400).
-func TestAPIAuthorizationHeader(t *testing.T) {
-	f := newTokenFixture(t)
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	(&API{svc: f.svc, log: slog.New(slog.DiscardHandler)}).Mount(r)
-	for _, c := range []struct {
-		name   string
-		values []string
-		status int
-	}{
-		{"valid token", []string{"Bearer " + f.bobTok}, http.StatusOK},
-		{"no header", nil, http.StatusUnauthorized},
-		{"bad token", []string{"Bearer garbage"}, http.StatusUnauthorized},
-		{"empty token", []string{"Bearer "}, http.StatusUnauthorized},
-		{"scheme only", []string{"Bearer"}, http.StatusUnauthorized},
-		{"basic", []string{"Basic Ym9iOmJvYi1wYXNzd29yZC0x"}, http.StatusUnauthorized},
-		{"token scheme", []string{"Token " + f.bobTok}, http.StatusUnauthorized},
-		{"two headers", []string{"Bearer " + f.bobTok, "Bearer " + f.bobTok}, http.StatusBadRequest},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", "/gatehouse/v1/me", nil)
-			if c.values != nil {
-				req.Header["Authorization"] = c.values
-			}
-			w := httptest.NewRecorder()
-			r.ServeHTTP(w, req)
-			if w.Code != c.status {
-				t.Fatalf("status %d, want %d; body %s", w.Code, c.status, w.Body)
-			}
-			challenge := w.Header().Get("WWW-Authenticate")
-			if (c.status == http.StatusUnauthorized) != strings.HasPrefix(challenge, "Bearer ") {
-				t.Errorf("WWW-Authenticate %q with status %d", challenge, w.Code)
-			}
-			if c.status == http.StatusOK && !strings.Contains(w.Body.String(), `"username":"bob"`) {
-				t.Errorf("body %s, want bob's user", w.Body)
-			}
-		})
-	}
-}
-
-// TestAPIRefusesBadTokens sends every bad token to the API over HTTP, as a
-// client would: each is 401.
-func TestAPIRefusesBadTokens(t *testing.T) {
-	f := newTokenFixture(t)
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	NewAPI(f.svc, APIOptions{}, slog.New(slog.DiscardHandler)).Mount(r)
-	for _, c := range badTokens(t, f) {
-		req := httptest.NewRequest("GET", "/gatehouse/v1/me", nil)
-		req.Header.Set("Authorization", "Bearer "+c.token)
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		if w.Code != http.StatusUnauthorized {
-			t.Errorf("%s: status %d, want 401; body %s", c.name, w.Code, w.Body)
-		}
 	}
 }

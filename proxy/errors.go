@@ -7,7 +7,7 @@ import (
 )
 
 // Error codes of PRODUCT.md's error shape; the admin API answers with the
-// same strings (admin.errorStatus).
+// same strings (admin/api's errorStatus).
 const (
 	codeBadRequest      = "bad_request"
 	codeUnauthenticated = "unauthenticated"

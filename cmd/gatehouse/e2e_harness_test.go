@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
@@ -14,9 +16,11 @@ import (
 // `gatehouse serve`, testkit.NewCLI runs its commands. This file and
 // e2e_helpers_test.go hold what only this package's tests share.
 
-// TestMain removes the binary that testkit.Binary built, once every test
-// of the package is done with it.
+// TestMain sets Gin's mode as main does, for the servers tests build in
+// process, and removes the binary that testkit.Binary built, once every
+// test of the package is done with it.
 func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
 	defer testkit.RemoveBinary()
 	m.Run()
 }

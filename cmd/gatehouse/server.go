@@ -13,13 +13,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
+	adminapi "github.com/gatehouse-dev/gatehouse/admin/api"
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/preset"
@@ -133,7 +133,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 	// Both planes name a client alike (proxy.ClientAddr) in audit lines
 	// and rate limits.
 	trusted := o.trustedPrefixes()
-	api := admin.APIOptions{Canonicalize: proxy.Canonicalize, TrustedProxies: trusted}
+	api := adminapi.Options{Canonicalize: proxy.Canonicalize, TrustedProxies: trusted}
 	var ownPaths []string
 	if pre != nil {
 		api.LoginPath, api.Errors.Detail = pre.LoginPath, pre.ErrorDetail
@@ -160,7 +160,7 @@ func assemble(ctx context.Context, o *serveOptions, getenv env, log *slog.Logger
 		return nil, err
 	}
 	api.RequestID = dataPlane.RequestID
-	router, err := newRouter(svc, dataPlane, api, o.trustedProxies, log)
+	router, err := newRouter(svc, dataPlane, api, log)
 	if err != nil {
 		return nil, err
 	}
@@ -196,46 +196,15 @@ func enforcedGauge(enforce bool) prometheus.Collector {
 	}, func() float64 { return v })
 }
 
-// newRouter builds the Gin engine: Gatehouse's own routes, and the data
-// plane for everything else.
-func newRouter(svc *admin.Service, dataPlane *proxy.Handler, api admin.APIOptions, trusted []string, log *slog.Logger) (*gin.Engine, error) {
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	// Redirects would answer before a decision; the data plane refuses or
-	// canonicalizes paths itself.
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = false
-	r.ContextWithFallback = true
-	if err := r.SetTrustedProxies(trusted); err != nil {
+// newRouter builds the data plane's handler: Gatehouse's own routes
+// (admin/api), and the data plane for every other request.
+func newRouter(svc *admin.Service, dataPlane *proxy.Handler, api adminapi.Options, log *slog.Logger) (http.Handler, error) {
+	api.Fallback = dataPlane
+	h, err := adminapi.New(svc, api, log)
+	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	r.Use(recoverJSON(api.Errors, log))
-	admin.NewAPI(svc, api, log).Mount(r)
-	r.NoRoute(gin.WrapH(dataPlane))
-	return r, nil
-}
-
-// recoverJSON turns a handler panic into a 500 JSON error; an aborted
-// response (http.ErrAbortHandler) is passed on to net/http.
-func recoverJSON(errs proxy.ErrorShape, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			log.Error("handler panic", "panic", fmt.Sprint(v), "path", c.Request.URL.Path)
-			if !c.Writer.Written() {
-				errs.Write(c.Writer, "", http.StatusInternalServerError, "internal", "internal error")
-				c.Abort()
-			}
-		}()
-		c.Next()
-	}
+	return h, nil
 }
 
 func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/jsonobject"
 )
 
@@ -38,10 +39,10 @@ func decodeBody(data []byte, dst any) error {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: unexpected data after the JSON object", ErrInvalid)
+		return fmt.Errorf("%w: unexpected data after the JSON object", admin.ErrInvalid)
 	}
 	if _, ok := jsonobject.Keys(data); !ok {
-		return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid) // null decodes into anything
+		return fmt.Errorf("%w: the body must be a JSON object", admin.ErrInvalid) // null decodes into anything
 	}
 	return nil
 }
@@ -103,23 +104,23 @@ func jsonError(err error) error {
 	case errors.As(err, &tooLarge):
 		return err
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return ErrTimeout
+		return admin.ErrTimeout
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: the request body is empty; send a JSON object", ErrInvalid)
+		return fmt.Errorf("%w: the request body is empty; send a JSON object", admin.ErrInvalid)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: malformed JSON: unexpected end of input", ErrInvalid)
+		return fmt.Errorf("%w: malformed JSON: unexpected end of input", admin.ErrInvalid)
 	case errors.As(err, &syn):
-		return fmt.Errorf("%w: malformed JSON at byte %d: %v", ErrInvalid, syn.Offset, syn)
+		return fmt.Errorf("%w: malformed JSON at byte %d: %v", admin.ErrInvalid, syn.Offset, syn)
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return fmt.Errorf("%w: the body must be a JSON object", ErrInvalid)
+			return fmt.Errorf("%w: the body must be a JSON object", admin.ErrInvalid)
 		}
 		return fieldErr(typ.Field, "must be a JSON %s", jsonType(typ.Type.Kind().String()))
 	}
 	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return fieldErr(strings.Trim(f, `"`), "unknown field")
 	}
-	return fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, err)
+	return fmt.Errorf("%w: malformed JSON: %v", admin.ErrInvalid, err)
 }
 
 func jsonType(kind string) string {

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
 // TestSignupPageReferrerPolicy: the sign-up page must keep its URL (which
@@ -22,13 +24,13 @@ func TestSignupPageReferrerPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var u User
+	var u admin.User
 	if err := json.NewDecoder(resp.Body).Decode(&u); err != nil || u.InvitationURL == "" {
 		t.Fatalf("creating erin: %v %+v", err, u)
 	}
 	resp.Body.Close()
 	inv, _ := url.Parse(u.InvitationURL)
-	page, err := http.Get(strings.TrimSuffix(base, "/gatehouse/v1") + SignupPath + "?" + inv.RawQuery)
+	page, err := http.Get(strings.TrimSuffix(base, "/gatehouse/v1") + admin.SignupPath + "?" + inv.RawQuery)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
-package admin
+package api
 
 import (
 	"errors"
 	"reflect"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/jsonobject"
 )
 
@@ -26,8 +27,8 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	targets := []func() any{
-		func() any { return &CreateUser{} }, func() any { return &UpdateUser{} }, func() any { return &UpdateMe{} },
-		func() any { return &RoleUpdate{} }, func() any { return &loginForm{} },
+		func() any { return &admin.CreateUser{} }, func() any { return &admin.UpdateUser{} }, func() any { return &admin.UpdateMe{} },
+		func() any { return &admin.RoleUpdate{} }, func() any { return &loginForm{} },
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, newDst := range targets {
@@ -59,8 +60,8 @@ func FuzzDecodeBody(f *testing.F) {
 // checks on a few known inputs, so it runs in every test run.
 func TestDecodeBodyErrorsAreBadRequests(t *testing.T) {
 	for _, body := range []string{`{"username":"x","username":"y"}`, `{"UserName":"x"}`, `{`, `[]`, `{"username":1}`, `null`} {
-		err := decodeBody([]byte(body), &CreateUser{})
-		if status, _, _ := errorStatus(err); err == nil || status != 400 || !errors.Is(err, ErrInvalid) {
+		err := decodeBody([]byte(body), &admin.CreateUser{})
+		if status, _, _ := errorStatus(err); err == nil || status != 400 || !errors.Is(err, admin.ErrInvalid) {
 			t.Errorf("%s: %v (%d)", body, err, status)
 		}
 	}

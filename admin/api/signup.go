@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"crypto/rand"
@@ -9,11 +9,12 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
 // signupCSS is the page's only style; the Content-Security-Policy allows
@@ -74,8 +75,8 @@ const csrfCookie = "gatehouse_csrf"
 
 func (a *API) render(c *gin.Context, status int, v signupView) {
 	v.CSS = template.CSS(signupCSS)
-	v.MinLen = MinPasswordLen
-	v.Action = SignupPath
+	v.MinLen = admin.MinPasswordLen
+	v.Action = admin.SignupPath
 	h := c.Writer.Header()
 	h.Set("Content-Security-Policy", signupCSP)
 	h.Set("X-Frame-Options", "DENY")
@@ -107,7 +108,7 @@ func (a *API) signupPage(c *gin.Context) {
 	}
 	csrf := newCSRF()
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: csrfCookie, Value: csrf, Path: SignupPath, HttpOnly: true,
+		Name: csrfCookie, Value: csrf, Path: admin.SignupPath, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: isHTTPS(c.Request), MaxAge: int(time.Hour / time.Second),
 	})
 	a.render(c, http.StatusOK, signupView{Username: name, Token: tok, CSRF: csrf})
@@ -145,7 +146,7 @@ func (a *API) signupForm(c *gin.Context) {
 	}
 	u, err := a.svc.Signup(c.Request.Context(), tok, pw, a.clientAddr(c))
 	if err != nil {
-		var fe *FieldError
+		var fe *admin.FieldError
 		if errors.As(err, &fe) && fe.Field == "password" {
 			view.Error = "The password " + fe.Msg + "."
 			a.render(c, http.StatusBadRequest, view)
@@ -154,16 +155,14 @@ func (a *API) signupForm(c *gin.Context) {
 		a.renderError(c, err, true)
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: csrfCookie, Path: SignupPath, MaxAge: -1})
+	http.SetCookie(c.Writer, &http.Cookie{Name: csrfCookie, Path: admin.SignupPath, MaxAge: -1})
 	a.render(c, http.StatusOK, signupView{Done: true, Username: u.Username, Server: serverURL(c.Request, a.svc.PublicURL())})
 }
 
 func (a *API) renderError(c *gin.Context, err error, fatal bool) {
 	status, _, msg := errorStatus(err)
 	if status == http.StatusTooManyRequests {
-		var rl *RateLimitError
-		errors.As(err, &rl)
-		c.Header("Retry-After", strconv.Itoa(int((rl.RetryAfter+time.Second-1)/time.Second)))
+		setRetryAfter(c, err)
 	}
 	if status == http.StatusBadRequest {
 		msg = "This invitation link is not valid. Ask your administrator for a new invitation."

@@ -1,8 +1,7 @@
-package admin
+package api
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/admin/store"
+	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -29,14 +28,14 @@ import (
 // none, so the first admin is invited).
 type apiFixture struct {
 	base string // …/gatehouse/v1
-	svc  *Service
-	logs *bytes.Buffer
+	svc  *admin.Service
+	logs *testkit.LockedBuffer
 }
 
 func newAPIFixture(t *testing.T, files *policy.Files, adminPW string) *apiFixture {
 	t.Helper()
 	ctx := context.Background()
-	logs := &bytes.Buffer{}
+	logs := &testkit.LockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
@@ -46,23 +45,22 @@ func newAPIFixture(t *testing.T, files *policy.Files, adminPW string) *apiFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest,
-		PublicURL: "http://gatehouse.test", AdminPassword: Secret(adminPW)}, log)
+	svc, err := admin.New(ctx, db, eng, admin.Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest,
+		PublicURL: "http://gatehouse.test", AdminPassword: admin.Secret(adminPW)}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	if err := r.SetTrustedProxies(nil); err != nil { // as serve does without --trusted-proxies
+	// No TrustedProxies: as serve does without --trusted-proxies.
+	a, err := New(svc, Options{Canonicalize: func(p string) (string, error) { return p, nil }, BodyTimeout: fixtureBodyTimeout}, log)
+	if err != nil {
 		t.Fatal(err)
 	}
-	NewAPI(svc, APIOptions{Canonicalize: func(p string) (string, error) { return p, nil }, BodyTimeout: fixtureBodyTimeout}, log).Mount(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	return &apiFixture{base: srv.URL + "/gatehouse/v1", svc: svc, logs: logs}
 }
 
-// fixtureBodyTimeout is the fixture's APIOptions.BodyTimeout: short, for
+// fixtureBodyTimeout is the fixture's Options.BodyTimeout: short, for
 // TestSlowBodiesAreCutOff, and long enough for every other body, sent at
 // once.
 const fixtureBodyTimeout = 2 * time.Second
@@ -252,7 +250,11 @@ func TestFirstAdminInvitedWithoutPassword(t *testing.T) {
 	if _, err := f.svc.Login(context.Background(), "admin", "anything-at-all", "c"); err == nil {
 		t.Fatal("the invited admin can log in before signing up")
 	}
-	tok := invitationToken(t, line.SignupURL)
+	inv, err := url.Parse(line.SignupURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := inv.Query().Get("token")
 	res, _, _ := f.call(t, "POST", "/signup", "", strings.NewReader(`{"token": "`+tok+`", "password": "chosen-password-1"}`))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("signup: %d", res.StatusCode)
@@ -280,8 +282,10 @@ func TestFilePermissionsInCustomRoles(t *testing.T) {
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("create role with a file permission: %d %s", res.StatusCode, msg)
 	}
-	mustCreate(t, f.svc, CreateUser{Username: "rita", Password: "rita-password", Roles: &[]string{"releaser"}})
-	id, err := f.svc.auth.Authenticate(f.token(t, "rita"))
+	if _, err := f.svc.CreateUser(context.Background(), admin.CreateUser{Username: "rita", Password: "rita-password", Roles: &[]string{"releaser"}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.svc.Authenticator().Authenticate(f.token(t, "rita"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +295,7 @@ func TestFilePermissionsInCustomRoles(t *testing.T) {
 	if d, _ := id.Decide("POST", "/api/v1/pipelines"); d.Allowed {
 		t.Fatal("releaser may write everything")
 	}
-	var deploy *Permission
+	var deploy *admin.Permission
 	for _, p := range f.svc.ListPermissions() {
 		if p.Name == "deploy" {
 			deploy = &p

@@ -1,95 +1,16 @@
-package admin
+package api
 
 import (
-	"errors"
-	"fmt"
-	"mime"
 	"net/http"
-	"os"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
+// items is the envelope of a list.
 type items[T any] struct {
 	Items []T `json:"items"`
-}
-
-// loginForm is an OAuth2 password grant (RFC 6749, section 4.3): username
-// (a name or a user id) and password; grant_type, when sent, must be
-// "password"; scope, client_id and client_secret are accepted and ignored.
-type loginForm struct {
-	Username     string `json:"username"`
-	Password     string `json:"password"`
-	GrantType    string `json:"grant_type"`
-	Scope        string `json:"scope"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
-// login is POST /gatehouse/v1/login: a form or a JSON object.
-func (a *API) login(c *gin.Context) { a.issueToken(c, true) }
-
-// presetLogin is a preset's login (POST /api/v1/login for ZenML's
-// clients): a form only, as the server it stands in for takes it.
-func (a *API) presetLogin(c *gin.Context) { a.issueToken(c, false) }
-
-// issueToken checks the credentials of a login request and answers with
-// an access token.
-func (a *API) issueToken(c *gin.Context, jsonAllowed bool) {
-	in, err := readLogin(c, jsonAllowed)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, a.clientAddr(c))
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, tok)
-}
-
-// readLogin reads and checks the credentials of a login request: an
-// application/x-www-form-urlencoded or multipart form, or (when
-// jsonAllowed) a JSON object, of at most maxBody bytes.
-func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
-	var in loginForm
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")) // lower case; "" when absent or malformed
-	switch {
-	case mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data":
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
-		err := c.Request.ParseForm()
-		if err == nil && mt == "multipart/form-data" {
-			err = c.Request.ParseMultipartForm(maxBody)
-		}
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			return in, err
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			return in, ErrTimeout
-		case err != nil:
-			return in, fmt.Errorf("%w: malformed form: %v", ErrInvalid, err)
-		}
-		f := c.Request.PostForm
-		in.Username, in.Password, in.GrantType = f.Get("username"), f.Get("password"), f.Get("grant_type")
-	case jsonAllowed:
-		if err := bind(c, &in); err != nil {
-			return in, err
-		}
-	default:
-		return in, fmt.Errorf("%w: send the credentials as an application/x-www-form-urlencoded form (username, password), as for OAuth2's password grant", ErrInvalid)
-	}
-	switch {
-	case in.GrantType != "" && in.GrantType != "password":
-		return in, fieldErr("grant_type", "only the password grant is supported")
-	case in.Username == "":
-		return in, fieldErr("username", "is required")
-	case in.Password == "":
-		return in, fieldErr("password", "is required")
-	}
-	return in, nil
 }
 
 func (a *API) getMe(c *gin.Context) {
@@ -98,7 +19,7 @@ func (a *API) getMe(c *gin.Context) {
 }
 
 func (a *API) patchMe(c *gin.Context) {
-	var in UpdateMe
+	var in admin.UpdateMe
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
@@ -109,11 +30,11 @@ func (a *API) patchMe(c *gin.Context) {
 
 func (a *API) listUsers(c *gin.Context) {
 	us, err := a.svc.ListUsers(c.Request.Context())
-	a.reply(c, http.StatusOK, items[User]{us}, err)
+	a.reply(c, http.StatusOK, items[admin.User]{us}, err)
 }
 
 func (a *API) createUser(c *gin.Context) {
-	var in CreateUser
+	var in admin.CreateUser
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
@@ -132,7 +53,7 @@ func (a *API) getUser(c *gin.Context) {
 }
 
 func (a *API) patchUser(c *gin.Context) {
-	var in UpdateUser
+	var in admin.UpdateUser
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
@@ -157,12 +78,12 @@ func (a *API) invite(c *gin.Context) {
 }
 
 func (a *API) listPermissions(c *gin.Context) {
-	c.JSON(http.StatusOK, items[Permission]{a.svc.ListPermissions()})
+	c.JSON(http.StatusOK, items[admin.Permission]{a.svc.ListPermissions()})
 }
 
 func (a *API) listRoles(c *gin.Context) {
 	rs, err := a.svc.ListRoles(c.Request.Context())
-	a.reply(c, http.StatusOK, items[Role]{rs}, err)
+	a.reply(c, http.StatusOK, items[admin.Role]{rs}, err)
 }
 
 type roleInput struct {
@@ -194,7 +115,7 @@ func (a *API) getRole(c *gin.Context) {
 }
 
 func (a *API) patchRole(c *gin.Context) {
-	var in RoleUpdate
+	var in admin.RoleUpdate
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
@@ -209,7 +130,7 @@ func (a *API) deleteRole(c *gin.Context) {
 
 func (a *API) listAssignments(c *gin.Context) {
 	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"))
-	a.reply(c, http.StatusOK, items[Assignment]{as}, err)
+	a.reply(c, http.StatusOK, items[admin.Assignment]{as}, err)
 }
 
 func (a *API) assign(c *gin.Context) {
