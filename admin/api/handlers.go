@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // items is the envelope of a list.
@@ -177,8 +178,15 @@ func (a *API) check(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	if in.Method == "" {
+	switch {
+	case in.Method == "":
 		a.fail(c, fieldErr("method", "is required"))
+		return
+	case !policy.ValidMethod(in.Method):
+		// The methods a policy may name: any other would be decided as a
+		// deny no rule could change, so a typo (FETCH, get) would read as
+		// an answer.
+		a.fail(c, fieldErr("method", "%s", policy.MethodError(in.Method)))
 		return
 	}
 	path, err := a.opts.Canonicalize(in.Path)
