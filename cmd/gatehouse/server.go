@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
@@ -238,68 +238,68 @@ func (s *server) opsHandler(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// run serves until ctx ends, then drains in-flight requests for up to the
-// shutdown grace and returns nil.
+// run serves until ctx ends or a listener fails, then drains in-flight
+// requests for up to the shutdown grace. Every long-lived piece runs in
+// one errgroup: the two listeners, the replication loop (with its
+// PostgreSQL listener), the policy watcher and the GC tuner. The first to
+// fail stops the others; the store is closed only once all of them have
+// returned, so none of them uses it closed. run returns nil after a
+// shutdown, or the failed listener's error.
 func (s *server) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "url", s.publicURL, "listen", s.dataLn.Addr().String(),
 		"ops_listen", s.opsLn.Addr().String(), "upstream", s.cfg.upstream.String(), "db", store.Redact(s.cfg.db),
 		"policy_revision", s.eng.Revision(), "preset", s.cfg.presetName())
-	bg, stopBG := context.WithCancel(context.Background())
-	defer stopBG()
+	if !s.cfg.enforce {
+		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
+	}
 	listenDSN := ""
 	if store.IsPostgres(s.db) {
 		listenDSN, s.listening = s.cfg.db, true
 	}
-	go s.svc.Run(bg, listenDSN, s.cfg.reloadInterval)
-	go tuneGC(bg, s.cfg.gogc, s.log, 30*time.Second)
-	if !s.cfg.enforce {
-		s.log.Warn("shadow mode: the policy is not enforced; requests it denies are forwarded and logged as would_deny (--enforce=false)")
-	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	watchDone := make(chan struct{})
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
+	g.Go(func() error { tuneGC(gctx, s.cfg.gogc, s.log, 30*time.Second); return nil })
 	if s.watcher != nil {
-		go func() {
-			defer close(watchDone)
-			s.watcher.Run(watchCtx)
-		}()
-	} else {
-		close(watchDone)
+		g.Go(func() error { s.watcher.Run(gctx); return nil })
 	}
-	errc := make(chan error, 2)
-	var wg sync.WaitGroup
-	for _, p := range []struct {
-		srv *http.Server
-		ln  net.Listener
-	}{{s.data, s.dataLn}, {s.ops, s.opsLn}} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.srv.Serve(p.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
+	g.Go(func() error { return s.serve(s.data, s.dataLn) })
+	g.Go(func() error { return s.serve(s.ops, s.opsLn) })
+	g.Go(func() error {
+		<-gctx.Done()
+		if ctx.Err() != nil { // told to stop, not a failed listener
+			s.log.Info("shutting down; draining in-flight requests", "grace", s.cfg.shutdownGrace.String())
+		}
+		s.shutdown()
+		return nil
+	})
+	err := g.Wait()
+	closeStore(s.db)
+	s.log.Info("stopped")
+	return err
+}
+
+// serve serves srv on ln until srv is shut down. Any other end is a failed
+// listener, which stops the whole server.
+func (s *server) serve(srv *http.Server, ln net.Listener) error {
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-		s.log.Info("shutting down; draining in-flight requests", "grace", s.cfg.shutdownGrace.String())
-	case runErr = <-errc:
-		s.log.Error("listener failed", "error", runErr)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownGrace)
+	s.log.Error("listener failed", "error", err)
+	return err
+}
+
+// shutdown drains the data plane for up to the shutdown grace, closing the
+// connections still open when it runs out, then the ops listener within
+// the same deadline: /healthz and /metrics answer while requests drain.
+func (s *server) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.shutdownGrace)
 	defer cancel()
-	if err := s.data.Shutdown(sctx); err != nil {
+	if err := s.data.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown grace ran out; closing remaining connections", "error", err)
 		s.data.Close()
 	}
-	_ = s.ops.Shutdown(sctx)
-	wg.Wait()
-	stopWatch()
-	<-watchDone
-	closeStore(s.db)
-	s.log.Info("stopped")
-	return runErr
+	_ = s.ops.Shutdown(ctx)
 }
 
 // closeStore closes the store's connections.
