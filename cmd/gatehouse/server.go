@@ -122,10 +122,11 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 			ownPaths = []string{c.preset.LoginPath}
 		}
 	}
+	authn, authz := svc.DataPlane()
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:      c.upstream,
-		Authenticator: authenticator{svc.Authenticator()},
-		Authorizer:    authorizer{eng},
+		Authenticator: authn,
+		Authorizer:    authz,
 		ForwardToken:  c.forwardToken,
 		// Only a public URL the operator set is vouched for upstream; the
 		// derived default (127.0.0.1) would mislead it.
@@ -307,39 +308,4 @@ func closeStore(db *gorm.DB) {
 	if sqlDB, err := db.DB(); err == nil {
 		sqlDB.Close()
 	}
-}
-
-// authenticator adapts the control plane's authenticator to the data plane.
-type authenticator struct{ a *admin.Authenticator }
-
-var _ proxy.Authenticator = authenticator{}
-
-func (x authenticator) Authenticate(token string) (proxy.Principal, error) {
-	id, err := x.a.Authenticate(token)
-	switch {
-	case errors.Is(err, admin.ErrUnauthenticated):
-		return nil, nil // a bad token: the data plane answers 401
-	case err != nil:
-		return nil, err // could not decide: the data plane answers 503
-	}
-	return id, nil
-}
-
-// authorizer adapts the policy engine to the data plane.
-type authorizer struct{ e *policy.Engine }
-
-var _ proxy.Authorizer = authorizer{}
-
-func (x authorizer) Authorize(p proxy.Principal, method, path string) (proxy.Decision, error) {
-	var d policy.Decision
-	var err error
-	switch id := p.(type) {
-	case nil:
-		d, err = x.e.Decide("", "", "", method, path)
-	case *admin.Identity:
-		d, err = id.Decide(method, path) // through the identity's grant cache
-	default:
-		d, err = x.e.Decide(p.Subject(), p.UserID(), p.Username(), method, path)
-	}
-	return proxy.Decision{Allowed: d.Allowed, Permission: d.Permission}, err
 }
