@@ -44,6 +44,22 @@ func BenchmarkDecisionPath(b *testing.B) {
 			}
 		})
 	}
+	// data-plane is "allow" as the data plane runs it: through DataPlane,
+	// with the identity headers it forwards.
+	b.Run("data-plane", func(b *testing.B) {
+		authn, authz := f.svc.DataPlane()
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := authn.Authenticate(f.bobTok)
+			if err != nil || p == nil {
+				b.Fatal(err)
+			}
+			if d, err := authz.Authorize(p, "GET", "/api/v1/pipelines/3f2a9c"); err != nil || !d.Allowed {
+				b.Fatalf("%+v, %v; want allowed", d, err)
+			}
+			p.IdentityHeaders()
+		}
+	})
 	b.Run("anonymous-deny", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

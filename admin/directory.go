@@ -21,7 +21,9 @@ type Identity struct {
 	eng             *policy.Engine
 	// hdr holds the header values, built on first use (most of a large
 	// directory never makes a request to this replica) and then shared:
-	// the data plane forwards them as they are.
+	// the data plane forwards them as they are. They are rebuilt only when
+	// the user's roles differ from those they were built with, so a
+	// request allocates nothing until the policy changes the user's roles.
 	hdr atomic.Pointer[identityHeaders]
 	// grants caches what the user reaches under the policy in force.
 	grants policy.GrantCache
@@ -45,23 +47,32 @@ func (i *Identity) Decide(method, path string) (policy.Decision, error) {
 	return i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
 }
 
-type identityHeaders struct{ user, id, email, emailVerified []string }
+// identityHeaders are an identity's header values and the roles (as
+// policy.Engine.RolesCached returns them) that Groups was built from.
+type identityHeaders struct {
+	roles  string
+	values proxy.IdentityHeaders
+}
 
 // IdentityHeaders returns the values of the identity headers forwarded
 // upstream, shared and never to be modified; the email headers and groups
-// are nil when empty.
+// are nil when empty. X-Forwarded-Groups carries the user's direct roles
+// under the policy in force, read through the identity's grant cache.
 func (i *Identity) IdentityHeaders() proxy.IdentityHeaders {
-	h := i.hdr.Load()
-	if h == nil {
-		h = &identityHeaders{user: []string{i.name}, id: []string{i.id}}
-		if i.email != "" {
-			h.email = []string{i.email}
-			h.emailVerified = []string{strconv.FormatBool(i.emailVerified)}
-		}
-		i.hdr.Store(h)
+	roles := i.eng.RolesCached(&i.grants, i.subject)
+	if h := i.hdr.Load(); h != nil && h.roles == roles {
+		return h.values
 	}
-	return proxy.IdentityHeaders{User: h.user, ID: h.id, Email: h.email, EmailVerified: h.emailVerified,
-		Groups: i.eng.GroupsHeaderCached(&i.grants, i.subject)}
+	h := &identityHeaders{roles: roles, values: proxy.IdentityHeaders{User: []string{i.name}, ID: []string{i.id}}}
+	if i.email != "" {
+		h.values.Email = []string{i.email}
+		h.values.EmailVerified = []string{strconv.FormatBool(i.emailVerified)}
+	}
+	if roles != "" {
+		h.values.Groups = []string{roles}
+	}
+	i.hdr.Store(h)
+	return h.values
 }
 
 // directory is the in-memory view of every user, by id and by name, that

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -321,10 +322,14 @@ func (s *Service) Replication() Replication {
 
 // Run keeps this replica in step until ctx ends: on PostgreSQL it listens
 // for changes (reconnecting with backoff); everywhere it reloads fully every
-// reloadEvery and prunes old change records.
+// reloadEvery and prunes old change records. It returns once ctx has ended
+// and the listener has stopped too, so that nothing it started uses the
+// store after it returns.
 func (s *Service) Run(ctx context.Context, listenDSN string, reloadEvery time.Duration) {
+	var listener sync.WaitGroup
+	defer listener.Wait()
 	if listenDSN != "" {
-		go s.listen(ctx, listenDSN)
+		listener.Go(func() { s.listen(ctx, listenDSN) })
 	}
 	if reloadEvery <= 0 {
 		reloadEvery = time.Minute
@@ -339,6 +344,9 @@ func (s *Service) Run(ctx context.Context, listenDSN string, reloadEvery time.Du
 			return
 		case <-reload.C:
 			if err := s.Reload(ctx); err != nil {
+				if ctx.Err() != nil {
+					return // stopped mid-reload: nothing failed
+				}
 				s.log.Warn("replication: periodic reload failed; serving from memory", "error", err)
 				continue
 			}

@@ -70,9 +70,8 @@ type snapshot struct {
 
 // grantSet is what one subject reaches, cached per snapshot.
 type grantSet struct {
-	bits      bitset
-	groups    string   // direct roles, comma-separated
-	groupsHdr []string // groups as a header value; nil without roles
+	bits  bitset
+	roles string // direct roles, sorted and comma-separated
 }
 
 // New builds an engine from the file layer and, when db is not nil, the
@@ -252,10 +251,7 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 	e.mu.RLock()
 	roles := slices.Clone(e.parents[sub])
 	slices.Sort(roles)
-	g := &grantSet{groups: strings.Join(roles, ",")}
-	if g.groups != "" {
-		g.groupsHdr = []string{g.groups}
-	}
+	g := &grantSet{roles: strings.Join(roles, ",")}
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
 		g.bits.or(s.public)
@@ -302,9 +298,11 @@ func (e *Engine) DecideCached(c *GrantCache, sub, userID, username, method, path
 	return Decision{}, nil
 }
 
-// GroupsHeaderCached is GroupsHeader through a GrantCache.
-func (e *Engine) GroupsHeaderCached(c *GrantCache, sub string) []string {
-	return e.cached(c, e.snap.Load(), sub).groupsHdr
+// RolesCached is Groups through a GrantCache: the roles directly assigned
+// to sub under the policy in force, sorted and comma-separated. The string
+// is shared by every call until the policy changes.
+func (e *Engine) RolesCached(c *GrantCache, sub string) string {
+	return e.cached(c, e.snap.Load(), sub).roles
 }
 
 // Decide decides one request. sub is the user's subject (UserSubject), or
@@ -328,9 +326,10 @@ func (e *Engine) Decide(sub, userID, username, method, path string) (Decision, e
 	return e.decideCasbin(sub, method, path, false)
 }
 
-// Groups returns the roles directly assigned to sub, comma-separated.
+// Groups returns the roles directly assigned to sub, sorted and
+// comma-separated.
 func (e *Engine) Groups(sub string) string {
-	return e.grants(e.snap.Load(), sub).groups
+	return e.grants(e.snap.Load(), sub).roles
 }
 
 // Explain decides like Decide and names the deciding rule.

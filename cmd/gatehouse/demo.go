@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,9 +65,13 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 	o.upstream = "http://127.0.0.1:1" // set below, once the sample API listens
 	o.logLevel = "error"              // keep the terminal for the curl lines
 	o.shutdownGrace = demoShutdownGrace
-	if err := o.validate(); err != nil {
+	// The demo reads no environment: its admin is its own, and the
+	// collector is tuned whatever GOGC says.
+	c, err := o.complete(func(string) string { return "" })
+	if err != nil {
 		return err
 	}
+	c.adminUsername, c.adminPassword = "admin", admin.Secret(adminPW)
 	fmt.Fprintln(a.stdout, demoStarting)
 
 	dir, err := os.MkdirTemp("", "gatehouse-demo-")
@@ -74,7 +79,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 		return fmt.Errorf("demo: a temporary directory for the store: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	o.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
+	c.db = "sqlite:" + filepath.Join(dir, "gatehouse.db")
 
 	upLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,22 +88,9 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 	up := &http.Server{Handler: sampleapi.New(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = up.Serve(upLn) }()
 	defer up.Close()
-	o.upstream = "http://" + upLn.Addr().String()
-	o.publicURL = "" // derived from the bound address below
-	log, audit, err := a.logger(o.logLevel)
-	if err != nil {
-		return err
-	}
-	getenv := func(k string) string {
-		switch k {
-		case "GATEHOUSE_ADMIN_USERNAME":
-			return "admin"
-		case "GATEHOUSE_ADMIN_PASSWORD":
-			return adminPW
-		}
-		return ""
-	}
-	s, err := newServer(ctx, o, getenv, log, audit)
+	c.upstream = &url.URL{Scheme: "http", Host: upLn.Addr().String()}
+	log, audit := newLogger(a.stderr, c.logLevel)
+	s, err := newServer(ctx, c, log, audit)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "listen" {

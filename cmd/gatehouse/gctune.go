@@ -19,9 +19,9 @@ const gcHeadroom = 64 << 20
 
 // tuneGC keeps the collector's headroom near gcHeadroom until ctx ends,
 // re-sizing after each check of the live heap. An operator's GOGC wins:
-// with it set, tuneGC does nothing.
-func tuneGC(ctx context.Context, getenv env, log *slog.Logger, every time.Duration) {
-	if getenv("GOGC") != "" {
+// with gogc (the variable's value) set, tuneGC does nothing.
+func tuneGC(ctx context.Context, gogc string, log *slog.Logger, every time.Duration) {
+	if gogc != "" {
 		return
 	}
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}

@@ -13,7 +13,7 @@ func TestTuneGCSizesThePercentOrLeavesGOGC(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		tuneGC(ctx, func(string) string { return "" }, slog.New(slog.DiscardHandler), time.Hour)
+		tuneGC(ctx, "", slog.New(slog.DiscardHandler), time.Hour)
 		close(done)
 	}()
 	time.Sleep(50 * time.Millisecond)
@@ -25,12 +25,7 @@ func TestTuneGCSizesThePercentOrLeavesGOGC(t *testing.T) {
 	}
 	// With GOGC set by the operator, nothing changes.
 	debug.SetGCPercent(123)
-	tuneGC(context.Background(), func(k string) string {
-		if k == "GOGC" {
-			return "123"
-		}
-		return ""
-	}, slog.New(slog.DiscardHandler), time.Hour)
+	tuneGC(context.Background(), "123", slog.New(slog.DiscardHandler), time.Hour)
 	if got := debug.SetGCPercent(100); got != 123 {
 		t.Fatalf("GC percent = %d after an operator's GOGC, want 123", got)
 	}

@@ -25,7 +25,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		revision:  s.eng.Revision(),
 		sinceSync: time.Since(rep.LastSync),
 		listening: !s.listening || rep.Listening,
-		shadow:    !s.opts.enforce,
+		shadow:    !s.cfg.enforce,
 	}
 	if s.watcher != nil {
 		st.reload = s.watcher.LastReload()

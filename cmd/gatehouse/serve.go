@@ -15,18 +15,33 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
 // serveOptions are the flags of serve (and the settings of demo).
 type serveOptions struct {
-	listen, opsListen string
-	upstream          string
-	db                string
+	serveSettings
+	upstream       string
+	preset         string
+	publicURL      string
+	trustedProxies []string
+	logLevel       string
+	dbMaxOpen      int
+	dbMaxIdle      int
+	dbConnLifetime time.Duration
+}
+
+// serveSettings are the flags that serve uses as they are given, in both
+// serveOptions and serveConfig.
+type serveSettings struct {
+	listen, opsListen string // HOST:PORT or :PORT, bound by newServer
+	db                string // the store's DSN
+	// policyDir is --policy-dir as given, "" for the embedded defaults
+	// (or the preset's); messages name it as the operator wrote it.
 	policyDir         string
-	preset            string
-	publicURL         string
 	tokenTTL          time.Duration
 	inviteTTL         time.Duration
 	nameReservation   time.Duration
@@ -36,22 +51,19 @@ type serveOptions struct {
 	defaultRole       string
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
-	trustedProxies    []string
 	maxConnsPerClient int
-	logLevel          string
-	dbMaxOpen         int
-	dbMaxIdle         int
-	dbConnLifetime    time.Duration
 	reloadInterval    time.Duration
 	pprof             bool
 }
 
 func defaultServeOptions() *serveOptions {
 	return &serveOptions{
-		listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
-		tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: policy.RoleGuest, enforce: true,
-		upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, logLevel: "info",
-		dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute, reloadInterval: time.Minute,
+		serveSettings: serveSettings{
+			listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
+			tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: policy.RoleGuest, enforce: true,
+			upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, reloadInterval: time.Minute,
+		},
+		logLevel: "info", dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute,
 	}
 }
 
@@ -82,16 +94,112 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.pprof, "pprof", o.pprof, "serve Go's profiler at /debug/pprof/ on --ops-listen (never on --listen)")
 }
 
-// validate reports every problem at once.
-func (o *serveOptions) validate() error {
-	var errs []error
-	if o.upstream == "" {
-		errs = append(errs, errors.New("--upstream is required (env GATEHOUSE_UPSTREAM): the URL of the server to protect"))
-	} else if u, err := url.Parse(o.upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", o.upstream))
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		errs = append(errs, fmt.Errorf("--upstream %q: must not have a query or fragment", o.upstream))
+// serveConfig is serveOptions completed: every flag parsed once, and the
+// environment that serve reads besides the flags' twins read once. The
+// server is built from it alone, so nothing after complete parses a string
+// or reads the environment.
+type serveConfig struct {
+	serveSettings
+	upstream *url.URL       // the server to protect
+	preset   *preset.Preset // nil without --preset
+	// publicURL is --public-url, nil when unset: only a URL the operator
+	// set is vouched for upstream (X-Forwarded-Host and -Proto).
+	publicURL *url.URL
+	trusted   []netip.Prefix // --trusted-proxies
+	logLevel  slog.Level
+	pool      store.Pool // the PostgreSQL connection pool
+	// adminUsername and adminPassword are GATEHOUSE_ADMIN_USERNAME and
+	// GATEHOUSE_ADMIN_PASSWORD: the first admin of an empty store.
+	adminUsername string
+	adminPassword admin.Secret
+	// gogc is $GOGC: set by the operator, it turns the GC tuner off.
+	gogc string
+}
+
+// complete checks every flag and reports every problem at once, as one
+// usage error; without a problem it returns the flags parsed, with the
+// first admin and GOGC read from getenv.
+func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
+	c := &serveConfig{
+		serveSettings: o.serveSettings,
+		pool:          store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime},
+		adminUsername: getenv("GATEHOUSE_ADMIN_USERNAME"),
+		adminPassword: admin.Secret(getenv("GATEHOUSE_ADMIN_PASSWORD")),
+		gogc:          getenv("GOGC"),
 	}
+	var errs []error
+	var err error
+	if c.upstream, err = parseUpstream(o.upstream); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, o.checkListen()...)
+	if c.publicURL, err = parsePublicURL(o.publicURL); err != nil {
+		errs = append(errs, err)
+	}
+	if o.preset != "" {
+		if p, err := preset.Lookup(o.preset); err != nil {
+			errs = append(errs, fmt.Errorf("--preset: %w", err))
+		} else {
+			c.preset = &p
+		}
+	}
+	if o.policyDir != "" {
+		if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--policy-dir %q is not a directory", o.policyDir))
+		}
+	}
+	errs = append(errs, o.checkLimits()...)
+	for _, s := range o.trustedProxies {
+		if p, err := parsePrefix(s); err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies %q: want a CIDR or IP", s))
+		} else {
+			c.trusted = append(c.trusted, p)
+		}
+	}
+	if o.maxConnsPerClient < 0 {
+		errs = append(errs, errors.New("--max-conns-per-client must not be negative"))
+	}
+	if c.logLevel, err = parseLevel(o.logLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, usageError{errors.Join(errs...)}
+	}
+	return c, nil
+}
+
+// parseUpstream reads --upstream: an http:// or https:// URL with a host,
+// and without a query or fragment.
+func parseUpstream(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("--upstream is required (env GATEHOUSE_UPSTREAM): the URL of the server to protect")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL with a host", s)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("--upstream %q: must not have a query or fragment", s)
+	}
+	return u, nil
+}
+
+// parsePublicURL reads --public-url: nil when unset, else an http:// or
+// https:// URL with a host.
+func parsePublicURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--public-url %q: want an http:// or https:// URL", s)
+	}
+	return u, nil
+}
+
+// checkListen checks --listen and --ops-listen.
+func (o *serveOptions) checkListen() []error {
+	var errs []error
 	for _, a := range []struct{ flag, addr string }{{"--listen", o.listen}, {"--ops-listen", o.opsListen}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: want HOST:PORT or :PORT", a.flag, a.addr))
@@ -101,21 +209,12 @@ func (o *serveOptions) validate() error {
 	if _, port, _ := net.SplitHostPort(o.listen); o.listen == o.opsListen && port != "0" {
 		errs = append(errs, errors.New("--listen and --ops-listen must differ"))
 	}
-	if o.publicURL != "" {
-		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("--public-url %q: want an http:// or https:// URL", o.publicURL))
-		}
-	}
-	if o.preset != "" {
-		if _, err := preset.Lookup(o.preset); err != nil {
-			errs = append(errs, fmt.Errorf("--preset: %w", err))
-		}
-	}
-	if o.policyDir != "" {
-		if st, err := os.Stat(o.policyDir); err != nil || !st.IsDir() {
-			errs = append(errs, fmt.Errorf("--policy-dir %q is not a directory", o.policyDir))
-		}
-	}
+	return errs
+}
+
+// checkLimits checks the durations and pool sizes.
+func (o *serveOptions) checkLimits() []error {
+	var errs []error
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -134,31 +233,15 @@ func (o *serveOptions) validate() error {
 	if o.nameReservation < 0 {
 		errs = append(errs, errors.New("--name-reservation must not be negative"))
 	}
-	for _, c := range o.trustedProxies {
-		if _, err := parsePrefix(c); err != nil {
-			errs = append(errs, fmt.Errorf("--trusted-proxies %q: want a CIDR or IP", c))
-		}
-	}
-	if o.maxConnsPerClient < 0 {
-		errs = append(errs, errors.New("--max-conns-per-client must not be negative"))
-	}
-	if _, err := parseLevel(o.logLevel); err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return usageError{errors.Join(errs...)}
-	}
-	return nil
+	return errs
 }
 
-// trustedPrefixes returns --trusted-proxies, validated, as prefixes.
-func (o *serveOptions) trustedPrefixes() []netip.Prefix {
-	var out []netip.Prefix
-	for _, c := range o.trustedProxies {
-		p, _ := parsePrefix(c) // validated
-		out = append(out, p)
+// presetName returns --preset, or "" without one.
+func (c *serveConfig) presetName() string {
+	if c.preset == nil {
+		return ""
 	}
-	return out
+	return c.preset.Name
 }
 
 // parsePrefix reads a CIDR, or an IP as the prefix of that one address.
@@ -215,14 +298,12 @@ without a password, from a one-time sign-up URL printed in the log.`,
 			if err := bindEnv(cmd.Flags(), a.env); err != nil {
 				return err
 			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			log, audit, err := a.logger(o.logLevel)
+			c, err := o.complete(a.env)
 			if err != nil {
 				return err
 			}
-			s, err := newServer(cmd.Context(), o, a.env, log, audit)
+			log, audit := newLogger(a.stderr, c.logLevel)
+			s, err := newServer(cmd.Context(), c, log, audit)
 			if err != nil {
 				return err
 			}
@@ -234,14 +315,4 @@ without a password, from a one-time sign-up URL printed in the log.`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
-}
-
-// logger returns the JSON logger on stderr and its audit counter.
-func (a *app) logger(level string) (*slog.Logger, *auditHandler, error) {
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, nil, err
-	}
-	log, audit := newLogger(a.stderr, l)
-	return log, audit, nil
 }

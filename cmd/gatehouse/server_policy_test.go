@@ -35,15 +35,9 @@ func startPolicyServer(t *testing.T, enforce bool) *policyServer {
 	o.upstream, o.policyDir, o.enforce = up.URL, x.dir, enforce
 	o.db = "sqlite:" + filepath.Join(t.TempDir(), "gh.db")
 	o.shutdownGrace = time.Second
-	env := func(k string) string {
-		if k == "GATEHOUSE_ADMIN_PASSWORD" {
-			return "correct-horse-battery"
-		}
-		return ""
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log, audit := newLogger(io.Discard, slog.LevelInfo)
-	s, err := newServer(ctx, o, env, log, audit)
+	s, err := newServer(ctx, testConfig(t, o, "correct-horse-battery"), log, audit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,15 +19,9 @@ func TestInvitationURLUsesBoundPort(t *testing.T) {
 	o.listen, o.opsListen = "127.0.0.1:0", "127.0.0.1:0"
 	o.upstream = "http://127.0.0.1:9"
 	o.db = "sqlite:" + filepath.Join(t.TempDir(), "g.db")
-	getenv := func(k string) string {
-		if k == "GATEHOUSE_ADMIN_PASSWORD" {
-			return "admin-password-1"
-		}
-		return ""
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log, audit := newLogger(io.Discard, slog.LevelInfo)
-	s, err := newServer(ctx, o, getenv, log, audit)
+	s, err := newServer(ctx, testConfig(t, o, "admin-password-1"), log, audit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +39,22 @@ func TestInvitationURLUsesBoundPort(t *testing.T) {
 	if !strings.HasPrefix(u.InvitationURL, want) {
 		t.Errorf("invitation URL %q, want it to start with %q", u.InvitationURL, want)
 	}
+}
+
+// testConfig completes o as serve does, in an environment that only sets
+// the first admin's password.
+func testConfig(t *testing.T, o *serveOptions, adminPassword string) *serveConfig {
+	t.Helper()
+	c, err := o.complete(func(k string) string {
+		if k == "GATEHOUSE_ADMIN_PASSWORD" {
+			return adminPassword
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestDefaultPublicURL: without --public-url, the server's URL is its

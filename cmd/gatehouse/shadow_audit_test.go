@@ -26,13 +26,7 @@ func TestWouldDenyIsAnAuditLine(t *testing.T) {
 	log, audit := newLogger(&logs, slog.LevelWarn) // as --log-level warn
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := func(k string) string {
-		if k == "GATEHOUSE_ADMIN_PASSWORD" {
-			return "correct-horse-battery"
-		}
-		return ""
-	}
-	s, err := newServer(ctx, o, env, log, audit)
+	s, err := newServer(ctx, testConfig(t, o, "correct-horse-battery"), log, audit)
 	if err != nil {
 		t.Fatal(err)
 	}
