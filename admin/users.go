@@ -445,7 +445,7 @@ func (s *Service) Me(ctx context.Context, id *Identity) (User, error) {
 // yourself needs the write permission (see renameNeedsWrite); an email
 // set here is unverified.
 func (s *Service) UpdateMe(ctx context.Context, id *Identity, in UpdateMe) (User, error) {
-	if in.Username != nil && *in.Username != id.Username() && !s.eng.Reaches(id.Subject(), "write") {
+	if in.Username != nil && *in.Username != id.Username() && !s.eng.Reaches(id.Subject(), policy.PermWrite) {
 		return User{}, fmt.Errorf("%w: %s", ErrForbidden, renameNeedsWrite)
 	}
 	var hash, verified string

@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse-dev/gatehouse/admin"
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
@@ -123,7 +124,7 @@ func (a *API) mount(r gin.IRouter) {
 	v1.POST("/login", a.login)
 	v1.POST("/signup", a.signupJSON)
 
-	read, write, me := a.need("read"), a.need("write"), a.need("me")
+	read, write, me := a.need(policy.PermRead), a.need(policy.PermWrite), a.need(policy.PermMe)
 	v := v1.Group("", a.authenticate)
 	v.GET("/me", me, a.getMe)
 	v.PATCH("/me", me, a.patchMe)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/sampleapi"
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/preset"
 )
 
@@ -98,7 +99,7 @@ func (a *app) runDemo(ctx context.Context, listen, opsListen, presetName string)
 		}
 		return fmt.Errorf("demo: %w", err)
 	}
-	if _, err := s.svc.CreateUser(ctx, admin.CreateUser{Username: "guest", Password: guestPW, Roles: &[]string{"guest"}, FullName: "Guest User"}); err != nil {
+	if _, err := s.svc.CreateUser(ctx, admin.CreateUser{Username: "guest", Password: guestPW, Roles: &[]string{policy.RoleGuest}, FullName: "Guest User"}); err != nil {
 		return err
 	}
 	adminTok, err := s.svc.IssueToken(ctx, "admin")
