@@ -240,9 +240,9 @@ func (w *Watcher) reload() bool {
 		return true
 	}
 	w.setRejected(nil)
-	w.reloadsOK.Inc()
 	w.lastOK.Set(1)
 	w.log.Info("policy reloaded", "dir", w.dir, "revision", f.Revision, "previous_revision", old)
+	w.reloadsOK.Inc() // last: whoever sees the count sees the rest
 	return true
 }
 
@@ -253,11 +253,11 @@ func (w *Watcher) reject(problems []error) {
 	for i, p := range problems {
 		msgs[i] = p.Error()
 	}
-	// Recorded before it is counted, so that whoever sees the count sees
-	// the reasons too.
+	// Recorded and logged before it is counted, so that whoever sees the
+	// count sees the reasons, the gauge and the log line too.
 	w.setRejected(msgs)
-	w.reloadsFailed.Inc()
 	w.lastOK.Set(0)
 	w.log.Error("policy reload rejected; the last good policy stays in force",
 		"dir", w.dir, "revision", w.eng.Revision(), "problems", msgs)
+	w.reloadsFailed.Inc()
 }
