@@ -28,17 +28,22 @@ created or rotated; the server keeps only its SHA-256 hash. Keys start with
 	return cmd
 }
 
-// printSecret prints a key's secret alone on stdout, so that
-// KEY=$(gatehouse service-account api-key create …) holds the key, and
-// says on stderr that it is shown only this once. With -o json or yaml
-// stdout gets the whole answer, the secret in its "key" field.
-func (a *app) printSecret(o *clientOptions, res client.Result[client.APIKey], note string) error {
-	fmt.Fprintf(a.stderr, "%s The key is shown only once: store it now.\n", note)
-	if o.output != "table" {
-		return printAs(a.stdout, o.output, res.Body)
-	}
-	_, err := fmt.Fprintln(a.stdout, res.Value.Key)
-	return err
+// secret runs a command that creates a key (create, rotate). On success
+// it says on stderr that the key is shown only this once, then prints the
+// key alone on stdout, so that KEY=$(gatehouse service-account api-key
+// create …) holds the key; with -o json or yaml stdout gets the whole
+// answer, the key in its "key" field.
+func (a *app) secret(o *clientOptions, call func(*client.Client) (client.Result[client.APIKey], error), note func(client.APIKey) string) error {
+	return show(a, o, apiKeyFlags, func(c *client.Client) (client.Result[client.APIKey], error) {
+		res, err := call(c)
+		if err == nil {
+			fmt.Fprintf(a.stderr, "%s The key is shown only once: store it now.\n", note(res.Value))
+		}
+		return res, err
+	}, func(k client.APIKey) error {
+		_, err := fmt.Fprintln(a.stdout, k.Key)
+		return err
+	})
 }
 
 func (a *app) apiKeyCreateCmd(o *clientOptions) *cobra.Command {
@@ -59,17 +64,12 @@ never more than the account.`,
   curl -H "Authorization: Bearer $KEY" https://gatehouse.example.com/api/v1/pipelines`,
 		Args: exactArgs("SERVICE_ACCOUNT", "KEYNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
 			in.Name = args[1]
-			res, err := c.CreateAPIKey(cmd.Context(), args[0], in)
-			if err != nil {
-				return o.apiError(flagNamed(err, apiKeyFlags))
-			}
-			k := res.Value
-			return a.printSecret(o, res, fmt.Sprintf("Created API key %s of %s (%s, %s).", k.Name, args[0], keyRoles(k), keyExpiry(k)))
+			return a.secret(o, func(c *client.Client) (client.Result[client.APIKey], error) {
+				return c.CreateAPIKey(cmd.Context(), args[0], in)
+			}, func(k client.APIKey) string {
+				return fmt.Sprintf("Created API key %s of %s (%s, %s).", k.Name, args[0], keyRoles(k), keyExpiry(k))
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -123,27 +123,20 @@ func (a *app) apiKeyListCmd(o *clientOptions) *cobra.Command {
 		Example: "  gatehouse service-account api-key list ci-bot\n  gatehouse service-account api-key list ci-bot -o json | jq -r '.items[].last_used_at'",
 		Args:    exactArgs("SERVICE_ACCOUNT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.ListAPIKeys(cmd.Context(), args[0])
-			if err != nil {
-				return o.apiError(err)
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			now := time.Now()
-			rows := make([][]string, len(res.Value))
-			for i, k := range res.Value {
-				roles := strings.Join(k.Roles, ",")
-				if roles == "" {
-					roles = "(account's)"
+			return show(a, o, nil, func(c *client.Client) (client.Result[[]client.APIKey], error) {
+				return c.ListAPIKeys(cmd.Context(), args[0])
+			}, func(keys []client.APIKey) error {
+				now := time.Now()
+				rows := make([][]string, len(keys))
+				for i, k := range keys {
+					roles := strings.Join(k.Roles, ",")
+					if roles == "" {
+						roles = "(account's)"
+					}
+					rows[i] = []string{k.Name, k.Prefix + "…", roles, keyState(k, now), optTime(k.ExpiresAt, "never"), optTime(k.LastUsedAt, "never"), timestamp(k.CreatedAt)}
 				}
-				rows[i] = []string{k.Name, k.Prefix + "…", roles, keyState(k, now), optTime(k.ExpiresAt, "never"), optTime(k.LastUsedAt, "never"), timestamp(k.CreatedAt)}
-			}
-			return table(a.stdout, "NAME\tPREFIX\tROLES\tSTATE\tEXPIRES\tLAST USED\tCREATED", rows)
+				return table(a.stdout, "NAME\tPREFIX\tROLES\tSTATE\tEXPIRES\tLAST USED\tCREATED", rows)
+			})
 		},
 	}
 }
@@ -153,18 +146,9 @@ func (a *app) apiKeyListCmd(o *clientOptions) *cobra.Command {
 func (a *app) keyCmd(o *clientOptions, cmd *cobra.Command, call func(c *client.Client, cmd *cobra.Command, sa, key string) (client.Result[client.APIKey], error)) *cobra.Command {
 	cmd.Args = exactArgs("SERVICE_ACCOUNT", "KEYNAME")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := a.connect(o)
-		if err != nil {
-			return err
-		}
-		res, err := call(c, cmd, args[0], args[1])
-		if err != nil {
-			return o.apiError(err)
-		}
-		if o.output != "table" {
-			return printAs(a.stdout, o.output, res.Body)
-		}
-		return a.describeAPIKey(res.Value)
+		return show(a, o, nil, func(c *client.Client) (client.Result[client.APIKey], error) {
+			return call(c, cmd, args[0], args[1])
+		}, a.describeAPIKey)
 	}
 	return cmd
 }
@@ -219,19 +203,15 @@ clients that use it can move to the new one without downtime.`,
   gatehouse service-account api-key rotate ci-bot deploy`,
 		Args: exactArgs("SERVICE_ACCOUNT", "KEYNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.RotateAPIKey(cmd.Context(), args[0], args[1], retain)
-			if err != nil {
-				return o.apiError(flagNamed(err, apiKeyFlags))
-			}
 			old := "the old key stopped working."
 			if retain != "" {
 				old = "the old key stays valid for " + retain + "."
 			}
-			return a.printSecret(o, res, fmt.Sprintf("Rotated API key %s of %s; %s", res.Value.Name, args[0], old))
+			return a.secret(o, func(c *client.Client) (client.Result[client.APIKey], error) {
+				return c.RotateAPIKey(cmd.Context(), args[0], args[1], retain)
+			}, func(k client.APIKey) string {
+				return fmt.Sprintf("Rotated API key %s of %s; %s", k.Name, args[0], old)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&retain, "retain", "", `how long the old key stays valid, such as "24h" (default: it stops at once)`)
@@ -245,17 +225,8 @@ func (a *app) apiKeyDeleteCmd(o *clientOptions) *cobra.Command {
 		Example: "  gatehouse service-account api-key delete ci-bot deploy",
 		Args:    exactArgs("SERVICE_ACCOUNT", "KEYNAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteAPIKey(cmd.Context(), args[0], args[1]); err != nil {
-				return o.apiError(err)
-			}
-			if o.output == "table" {
-				fmt.Fprintf(a.stdout, "Deleted API key %s of %s.\n", args[1], args[0])
-			}
-			return nil
+			return a.remove(o, func(c *client.Client) error { return c.DeleteAPIKey(cmd.Context(), args[0], args[1]) },
+				fmt.Sprintf("Deleted API key %s of %s.", args[1], args[0]))
 		},
 	}
 }

@@ -42,23 +42,16 @@ password and can do nothing until it has an API key:
   gatehouse service-account create nightly`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
 			in.Name = args[0]
 			if cmd.Flags().Changed("role") {
 				in.Roles = &roles
 			}
-			res, err := c.CreateServiceAccount(cmd.Context(), in)
-			if err != nil {
-				return o.apiError(flagNamed(err, saFlags))
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			fmt.Fprintf(a.stdout, "Created service account %s with roles: %s.\n", res.Value.Name, orDash(strings.Join(res.Value.Roles, ", ")))
-			return nil
+			return show(a, o, saFlags, func(c *client.Client) (client.Result[client.ServiceAccount], error) {
+				return c.CreateServiceAccount(cmd.Context(), in)
+			}, func(sa client.ServiceAccount) error {
+				_, err := fmt.Fprintf(a.stdout, "Created service account %s with roles: %s.\n", sa.Name, orDash(strings.Join(sa.Roles, ", ")))
+				return err
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -74,22 +67,15 @@ func (a *app) saListCmd(o *clientOptions) *cobra.Command {
 		Example: "  gatehouse service-account list\n  gatehouse service-account list -o json | jq -r '.items[].name'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.ListServiceAccounts(cmd.Context())
-			if err != nil {
-				return o.apiError(err)
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			rows := make([][]string, len(res.Value))
-			for i, sa := range res.Value {
-				rows[i] = []string{sa.Name, orDash(sa.Description), activeState(sa.Active), orDash(strings.Join(sa.Roles, ",")), timestamp(sa.CreatedAt)}
-			}
-			return table(a.stdout, "NAME\tDESCRIPTION\tSTATE\tROLES\tCREATED", rows)
+			return show(a, o, nil, func(c *client.Client) (client.Result[[]client.ServiceAccount], error) {
+				return c.ListServiceAccounts(cmd.Context())
+			}, func(sas []client.ServiceAccount) error {
+				rows := make([][]string, len(sas))
+				for i, sa := range sas {
+					rows[i] = []string{sa.Name, orDash(sa.Description), activeState(sa.Active), orDash(strings.Join(sa.Roles, ",")), timestamp(sa.CreatedAt)}
+				}
+				return table(a.stdout, "NAME\tDESCRIPTION\tSTATE\tROLES\tCREATED", rows)
+			})
 		},
 	}
 }
@@ -101,22 +87,18 @@ func (a *app) saDescribeCmd(o *clientOptions) *cobra.Command {
 		Example: "  gatehouse service-account describe ci-bot\n  gatehouse service-account describe ci-bot -o json",
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.GetServiceAccount(cmd.Context(), args[0])
-			if err != nil {
-				return o.apiError(err)
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			keys, err := c.ListAPIKeys(cmd.Context(), res.Value.Name)
-			if err != nil {
-				return o.apiError(err)
-			}
-			return a.describeServiceAccount(res.Value, keys.Value)
+			var keys []client.APIKey
+			return show(a, o, nil, func(c *client.Client) (client.Result[client.ServiceAccount], error) {
+				res, err := c.GetServiceAccount(cmd.Context(), args[0])
+				if err != nil || o.output != "table" {
+					return res, err
+				}
+				k, err := c.ListAPIKeys(cmd.Context(), res.Value.Name)
+				keys = k.Value
+				return res, err
+			}, func(sa client.ServiceAccount) error {
+				return a.describeServiceAccount(sa, keys)
+			})
 		},
 	}
 }
@@ -157,8 +139,7 @@ func (a *app) saUpdateCmd(o *clientOptions) *cobra.Command {
 		Short: "Rename a service account, change its description, or deactivate it",
 		Long: `Change a service account. Only the flags given change. --active=false
 deactivates it: every key of it, and every token traded for one, stops
-working on its next request, on every replica; --active=true reactivates
-it and its keys that are still active and unexpired. Roles change with
+working on its next request, on every replica. Roles change with
 "gatehouse role assign/revoke ROLE --service-account NAME".`,
 		Example: `  gatehouse service-account update ci-bot --description "GitHub Actions"
   gatehouse service-account update ci-bot --name ci-deployer
@@ -179,24 +160,15 @@ it and its keys that are still active and unexpired. Roles change with
 			if in == (client.UpdateServiceAccount{}) {
 				return usageError{errors.New("nothing to change: give at least one of --name, --description, --active")}
 			}
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.UpdateServiceAccount(cmd.Context(), args[0], in)
-			if err != nil {
-				return o.apiError(flagNamed(err, saFlags))
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			return a.describeServiceAccount(res.Value, nil)
+			return show(a, o, saFlags, func(c *client.Client) (client.Result[client.ServiceAccount], error) {
+				return c.UpdateServiceAccount(cmd.Context(), args[0], in)
+			}, func(sa client.ServiceAccount) error { return a.describeServiceAccount(sa, nil) })
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringVar(&description, "description", "", `new description ("" clears it)`)
-	f.BoolVar(&active, "active", true, "--active=false deactivates the account and all its keys, --active=true reactivates")
+	f.BoolVar(&active, "active", true, "--active=false deactivates the account and ends all its keys, --active=true reactivates it")
 	return cmd
 }
 
@@ -207,35 +179,8 @@ func (a *app) saDeleteCmd(o *clientOptions) *cobra.Command {
 		Example: "  gatehouse service-account delete ci-bot",
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteServiceAccount(cmd.Context(), args[0]); err != nil {
-				return o.apiError(err)
-			}
-			if o.output == "table" {
-				fmt.Fprintf(a.stdout, "Deleted service account %s and its API keys.\n", args[0])
-			}
-			return nil
+			return a.remove(o, func(c *client.Client) error { return c.DeleteServiceAccount(cmd.Context(), args[0]) },
+				fmt.Sprintf("Deleted service account %s and its API keys.", args[0]))
 		},
 	}
-}
-
-// flagNamed rewrites an API error about a body field ("expires_in: …") to
-// name the command-line flag that set it ("--expires-in: …"), so the
-// message speaks of what the user typed.
-func flagNamed(err error, flags map[string]string) error {
-	var e *client.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	for field, flag := range flags {
-		if rest, ok := strings.CutPrefix(e.Message, field+": "); ok {
-			named := *e
-			named.Message = flag + ": " + rest
-			return &named
-		}
-	}
-	return err
 }
