@@ -18,7 +18,7 @@ func TestDecisionPathAllocations(t *testing.T) {
 		{"POST", "/api/v1/pipelines", false},
 	} {
 		decide := func() {
-			p, err := authn.Authenticate(f.bobTok)
+			p, err := authn.Authenticate(bearer(f.bobTok))
 			if err != nil || p == nil {
 				t.Fatalf("authenticate: %v %v", p, err)
 			}

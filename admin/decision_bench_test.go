@@ -50,7 +50,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 		authn, authz := f.svc.DataPlane()
 		b.ReportAllocs()
 		for b.Loop() {
-			p, err := authn.Authenticate(f.bobTok)
+			p, err := authn.Authenticate(bearer(f.bobTok))
 			if err != nil || p == nil {
 				b.Fatal(err)
 			}

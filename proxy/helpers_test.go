@@ -49,8 +49,11 @@ var (
 // testTokens is the fake authenticator's view: "boom" cannot be checked,
 // anything else unknown is a bad token.
 func testAuthenticator() AuthenticatorFunc {
-	return func(token string) (Principal, error) {
-		switch token {
+	return func(c Credential) (Principal, error) {
+		if c.Scheme != SchemeBearer {
+			return nil, nil
+		}
+		switch c.Value {
 		case "alice-token":
 			return alice, nil
 		case "bob-token":
