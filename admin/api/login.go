@@ -95,7 +95,7 @@ func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
 	keyTrade := in.GrantType == grantAPIKey || strings.HasPrefix(in.Password, admin.KeyPrefix)
 	switch {
 	case in.GrantType != "" && in.GrantType != "password" && in.GrantType != grantAPIKey:
-		return in, fieldErr("grant_type", "only the password grant (and %s, an API key as the password) is supported", grantAPIKey)
+		return in, fieldErr("grant_type", "only the password grant is supported (and %s, an API key as the password)", grantAPIKey)
 	case in.Username == "" && !keyTrade:
 		return in, fieldErr("username", "is required")
 	case in.Password == "":

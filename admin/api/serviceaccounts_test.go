@@ -34,7 +34,9 @@ func (f *apiFixture) do(t *testing.T, method, path, token string, body, out any)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if res.StatusCode >= 300 {
 		_ = json.Unmarshal(b, &e)
 		return res.StatusCode, e.Error.Code + ": " + e.Error.Message
