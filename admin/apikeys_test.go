@@ -39,7 +39,7 @@ func (c *testClock) advance(d time.Duration) {
 }
 
 // mustAccount creates a service account holding roles.
-func mustAccount(t *testing.T, s *Service, name string, roles ...string) ServiceAccount {
+func mustAccount(t testing.TB, s *Service, name string, roles ...string) ServiceAccount {
 	t.Helper()
 	sa, err := s.CreateServiceAccount(context.Background(), CreateServiceAccount{Name: name, Roles: &roles})
 	if err != nil {
@@ -49,7 +49,7 @@ func mustAccount(t *testing.T, s *Service, name string, roles ...string) Service
 }
 
 // mustKey creates an API key and returns it with the key itself.
-func mustKey(t *testing.T, s *Service, account string, in CreateAPIKey) APIKey {
+func mustKey(t testing.TB, s *Service, account string, in CreateAPIKey) APIKey {
 	t.Helper()
 	k, err := s.CreateAPIKey(context.Background(), account, in)
 	if err != nil {
