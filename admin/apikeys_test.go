@@ -417,3 +417,62 @@ func TestKeyRefusalsAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIKeysReplicate: keys created on one replica work on another, and
+// every way of ending one on the first refuses it on the second (through
+// the change notifications, well within the time a client takes to send
+// its next request).
+func TestAPIKeysReplicate(t *testing.T) {
+	dsn := postgresOnly(t)
+	ctx := context.Background()
+	rs := startReplicas(t, dsn, time.Minute, "A", "B")
+	a, b := rs[0], rs[1]
+	mustAccount(t, a.Service, "ci", policy.RoleGuest)
+	newKeyOnB := func(name string) string {
+		key := string(mustKey(t, a.Service, "ci", CreateAPIKey{Name: name}).Key)
+		testkit.WaitFor(t, time.Second, "B accepts "+name, func() bool { return allows(t, b.Service, bearer(key), "GET", "/x") })
+		return key
+	}
+	refusedOnB := func(what, key string) {
+		took := testkit.WaitFor(t, time.Second, "B refuses the key after "+what, func() bool {
+			return !allows(t, b.Service, bearer(key), "GET", "/x")
+		})
+		t.Logf("B refused the key %s after %s", what, took)
+	}
+	k := newKeyOnB("one")
+	if _, err := a.UpdateAPIKey(ctx, "ci", "one", UpdateAPIKey{Active: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnB("deactivation", k)
+
+	k = newKeyOnB("two")
+	if err := a.DeleteAPIKey(ctx, "ci", "two"); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnB("deletion", k)
+
+	k = newKeyOnB("three")
+	retained, err := a.RotateAPIKey(ctx, "ci", "three", RotateAPIKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedOnB("rotation", k)
+	testkit.WaitFor(t, time.Second, "B accepts the rotated key", func() bool {
+		return allows(t, b.Service, bearer(string(retained.Key)), "GET", "/x")
+	})
+
+	k = newKeyOnB("four")
+	if _, err := a.UpdateServiceAccount(ctx, "ci", UpdateServiceAccount{Active: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnB("the account's deactivation", k)
+	if _, err := a.UpdateServiceAccount(ctx, "ci", UpdateServiceAccount{Active: new(true)}); err != nil {
+		t.Fatal(err)
+	}
+
+	k = newKeyOnB("five")
+	if err := a.DeleteServiceAccount(ctx, "ci"); err != nil {
+		t.Fatal(err)
+	}
+	refusedOnB("the account's deletion", k)
+}
