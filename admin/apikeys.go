@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,12 @@ type apiKey struct {
 	// use is the key's use stamps, shared with the entries that replace
 	// this one.
 	use *keyUse
+}
+
+// same reports whether k and o say the same of one key.
+func (k *apiKey) same(o *apiKey) bool {
+	return k.id == o.id && k.name == o.name && k.userID == o.userID && k.hash == o.hash &&
+		k.active == o.active && k.expires == o.expires && slices.Equal(k.roles, o.roles)
 }
 
 // keyUse is when a key was last used, as this replica knows it: seen is
@@ -159,6 +166,9 @@ func (kd *keyDirectory) put(row *store.APIKey) {
 	kd.mu.Lock()
 	defer kd.mu.Unlock()
 	if old := kd.byID[row.ID]; old != nil {
+		if old.same(k) {
+			return // unchanged: keep its caches (a full reload re-puts every key)
+		}
 		k.use = old.use
 		delete(kd.byHash, old.hash)
 	} else {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
 	"github.com/gatehouse-dev/gatehouse/admin/store"
@@ -121,6 +122,62 @@ func TestStoreHoldsNoKey(t *testing.T) {
 		sum := sha256.Sum256([]byte(key))
 		if !strings.Contains(files.String(), hex.EncodeToString(sum[:])) {
 			t.Errorf("the store does not hold the hash of %s…: did the test read it?", key[:keyDisplayLen])
+		}
+	}
+}
+
+// TestAuthenticationsCounted: gatehouse_authentications_total counts each
+// kind of credential, accepted and refused.
+func TestAuthenticationsCounted(t *testing.T) {
+	ctx := context.Background()
+	s := conformanceService(t, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	mustAccount(t, s, "ci", policy.RoleGuest)
+	key := string(mustKey(t, s, "ci", CreateAPIKey{Name: "deploy"}).Key)
+	tok, err := s.Login(ctx, "admin", testAdminPW, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allows(t, s, bearer(key), "GET", "/x")
+	allows(t, s, bearer(KeyPrefix+"nope"), "GET", "/x")
+	allows(t, s, basic("ci", key), "GET", "/x")
+	allows(t, s, basic("ci", "a-password"), "GET", "/x")
+	allows(t, s, bearer(tok.AccessToken), "GET", "/x")
+	if _, err := s.Login(ctx, "", key, "client"); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Login(ctx, "admin", "wrong-password", "client")
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "gatehouse_authentications_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var kind, result string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "kind":
+					kind = l.GetValue()
+				case "result":
+					result = l.GetValue()
+				}
+			}
+			got[kind+"/"+result] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"api_key/ok": 1, "api_key/refused": 1, "basic/ok": 1, "basic/refused": 1,
+		"token/ok": 1, "key_login/ok": 1, "login/ok": 1, "login/refused": 1,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
 		}
 	}
 }
