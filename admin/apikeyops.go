@@ -174,29 +174,24 @@ func (s *Service) CreateAPIKey(ctx context.Context, account string, in CreateAPI
 			}
 		}
 		row := &store.APIKey{Name: in.Name, Roles: strings.Join(sortedRoles(in.Roles), ","), Lifetime: int64(lifetime / time.Second)}
-		key, err := s.insertKey(ctx, c, u, row)
-		if err != nil {
-			return err
-		}
-		c.auditKey(ctx, "api-key.create", u.Username, row)
-		out = s.keyView(u.Username, row)
-		out.Key = key
-		return nil
+		out, err = s.insertKey(ctx, c, u, row, "api-key.create")
+		return err
 	})
 	return out, err
 }
 
-// insertKey stores row as a new key of u: a new id and key, active, its
-// expiry from its lifetime. It returns the key.
-func (s *Service) insertKey(ctx context.Context, c *tx, u *store.User, row *store.APIKey) (Secret, error) {
+// insertKey stores row as a new key of u (a new id and key, active, its
+// expiry from its lifetime), audited as action. It returns the key's view
+// with the key itself.
+func (s *Service) insertKey(ctx context.Context, c *tx, u *store.User, row *store.APIKey, action string) (APIKey, error) {
 	if err := c.DB().Where("user_id = ? AND name = ?", u.ID, row.Name).Take(&store.APIKey{}).Error; err == nil {
-		return "", conflictf("service account %q already has an API key named %q", u.Username, row.Name)
+		return APIKey{}, conflictf("service account %q already has an API key named %q", u.Username, row.Name)
 	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-		return "", dbErr(err, "API key")
+		return APIKey{}, dbErr(err, "API key")
 	}
 	key, hash, err := newKey()
 	if err != nil {
-		return "", err
+		return APIKey{}, err
 	}
 	now := s.now().UTC()
 	row.ID, row.UserID, row.Hash, row.Prefix = uuid.NewString(), u.ID, hash, keyDisplay(key)
@@ -206,10 +201,29 @@ func (s *Service) insertKey(ctx context.Context, c *tx, u *store.User, row *stor
 		row.ExpiresAt = &exp
 	}
 	if err := c.DB().WithContext(ctx).Create(row).Error; err != nil {
-		return "", dbErr(err, "API key "+quote(row.Name))
+		return APIKey{}, dbErr(err, "API key "+quote(row.Name))
 	}
 	c.apiKeyChanged(row)
-	return Secret(key), nil
+	c.auditKey(ctx, action, u.Username, row)
+	v := s.keyView(u.Username, row)
+	v.Key = Secret(key)
+	return v, nil
+}
+
+// keyChange runs fn as one change, with the service account and its key
+// that account and ref name.
+func (s *Service) keyChange(ctx context.Context, account, ref string, fn func(c *tx, u *store.User, k *store.APIKey) error) error {
+	return s.update(ctx, func(c *tx) error {
+		u, err := s.findAccount(c.DB(), account)
+		if err != nil {
+			return err
+		}
+		k, err := findKey(c.DB(), u, ref)
+		if err != nil {
+			return err
+		}
+		return fn(c, u, k)
+	})
 }
 
 // ListAPIKeys returns the keys of a service account, oldest first.
@@ -248,15 +262,7 @@ func (s *Service) GetAPIKey(ctx context.Context, account, ref string) (APIKey, e
 // so: reactivating is refused.
 func (s *Service) UpdateAPIKey(ctx context.Context, account, ref string, in UpdateAPIKey) (APIKey, error) {
 	var out APIKey
-	err := s.update(ctx, func(c *tx) error {
-		u, err := s.findAccount(c.DB(), account)
-		if err != nil {
-			return err
-		}
-		k, err := findKey(c.DB(), u, ref)
-		if err != nil {
-			return err
-		}
+	err := s.keyChange(ctx, account, ref, func(c *tx, u *store.User, k *store.APIKey) error {
 		switch {
 		case in.Active != nil && *in.Active && !k.Active:
 			return fieldErr("active", "a deactivated key stays deactivated; create or rotate a key instead")
@@ -276,15 +282,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, account, ref string, in Upda
 
 // DeleteAPIKey deletes a key.
 func (s *Service) DeleteAPIKey(ctx context.Context, account, ref string) error {
-	return s.update(ctx, func(c *tx) error {
-		u, err := s.findAccount(c.DB(), account)
-		if err != nil {
-			return err
-		}
-		k, err := findKey(c.DB(), u, ref)
-		if err != nil {
-			return err
-		}
+	return s.keyChange(ctx, account, ref, func(c *tx, u *store.User, k *store.APIKey) error {
 		if err := c.DB().Delete(k).Error; err != nil {
 			return dbErr(err, "API key")
 		}
@@ -307,15 +305,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, account, ref string, in Rota
 		}
 	}
 	var out APIKey
-	err := s.update(ctx, func(c *tx) error {
-		u, err := s.findAccount(c.DB(), account)
-		if err != nil {
-			return err
-		}
-		old, err := findKey(c.DB(), u, ref)
-		if err != nil {
-			return err
-		}
+	err := s.keyChange(ctx, account, ref, func(c *tx, u *store.User, old *store.APIKey) error {
 		now := s.now().UTC()
 		if !old.Active || (old.ExpiresAt != nil && !now.Before(*old.ExpiresAt)) || old.RetainedUntil != nil {
 			return conflictf("API key %q is deactivated, expired or already rotated; create a new key instead", old.Name)
@@ -324,14 +314,9 @@ func (s *Service) RotateAPIKey(ctx context.Context, account, ref string, in Rota
 		if err := s.retire(c, old, now, retain); err != nil {
 			return err
 		}
-		key, err := s.insertKey(ctx, c, u, row)
-		if err != nil {
-			return err
-		}
-		c.auditKey(ctx, "api-key.rotate", u.Username, row)
-		out = s.keyView(u.Username, row)
-		out.Key = key
-		return nil
+		var err error
+		out, err = s.insertKey(ctx, c, u, row, "api-key.rotate")
+		return err
 	})
 	return out, err
 }

@@ -147,7 +147,7 @@ func TestServiceAccountsConformance(t *testing.T) {
 		wantIs(t, err, ErrNotFound) // a person has no keys
 
 		k, err := s.GetAPIKey(ctx, "ci", "deploy")
-		if err != nil || k.Key != "" || k.ExpiresAt == nil || k.ExpiresAt.Sub(time.Now()) < 89*24*time.Hour || len(k.Roles) != 0 {
+		if err != nil || k.Key != "" || k.ExpiresAt == nil || time.Until(*k.ExpiresAt) < 89*24*time.Hour || len(k.Roles) != 0 {
 			t.Fatalf("GetAPIKey = %+v, %v: want no secret, an expiry in 90 days, no narrowing", k, err)
 		}
 		_, err = s.GetAPIKey(ctx, "ci", "nope")

@@ -15,7 +15,7 @@ import (
 )
 
 // do sends a JSON request (body nil: none) and decodes a 2xx answer into
-// out; it returns the status and the error code.
+// out; it returns the status and, for an error, its code and message.
 func (f *apiFixture) do(t *testing.T, method, path, token string, body, out any) (int, string) {
 	t.Helper()
 	var r io.Reader
@@ -23,21 +23,11 @@ func (f *apiFixture) do(t *testing.T, method, path, token string, body, out any)
 		b, _ := json.Marshal(body)
 		r = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, f.base+path, r)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	var e struct {
-		Error struct{ Code, Message string }
-	}
+	res, b := f.request(t, method, path, token, r)
 	if res.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		_ = json.Unmarshal(b, &e)
 		return res.StatusCode, e.Error.Code + ": " + e.Error.Message
 	}
