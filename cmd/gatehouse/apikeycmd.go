@@ -41,7 +41,7 @@ func (a *app) secret(o *clientOptions, call func(*client.Client) (client.Result[
 		}
 		return res, err
 	}, func(k client.APIKey) error {
-		_, err := fmt.Fprintln(a.stdout, k.Key)
+		_, err := fmt.Fprintln(a.stdout, string(k.Key))
 		return err
 	})
 }

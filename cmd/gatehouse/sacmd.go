@@ -138,9 +138,10 @@ func (a *app) saUpdateCmd(o *clientOptions) *cobra.Command {
 		Use:   "update NAME",
 		Short: "Rename a service account, change its description, or deactivate it",
 		Long: `Change a service account. Only the flags given change. --active=false
-deactivates it: every key of it, and every token traded for one, stops
-working on its next request, on every replica. Roles change with
-"gatehouse role assign/revoke ROLE --service-account NAME".`,
+deactivates it and every key of it for good: the keys, and every token
+traded for one, stop working on their next request, on every replica.
+--active=true reactivates the account, which then needs new keys. Roles
+change with "gatehouse role assign/revoke ROLE --service-account NAME".`,
 		Example: `  gatehouse service-account update ci-bot --description "GitHub Actions"
   gatehouse service-account update ci-bot --name ci-deployer
   gatehouse service-account update ci-bot --active=false`,
@@ -168,7 +169,7 @@ working on its next request, on every replica. Roles change with
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringVar(&description, "description", "", `new description ("" clears it)`)
-	f.BoolVar(&active, "active", true, "--active=false deactivates the account and ends all its keys, --active=true reactivates it")
+	f.BoolVar(&active, "active", true, "--active=false deactivates the account and all its keys for good, --active=true reactivates the account")
 	return cmd
 }
 

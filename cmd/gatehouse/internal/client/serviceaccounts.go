@@ -3,59 +3,21 @@ package client
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
-// ServiceAccount is a machine identity: a user that holds roles but never
-// logs in with a password; its API keys are its credentials.
-type ServiceAccount struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Active      bool      `json:"active"`
-	Roles       []string  `json:"roles"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-// CreateServiceAccount is the body of POST /service-accounts. Roles nil
-// leaves the choice to the server (its default role).
-type CreateServiceAccount struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Roles       *[]string `json:"roles,omitempty"`
-}
-
-// UpdateServiceAccount is the body of PATCH /service-accounts/{sa}; nil
-// fields stay as they are.
-type UpdateServiceAccount struct {
-	Name        *string `json:"name,omitempty"`
-	Description *string `json:"description,omitempty"`
-	Active      *bool   `json:"active,omitempty"`
-}
-
-// APIKey is a service account's key as the server describes it: never the
-// secret, except in the answer that creates it (Key).
-type APIKey struct {
-	ID             string     `json:"id"`
-	Name           string     `json:"name"`
-	ServiceAccount string     `json:"service_account"`
-	Prefix         string     `json:"prefix"`
-	Roles          []string   `json:"roles"` // the narrowed roles; empty: all of the account's
-	Active         bool       `json:"active"`
-	ExpiresAt      *time.Time `json:"expires_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastUsedAt     *time.Time `json:"last_used_at"`
-	RetainedUntil  *time.Time `json:"retained_until"`
-	// Key is the secret, in the answers of create and rotate only.
-	Key string `json:"key,omitempty"`
-}
-
-// CreateAPIKey is the body of POST /service-accounts/{sa}/api-keys.
-type CreateAPIKey struct {
-	Name      string   `json:"name"`
-	ExpiresIn string   `json:"expires_in,omitempty"` // "90d", "36h"; empty: never
-	Roles     []string `json:"roles,omitempty"`      // narrowing; empty: the account's roles
-}
+// The service-account shapes are the control plane's own, as in api.go.
+// APIKey.Key, the secret, is set only in the answers of create and rotate;
+// it is an admin.Secret, which prints as [redacted]: string(k.Key) is the
+// key.
+type (
+	ServiceAccount       = admin.ServiceAccount
+	CreateServiceAccount = admin.CreateServiceAccount
+	UpdateServiceAccount = admin.UpdateServiceAccount
+	APIKey               = admin.APIKey
+	CreateAPIKey         = admin.CreateAPIKey
+)
 
 // ListServiceAccounts returns every service account.
 func (c *Client) ListServiceAccounts(ctx context.Context) (Result[[]ServiceAccount], error) {
@@ -149,11 +111,7 @@ func (c *Client) RotateAPIKey(ctx context.Context, sa, key, retain string) (Resu
 	if err != nil {
 		return Result[APIKey]{}, err
 	}
-	body := map[string]string{}
-	if retain != "" {
-		body["retain"] = retain
-	}
-	return do[APIKey](ctx, c, http.MethodPost, path+"/rotate", nil, body)
+	return do[APIKey](ctx, c, http.MethodPost, path+"/rotate", nil, admin.RotateAPIKey{Retain: retain})
 }
 
 // DeactivateAPIKey ends a key for good; it stays listed.
@@ -162,7 +120,8 @@ func (c *Client) DeactivateAPIKey(ctx context.Context, sa, key string) (Result[A
 	if err != nil {
 		return Result[APIKey]{}, err
 	}
-	return do[APIKey](ctx, c, http.MethodPatch, path, nil, map[string]bool{"active": false})
+	inactive := false
+	return do[APIKey](ctx, c, http.MethodPatch, path, nil, admin.UpdateAPIKey{Active: &inactive})
 }
 
 // DeleteAPIKey deletes a key.
