@@ -171,6 +171,17 @@ func TestServiceAccountKeyCredentials(t *testing.T) {
 	contains(t, "api-key describe", a.OK("service-account", "api-key", "describe", "ci-bot", "reader"),
 		"Name:", "reader", "Service account:", "ci-bot", "roles: guest", "State:", "active", "Last used:")
 
+	// A role revoked from the account is gone from its keys' next request;
+	// assigned again, it is back.
+	contains(t, "role revoke", a.OK("role", "revoke", "admin", "--service-account", "ci-bot"), "Revoked role admin from service account ci-bot.")
+	if got := k.status("POST", "/api/v1/pipelines", bearer(key)); got != 403 {
+		t.Errorf("after role revoke: POST = %d, want 403", got)
+	}
+	contains(t, "role assign", a.OK("role", "assign", "admin", "--service-account", "ci-bot"), "Assigned role admin to service account ci-bot.")
+	if got := k.status("POST", "/api/v1/pipelines", bearer(key)); got != 200 {
+		t.Errorf("after role assign: POST = %d, want 200", got)
+	}
+
 	noKeyInStore(t, k, key, reader)
 }
 
