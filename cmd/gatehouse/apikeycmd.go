@@ -95,7 +95,7 @@ func keyExpiry(k client.APIKey) string {
 }
 
 // keyState names a key's state at now: active, deactivated, expired, or
-// retired (an old key that rotate --retain keeps valid for a while).
+// retired (an old key that rotate --retain keeps valid until it expires).
 func keyState(k client.APIKey, now time.Time) string {
 	switch {
 	case !k.Active:
@@ -103,9 +103,20 @@ func keyState(k client.APIKey, now time.Time) string {
 	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
 		return "expired"
 	case k.RetainedUntil != nil:
-		return "retired, valid until " + timestamp(*k.RetainedUntil)
+		return "retired"
 	}
 	return "active"
+}
+
+// describeKeyState says what a key's state means.
+func describeKeyState(state string) string {
+	switch state {
+	case "retired":
+		return "retired (replaced by rotate --retain; valid until it expires)"
+	case "deactivated":
+		return "deactivated (for good; create or rotate a key instead)"
+	}
+	return state
 }
 
 // optTime shows a time that may be missing as what.
@@ -159,7 +170,7 @@ func (a *app) describeAPIKey(k client.APIKey) error {
 		{"Service account:", k.ServiceAccount},
 		{"Prefix:", k.Prefix + "…"},
 		{"Roles:", keyRoles(k)},
-		{"State:", keyState(k, time.Now())},
+		{"State:", describeKeyState(keyState(k, time.Now()))},
 		{"Expires:", optTime(k.ExpiresAt, "never")},
 		{"Last used:", optTime(k.LastUsedAt, "never")},
 		{"Created:", timestamp(k.CreatedAt)},

@@ -86,6 +86,7 @@ func TestAPIKeyRotateRetain(t *testing.T) {
 	k.wantStatus("the new key", keyCreds(t, k.URL, "ci-bot", fresh), 200)
 	oldCreds := keyCreds(t, k.URL, "ci-bot", old)
 	k.wantStatus("the old key inside --retain", oldCreds, 200)
+	contains(t, "api-key list after rotate --retain", a.OK("service-account", "api-key", "list", "ci-bot"), "deploy~", "retired", "deploy ")
 	for how, hdr := range oldCreds {
 		testkit.WaitFor(t, 8*time.Second, "the old key ("+how+") refused after --retain", func() bool {
 			return k.status("GET", "/api/v1/pipelines", hdr) == http.StatusUnauthorized

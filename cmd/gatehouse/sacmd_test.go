@@ -135,7 +135,7 @@ func TestKeyState(t *testing.T) {
 		{client.APIKey{Active: true, ExpiresAt: &future}, "active"},
 		{client.APIKey{Active: false, ExpiresAt: &future}, "deactivated"},
 		{client.APIKey{Active: true, ExpiresAt: &past}, "expired"},
-		{client.APIKey{Active: true, ExpiresAt: &future, RetainedUntil: &future}, "retired, valid until 2026-12-01T01:00:00Z"},
+		{client.APIKey{Active: true, ExpiresAt: &future, RetainedUntil: &future}, "retired"},
 		{client.APIKey{Active: true, ExpiresAt: &past, RetainedUntil: &past}, "expired"},
 	} {
 		if got := keyState(tt.k, now); got != tt.want {
