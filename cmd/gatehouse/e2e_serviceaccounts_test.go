@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 )
 
@@ -165,8 +167,14 @@ func TestServiceAccountKeyCredentials(t *testing.T) {
 	if !hasRow(out, "reader", "guest", "active") {
 		t.Errorf("api-key list:\n%s", out)
 	}
-	if listed := a.OK("service-account", "api-key", "list", "ci-bot", "-o", "json"); strings.Contains(listed, key[10:]) || strings.Contains(listed, reader[10:]) {
+	listed := a.OK("service-account", "api-key", "list", "ci-bot", "-o", "json")
+	if strings.Contains(listed, key[10:]) || strings.Contains(listed, reader[10:]) {
 		t.Errorf("api-key list -o json shows a key:\n%s", listed)
+	}
+	for _, it := range decodeJSON[struct{ Items []client.APIKey }](t, listed).Items {
+		if it.LastUsedAt == nil || time.Since(*it.LastUsedAt) > time.Minute {
+			t.Errorf("api-key list: %s was used just now, last_used_at says %v", it.Name, it.LastUsedAt)
+		}
 	}
 	contains(t, "api-key describe", a.OK("service-account", "api-key", "describe", "ci-bot", "reader"),
 		"Name:", "reader", "Service account:", "ci-bot", "roles: guest", "State:", "active", "Last used:")
