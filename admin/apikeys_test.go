@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
+	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
@@ -475,4 +478,18 @@ func TestAPIKeysReplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	refusedOnB("the account's deletion", k)
+}
+
+// TestRereadSeveralRows: a change record naming several users or keys
+// re-reads each of them, not only the first.
+func TestRereadSeveralRows(t *testing.T) {
+	s := conformanceService(t, "sqlite:"+t.TempDir()+"/g.db")
+	a, b := mustAccount(t, s, "a", policy.RoleGuest), mustAccount(t, s, "b", policy.RoleGuest)
+	var got []string
+	users := s.db.Select(directoryColumns).Session(&gorm.Session{})
+	err := reread(users, []string{a.ID, b.ID, "gone"}, func(u *store.User) { got = append(got, u.Username) },
+		func(id string) { got = append(got, "-"+id) })
+	if err != nil || strings.Join(got, ",") != "a,b,-gone" {
+		t.Errorf("reread = %v, %v; want a, b and gone removed", got, err)
+	}
 }

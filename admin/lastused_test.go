@@ -181,3 +181,48 @@ func TestAuthenticationsCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysUnderConcurrentUse: requests with keys, their last uses being
+// written, a reload and a deactivation run at once (for the race
+// detector); once the deactivation returns, the key is refused.
+func TestKeysUnderConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s := conformanceService(t, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	mustAccount(t, s, "ci", policy.RoleAdmin, policy.RoleGuest)
+	full := string(mustKey(t, s, "ci", CreateAPIKey{Name: "full"}).Key)
+	narrow := string(mustKey(t, s, "ci", CreateAPIKey{Name: "narrow", Roles: []string{policy.RoleGuest}}).Key)
+	authn, authz := s.DataPlane()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, key := range []string{full, narrow, full, narrow} {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if p, err := authn.Authenticate(bearer(key)); err == nil && p != nil {
+					_, _ = authz.Authorize(p, "GET", "/api/v1/pipelines")
+					p.IdentityHeaders()
+				}
+			}
+		})
+	}
+	for range 3 {
+		if err := s.flushLastUsed(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := s.Reload(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := s.UpdateAPIKey(ctx, "ci", "full", UpdateAPIKey{Active: new(false)}); err != nil {
+		t.Error(err)
+	}
+	if p, _ := authn.Authenticate(bearer(full)); p != nil {
+		t.Error("the deactivated key is accepted")
+	}
+	close(stop)
+	wg.Wait()
+}

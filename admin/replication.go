@@ -182,32 +182,35 @@ func (s *Service) applyRecord(ctx context.Context, c *policy.Change, r store.Cha
 	if r.ID <= s.rereadAfter {
 		return nil // the directory was loaded after this record (initialLoad)
 	}
-	for _, id := range rec.Users {
-		var u store.User
-		err := c.DB().WithContext(ctx).Select(directoryColumns).Where("id = ?", id).Take(&u).Error
-		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
-			s.dir.remove(id)
-		case err != nil:
-			return err
-		default:
-			s.dir.put(&u)
-		}
+	db := c.DB().WithContext(ctx)
+	// A new session: each row's query starts from the selection alone.
+	users := db.Select(directoryColumns).Session(&gorm.Session{})
+	if err := reread(users, rec.Users, s.dir.put, s.dir.remove); err != nil {
+		return err
 	}
-	for _, id := range rec.APIKeys {
-		var k store.APIKey
-		err := c.DB().WithContext(ctx).Where("id = ?", id).Take(&k).Error
-		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
-			s.apiKeys.remove(id)
-		case err != nil:
-			return err
-		default:
-			s.apiKeys.put(&k)
-		}
+	if err := reread(db, rec.APIKeys, s.apiKeys.put, s.apiKeys.remove); err != nil {
+		return err
 	}
 	if rec.Keys {
 		return s.keys.load(ctx, c.DB())
+	}
+	return nil
+}
+
+// reread reads the rows of the ids a change record names through db and
+// puts each in memory, or removes those that are gone.
+func reread[T any](db *gorm.DB, ids []string, put func(*T), remove func(string)) error {
+	for _, id := range ids {
+		var row T
+		err := db.Where("id = ?", id).Take(&row).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			remove(id)
+		case err != nil:
+			return err
+		default:
+			put(&row)
+		}
 	}
 	return nil
 }
