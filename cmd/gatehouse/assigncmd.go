@@ -22,6 +22,16 @@ func (s *subject) addFlags(cmd *cobra.Command) {
 // name checks that exactly one of --user and --service-account is given
 // and returns it with what it names, for messages.
 func (s *subject) name() (name, kind string, err error) {
+	name, kind, err = s.optional()
+	if err == nil && name == "" {
+		err = usageError{errors.New("give --user USERNAME or --service-account NAME")}
+	}
+	return name, kind, err
+}
+
+// optional is name for a filter: neither flag is fine ("" names nobody),
+// both are not.
+func (s *subject) optional() (name, kind string, err error) {
 	switch {
 	case s.user != "" && s.serviceAccount != "":
 		return "", "", usageError{errors.New("give --user or --service-account, not both")}
@@ -30,7 +40,7 @@ func (s *subject) name() (name, kind string, err error) {
 	case s.serviceAccount != "":
 		return s.serviceAccount, "service account", nil
 	}
-	return "", "", usageError{errors.New("give --user USERNAME or --service-account NAME")}
+	return "", "", nil
 }
 
 func (a *app) roleAssignCmd(o *clientOptions) *cobra.Command {
@@ -100,15 +110,20 @@ the admin role.`,
 }
 
 func (a *app) roleAssignmentCmd(o *clientOptions) *cobra.Command {
-	cmd := a.clientGroup("assignment", "List which users hold which roles",
+	cmd := a.clientGroup("assignment", "List which users and service accounts hold which roles",
 		"  gatehouse role assignment list --user alice", nil)
-	var user, role string
+	var who subject
+	var role string
 	list := &cobra.Command{
 		Use:     "list",
-		Short:   "List role assignments, optionally of one user or one role",
-		Example: "  gatehouse role assignment list\n  gatehouse role assignment list --user alice\n  gatehouse role assignment list --role admin -o json",
+		Short:   "List role assignments, optionally of one user, service account or role",
+		Example: "  gatehouse role assignment list\n  gatehouse role assignment list --user alice\n  gatehouse role assignment list --service-account ci-bot\n  gatehouse role assignment list --role admin -o json",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			user, _, err := who.optional()
+			if err != nil {
+				return err
+			}
 			c, err := a.connect(o)
 			if err != nil {
 				return err
@@ -127,7 +142,8 @@ func (a *app) roleAssignmentCmd(o *clientOptions) *cobra.Command {
 			return table(a.stdout, "USER\tROLE\tSOURCE", rows)
 		},
 	}
-	list.Flags().StringVar(&user, "user", "", "only this user (name or id)")
+	list.Flags().StringVar(&who.user, "user", "", "only this user (name or id)")
+	list.Flags().StringVar(&who.serviceAccount, "service-account", "", "only this service account (name or id)")
 	list.Flags().StringVar(&role, "role", "", "only this role")
 	cmd.AddCommand(list)
 	return cmd

@@ -186,6 +186,9 @@ func TestServiceAccountKeyCredentials(t *testing.T) {
 		t.Errorf("after role revoke: POST = %d, want 403", got)
 	}
 	contains(t, "role assign", a.OK("role", "assign", "admin", "--service-account", "ci-bot"), "Assigned role admin to service account ci-bot.")
+	if out := a.OK("role", "assignment", "list", "--service-account", "ci-bot"); !hasRow(out, "ci-bot", "admin") || !hasRow(out, "ci-bot", "guest") || hasRow(out, "admin", "admin") {
+		t.Errorf("role assignment list --service-account ci-bot:\n%s", out)
+	}
 	if got := k.status("POST", "/api/v1/pipelines", bearer(key)); got != 200 {
 		t.Errorf("after role assign: POST = %d, want 200", got)
 	}
