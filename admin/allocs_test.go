@@ -1,6 +1,11 @@
 package admin
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
 
 // TestDecisionPathAllocations keeps the decision path from regressing
 // silently: a cached token authenticated and decided as the data plane
@@ -18,7 +23,7 @@ func TestDecisionPathAllocations(t *testing.T) {
 		{"POST", "/api/v1/pipelines", false},
 	} {
 		decide := func() {
-			p, err := authn.Authenticate(f.bobTok)
+			p, err := authn.Authenticate(bearer(f.bobTok))
 			if err != nil || p == nil {
 				t.Fatalf("authenticate: %v %v", p, err)
 			}
@@ -33,6 +38,51 @@ func TestDecisionPathAllocations(t *testing.T) {
 		decide() // verify the token, fill the grant cache, build the headers
 		if n := testing.AllocsPerRun(1000, decide); n != 0 {
 			t.Errorf("%s %s: %.1f allocations per decision, want 0", c.method, c.path, n)
+		}
+	}
+}
+
+// TestKeyDecisionPathAllocations: a request with an API key, as a bearer
+// credential or in Basic credentials, narrowed or not, allocates nothing
+// after the key's first use, as a cached token does.
+func TestKeyDecisionPathAllocations(t *testing.T) {
+	f := newTokenFixture(t)
+	mustAccount(t, f.svc, "ci", policy.RoleAdmin, policy.RoleGuest)
+	full := string(mustKey(t, f.svc, "ci", CreateAPIKey{Name: "full", ExpiresIn: "90d"}).Key)
+	narrow := string(mustKey(t, f.svc, "ci", CreateAPIKey{Name: "narrow", Roles: []string{policy.RoleGuest}}).Key)
+	authn, authz := f.svc.DataPlane()
+	for _, c := range []struct {
+		name         string
+		cred         proxy.Credential
+		method, path string
+		allow        bool
+	}{
+		{"bearer", bearer(full), "POST", "/api/v1/pipelines", true},
+		{"basic", basic("ci", full), "POST", "/api/v1/pipelines", true},
+		{"narrowed allow", bearer(narrow), "GET", "/api/v1/pipelines/3f2a9c", true},
+		{"narrowed deny", bearer(narrow), "POST", "/api/v1/pipelines", false},
+		{"unknown key", bearer(KeyPrefix + "0000000000000000000000000000000000000000000"), "GET", "/", false},
+	} {
+		decide := func() {
+			p, err := authn.Authenticate(c.cred)
+			if err != nil || (p == nil) != (c.name == "unknown key") {
+				t.Fatalf("%s: authenticate: %v %v", c.name, p, err)
+			}
+			if p == nil {
+				return
+			}
+			d, err := authz.Authorize(p, c.method, c.path)
+			if err != nil || d.Allowed != c.allow {
+				t.Fatalf("%s: %+v %v, want allowed=%v", c.name, d, err, c.allow)
+			}
+			p.IdentityHeaders()
+		}
+		decide() // the key's first use: its identity, grant caches and headers
+		if c.name == "unknown key" {
+			continue // refusals write an audit line
+		}
+		if n := testing.AllocsPerRun(1000, decide); n != 0 {
+			t.Errorf("%s: %.1f allocations per decision, want 0", c.name, n)
 		}
 	}
 }

@@ -10,9 +10,12 @@ import (
 // dataPlane adapts the control plane to the Authenticator and Authorizer
 // the data plane declares.
 type dataPlane struct {
-	// authenticate is Authenticator.Authenticate.
-	authenticate func(token string) (*Identity, error)
-	eng          *policy.Engine
+	// authenticate and authenticateBasic are the Authenticator's
+	// Authenticate and AuthenticateBasic.
+	authenticate      func(token string) (*Identity, error)
+	authenticateBasic func(encoded string) (*Identity, error)
+	eng               *policy.Engine
+	metrics           *authMetrics
 }
 
 var (
@@ -20,18 +23,32 @@ var (
 	_ proxy.Authorizer    = (*dataPlane)(nil)
 )
 
-// DataPlane returns what the data plane authenticates tokens and decides
-// requests with: this service's users and tokens, and its policy engine.
+// DataPlane returns what the data plane authenticates credentials and
+// decides requests with: this service's users, tokens and API keys, and
+// its policy engine.
 func (s *Service) DataPlane() (proxy.Authenticator, proxy.Authorizer) {
-	d := &dataPlane{authenticate: s.auth.Authenticate, eng: s.eng}
+	d := &dataPlane{
+		authenticate: s.auth.Authenticate, authenticateBasic: s.auth.AuthenticateBasic,
+		eng: s.eng, metrics: s.auth.metrics,
+	}
 	return d, d
 }
 
-// Authenticate returns the token's identity. A token that is not valid is
-// no principal and no error, which the data plane answers 401; any other
-// error means the token could not be checked, which it answers 503.
-func (d *dataPlane) Authenticate(token string) (proxy.Principal, error) {
-	id, err := d.authenticate(token)
+// Authenticate returns the credential's identity: a bearer token or API
+// key, or an API key in Basic credentials. A credential that is not valid
+// is no principal and no error, which the data plane answers 401; any
+// other error means it could not be checked, which it answers 503.
+func (d *dataPlane) Authenticate(c proxy.Credential) (proxy.Principal, error) {
+	var id *Identity
+	var err error
+	switch c.Scheme {
+	case proxy.SchemeBearer:
+		id, err = d.authenticate(c.Value)
+	case proxy.SchemeBasic:
+		id, err = d.authenticateBasic(c.Value)
+	default:
+		err = errBadKey
+	}
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
 		return nil, nil
@@ -48,6 +65,9 @@ func (d *dataPlane) Authorize(p proxy.Principal, method, path string) (proxy.Dec
 	var err error
 	switch id := p.(type) {
 	case nil:
+		if d.metrics != nil {
+			d.metrics.count(kindAnonymous, true)
+		}
 		dec, err = d.eng.Decide("", "", "", method, path)
 	case *Identity:
 		dec, err = id.Decide(method, path)

@@ -33,7 +33,7 @@ func TestDataPlaneAuthenticate(t *testing.T) {
 		{"garbage", "not-a-token", ""},
 		{"tampered", f.bobTok[:len(f.bobTok)-2] + "xx", ""},
 	} {
-		p, err := authn.Authenticate(c.token)
+		p, err := authn.Authenticate(bearer(c.token))
 		switch {
 		case err != nil:
 			t.Errorf("%s: error %v, want none", c.name, err)
@@ -46,7 +46,7 @@ func TestDataPlaneAuthenticate(t *testing.T) {
 	down := &dataPlane{authenticate: func(string) (*Identity, error) {
 		return nil, fmt.Errorf("%w: the store does not answer", ErrUnavailable)
 	}}
-	if p, err := down.Authenticate(f.bobTok); p != nil || !errors.Is(err, ErrUnavailable) {
+	if p, err := down.Authenticate(bearer(f.bobTok)); p != nil || !errors.Is(err, ErrUnavailable) {
 		t.Errorf("a token that could not be checked: %v, %v; want no principal and the error", p, err)
 	}
 }
@@ -110,4 +110,9 @@ func TestIdentityHeadersFollowRoles(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { bob.IdentityHeaders() }); n != 0 {
 		t.Errorf("IdentityHeaders: %.1f allocations, want 0", n)
 	}
+}
+
+// bearer is the credential of an "Authorization: Bearer tok" header.
+func bearer(tok string) proxy.Credential {
+	return proxy.Credential{Scheme: proxy.SchemeBearer, Value: tok}
 }

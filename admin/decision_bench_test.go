@@ -1,12 +1,18 @@
 package admin
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
+)
 
 // BenchmarkDecisionPath measures what the data plane spends on deciding a
 // request with a bearer token: Authenticator.Authenticate of a token that
 // was verified before (a cache hit, with the user's state checked) and
 // policy.Engine.Decide under the default policy. verify is the signature
-// and claims check a cache miss adds, for reference.
+// and claims check a cache miss adds, for reference. The api-key rows
+// decide with an API key (a hash and a lookup by it) instead of a token.
 func BenchmarkDecisionPath(b *testing.B) {
 	f := newTokenFixture(b)
 	eng := f.svc.eng
@@ -50,7 +56,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 		authn, authz := f.svc.DataPlane()
 		b.ReportAllocs()
 		for b.Loop() {
-			p, err := authn.Authenticate(f.bobTok)
+			p, err := authn.Authenticate(bearer(f.bobTok))
 			if err != nil || p == nil {
 				b.Fatal(err)
 			}
@@ -60,6 +66,34 @@ func BenchmarkDecisionPath(b *testing.B) {
 			p.IdentityHeaders()
 		}
 	})
+	// api-key rows are data-plane with an API key instead of a token:
+	// bearer, in Basic credentials, and narrowed to the guest role.
+	mustAccount(b, f.svc, "ci", policy.RoleAdmin, policy.RoleGuest)
+	full := string(mustKey(b, f.svc, "ci", CreateAPIKey{Name: "full", ExpiresIn: "90d"}).Key)
+	narrow := string(mustKey(b, f.svc, "ci", CreateAPIKey{Name: "narrow", Roles: []string{policy.RoleGuest}}).Key)
+	for _, kc := range []struct {
+		name string
+		cred proxy.Credential
+	}{
+		{"api-key", bearer(full)},
+		{"api-key-basic", basic("ci", full)},
+		{"api-key-narrowed", bearer(narrow)},
+	} {
+		b.Run(kc.name, func(b *testing.B) {
+			authn, authz := f.svc.DataPlane()
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := authn.Authenticate(kc.cred)
+				if err != nil || p == nil {
+					b.Fatal(err)
+				}
+				if d, err := authz.Authorize(p, "GET", "/api/v1/pipelines/3f2a9c"); err != nil || !d.Allowed {
+					b.Fatalf("%+v, %v; want allowed", d, err)
+				}
+				p.IdentityHeaders()
+			}
+		})
+	}
 	b.Run("anonymous-deny", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

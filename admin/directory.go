@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -18,7 +20,13 @@ type Identity struct {
 	subject         string
 	active          bool
 	version         int64
+	serviceAccount  bool
 	eng             *policy.Engine
+	// key is the API key the caller authenticated with (directly, or
+	// through a token traded for it), nil otherwise; base is then the
+	// account's own identity, and the key's roles narrow every decision.
+	key  *apiKey
+	base *Identity
 	// hdr holds the header values, built on first use (most of a large
 	// directory never makes a request to this replica) and then shared:
 	// the data plane forwards them as they are. They are rebuilt only when
@@ -41,10 +49,29 @@ func (i *Identity) Username() string { return i.name }
 // Subject returns the user's policy subject.
 func (i *Identity) Subject() string { return i.subject }
 
+// ServiceAccount reports whether the identity is a service account's.
+func (i *Identity) ServiceAccount() bool { return i.serviceAccount }
+
+// KeyID returns the id of the API key the caller authenticated with, or "".
+func (i *Identity) KeyID() string {
+	if i.key == nil {
+		return ""
+	}
+	return i.key.id
+}
+
 // Decide decides a request of this user with the policy in force, through
-// the identity's own grant cache.
+// the identity's own grant cache. A caller with a narrowed API key is
+// allowed only what the account and the key's roles both allow.
 func (i *Identity) Decide(method, path string) (policy.Decision, error) {
-	return i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
+	d, err := i.eng.DecideCached(&i.grants, i.subject, i.id, i.name, method, path)
+	if err != nil || !d.Allowed || i.key == nil || len(i.key.roles) == 0 {
+		return d, err
+	}
+	if i.key.allows(i.eng, i.id, i.name, method, path) {
+		return d, nil
+	}
+	return policy.Decision{}, nil
 }
 
 // identityHeaders are an identity's header values and the roles (as
@@ -68,12 +95,41 @@ func (i *Identity) IdentityHeaders() proxy.IdentityHeaders {
 		h.values.Email = []string{i.email}
 		h.values.EmailVerified = []string{strconv.FormatBool(i.emailVerified)}
 	}
-	if roles != "" {
-		h.values.Groups = []string{roles}
+	if groups := i.groups(roles); groups != "" {
+		h.values.Groups = []string{groups}
 	}
 	i.hdr.Store(h)
 	return h.values
 }
+
+// groups returns the roles the upstream is told of: the account's, or
+// with a narrowed key those of the key's roles the account still holds.
+func (i *Identity) groups(roles string) string {
+	if i.key == nil || len(i.key.roles) == 0 {
+		return roles
+	}
+	held := strings.Split(roles, ",")
+	var out []string
+	for _, r := range i.key.roles {
+		if slices.Contains(held, r) {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// viaKey returns the identity of a caller that authenticated with k, an
+// API key of the account i.
+func (i *Identity) viaKey(k *apiKey) *Identity {
+	return &Identity{
+		id: i.id, name: i.name, email: i.email, emailVerified: i.emailVerified,
+		subject: i.subject, active: i.active, version: i.version, serviceAccount: i.serviceAccount,
+		eng: i.eng, key: k, base: i,
+	}
+}
+
+// directoryColumns are the columns of the users table the directory reads.
+var directoryColumns = []string{"id", "username", "email", "email_verified", "active", "token_version", "kind"}
 
 // directory is the in-memory view of every user, by id and by name, that
 // authentication reads on each request. Every change to a user updates it
@@ -90,14 +146,15 @@ func newDirectory(eng *policy.Engine) *directory {
 }
 
 func (d *directory) put(u *store.User) {
+	sa := u.Kind == store.KindServiceAccount
 	if old := d.get(u.ID); old != nil && old.name == u.Username && old.email == u.Email && old.emailVerified == u.EmailVerified &&
-		old.active == u.Active && old.version == u.TokenVersion {
+		old.active == u.Active && old.version == u.TokenVersion && old.serviceAccount == sa {
 		return // unchanged: keep the identity (a full reload re-puts everyone)
 	}
 	id := &Identity{
 		id: u.ID, name: u.Username, email: u.Email, emailVerified: u.EmailVerified,
 		subject: policy.UserSubject(u.Username),
-		active:  u.Active, version: u.TokenVersion, eng: d.eng,
+		active:  u.Active, version: u.TokenVersion, serviceAccount: sa, eng: d.eng,
 	}
 	d.mu.Lock()
 	if old, ok := d.byID.Load(u.ID); ok {

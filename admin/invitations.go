@@ -62,6 +62,9 @@ func (s *Service) Invite(ctx context.Context, ref string) (*Invitation, error) {
 		if err != nil {
 			return err
 		}
+		if u.Kind == store.KindServiceAccount {
+			return fieldErr("kind", "%s is a service account: it has no password and is never invited", quote(u.Username))
+		}
 		if u.Deactivated {
 			return conflictf("user %q is deactivated; reactivate it first (user update --active=true)", u.Username)
 		}

@@ -36,6 +36,10 @@ type claims struct {
 	jwt.RegisteredClaims
 	// Ver is the user's token version when the token was issued.
 	Ver int64 `json:"ver"`
+	// Key is the id of the API key the token was traded for (Service.
+	// LoginWithKey), absent otherwise: the token ends with the key, and
+	// the key's roles narrow it.
+	Key string `json:"key,omitempty"`
 }
 
 // keyring holds the signing keys. The newest signs; all verify.
@@ -122,8 +126,9 @@ func (k *keyring) create(ctx context.Context, db *gorm.DB) (string, error) {
 	return row.ID, nil
 }
 
-// issue signs an access token for a user.
-func (k *keyring) issue(u *store.User, ttl time.Duration, now time.Time) (string, time.Time, error) {
+// issue signs an access token for a user; keyID names the API key it is
+// traded for, or is "".
+func (k *keyring) issue(u *store.User, keyID string, ttl time.Duration, now time.Time) (string, time.Time, error) {
 	k.mu.RLock()
 	kid, secret := k.current, k.keys[k.current]
 	k.mu.RUnlock()
@@ -136,6 +141,7 @@ func (k *keyring) issue(u *store.User, ttl time.Duration, now time.Time) (string
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
 		Ver: u.TokenVersion,
+		Key: keyID,
 	}
 	t := jwt.NewWithClaims(signingMethod, c)
 	t.Header["kid"] = kid

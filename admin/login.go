@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +35,19 @@ var dummyHash = sync.OnceValue(func() string {
 // and client address, counted when they start (so concurrent guesses
 // cannot exceed the limit) and refunded on success; a user's name and id
 // share one count.
+//
+// A password that starts with KeyPrefix is an API key (LoginWithKey); no
+// person's password does (validatePassword).
 func (s *Service) Login(ctx context.Context, username, password, client string) (Token, error) {
+	if strings.HasPrefix(password, KeyPrefix) {
+		return s.LoginWithKey(ctx, username, password, client)
+	}
+	tok, err := s.login(ctx, username, password, client)
+	s.auth.metrics.count(kindLogin, err == nil)
+	return tok, err
+}
+
+func (s *Service) login(ctx context.Context, username, password, client string) (Token, error) {
 	now := s.now()
 	if id := s.dir.get(username); id != nil {
 		username = id.name // no username looks like an id (validateUsername)
@@ -95,7 +108,7 @@ func (s *Service) Login(ctx context.Context, username, password, client string) 
 	s.clients.refund(client)
 	s.verifiedPerUser.fail(username, now) // counts a verified password
 	s.auditLogin(ctx, username, client, "success")
-	tok, exp, err := s.keys.issue(u, s.cfg.TokenTTL, now)
+	tok, exp, err := s.keys.issue(u, "", s.cfg.TokenTTL, now)
 	if err != nil {
 		return Token{}, err
 	}
@@ -117,7 +130,7 @@ func (s *Service) IssueToken(ctx context.Context, username string) (Token, error
 		return Token{}, err
 	}
 	now := s.now()
-	tok, exp, err := s.keys.issue(u, s.cfg.TokenTTL, now)
+	tok, exp, err := s.keys.issue(u, "", s.cfg.TokenTTL, now)
 	if err != nil {
 		return Token{}, err
 	}

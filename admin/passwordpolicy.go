@@ -52,6 +52,9 @@ func validatePassword(field, pw, username string) error {
 		return fieldErr(field, "must not be the username")
 	case passwordCore(lower) == "gatehouse":
 		return fieldErr(field, "must not be the service's name")
+	case strings.HasPrefix(pw, KeyPrefix):
+		// A login whose password starts so is an API key trade.
+		return fieldErr(field, "must not start with %q, the prefix of API keys", KeyPrefix)
 	}
 	return nil
 }

@@ -48,10 +48,12 @@ type changeRecord struct {
 	Del   [][]string `json:"del,omitempty"`   // policy lines removed
 	Users []string   `json:"users,omitempty"` // ids of users changed or deleted: re-read them
 	Keys  bool       `json:"keys,omitempty"`  // the signing keys changed
+	// APIKeys are the ids of API keys changed or deleted: re-read them.
+	APIKeys []string `json:"api_keys,omitempty"`
 }
 
 func (r *changeRecord) empty() bool {
-	return len(r.Add) == 0 && len(r.Del) == 0 && len(r.Users) == 0 && !r.Keys
+	return len(r.Add) == 0 && len(r.Del) == 0 && len(r.Users) == 0 && !r.Keys && len(r.APIKeys) == 0
 }
 
 func encodeLines(ls []policy.Line) [][]string {
@@ -92,6 +94,20 @@ func (t *tx) userChanged(u *store.User) {
 func (t *tx) userDeleted(id string) {
 	t.rec.Users = append(t.rec.Users, id)
 	t.OnCommit(func() { t.s.dir.remove(id) })
+}
+
+// apiKeyChanged records that k was written; every replica's key
+// directory gets it after the commit.
+func (t *tx) apiKeyChanged(k *store.APIKey) {
+	t.rec.APIKeys = append(t.rec.APIKeys, k.ID)
+	cp := *k
+	t.OnCommit(func() { t.s.apiKeys.put(&cp) })
+}
+
+// apiKeyDeleted records that an API key is gone.
+func (t *tx) apiKeyDeleted(id string) {
+	t.rec.APIKeys = append(t.rec.APIKeys, id)
+	t.OnCommit(func() { t.s.apiKeys.remove(id) })
 }
 
 // update runs fn as one change (see the comment at the top of this file).
@@ -166,20 +182,35 @@ func (s *Service) applyRecord(ctx context.Context, c *policy.Change, r store.Cha
 	if r.ID <= s.rereadAfter {
 		return nil // the directory was loaded after this record (initialLoad)
 	}
-	for _, id := range rec.Users {
-		var u store.User
-		err := c.DB().WithContext(ctx).Select("id", "username", "email", "active", "token_version").Where("id = ?", id).Take(&u).Error
-		switch {
-		case errors.Is(err, gorm.ErrRecordNotFound):
-			s.dir.remove(id)
-		case err != nil:
-			return err
-		default:
-			s.dir.put(&u)
-		}
+	db := c.DB().WithContext(ctx)
+	// A new session: each row's query starts from the selection alone.
+	users := db.Select(directoryColumns).Session(&gorm.Session{})
+	if err := reread(users, rec.Users, s.dir.put, s.dir.remove); err != nil {
+		return err
+	}
+	if err := reread(db, rec.APIKeys, s.apiKeys.put, s.apiKeys.remove); err != nil {
+		return err
 	}
 	if rec.Keys {
 		return s.keys.load(ctx, c.DB())
+	}
+	return nil
+}
+
+// reread reads the rows of the ids a change record names through db and
+// puts each in memory, or removes those that are gone.
+func reread[T any](db *gorm.DB, ids []string, put func(*T), remove func(string)) error {
+	for _, id := range ids {
+		var row T
+		err := db.Where("id = ?", id).Take(&row).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			remove(id)
+		case err != nil:
+			return err
+		default:
+			put(&row)
+		}
 	}
 	return nil
 }
@@ -192,6 +223,7 @@ func (s *Service) applyRecord(ctx context.Context, c *policy.Change, r store.Cha
 func (s *Service) initialLoad(ctx context.Context) error {
 	return s.eng.Exclusive(ctx, func(c *policy.Change) error {
 		var users []store.User
+		var apiKeys []store.APIKey
 		err := s.snapshot(ctx, func(db *gorm.DB) error {
 			var err error
 			if err = db.Model(&store.Change{}).Select("COALESCE(MAX(id), 0)").Scan(&s.rereadAfter).Error; err != nil {
@@ -200,12 +232,16 @@ func (s *Service) initialLoad(ctx context.Context) error {
 			if users, err = loadUsers(ctx, db); err != nil {
 				return err
 			}
+			if err = db.WithContext(ctx).Find(&apiKeys).Error; err != nil {
+				return err
+			}
 			return s.keys.load(ctx, db)
 		})
 		if err != nil {
 			return err
 		}
 		s.dir.replaceAll(users)
+		s.apiKeys.replaceAll(apiKeys)
 		s.applied = 0
 		return s.catchUp(ctx, c)
 	})
@@ -244,6 +280,10 @@ func (s *Service) Reload(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			var apiKeys []store.APIKey
+			if err := db.WithContext(ctx).Find(&apiKeys).Error; err != nil {
+				return err
+			}
 			if err := s.keys.load(ctx, db); err != nil {
 				return err
 			}
@@ -251,6 +291,7 @@ func (s *Service) Reload(ctx context.Context) error {
 				return err
 			}
 			s.dir.replaceAll(users)
+			s.apiKeys.replaceAll(apiKeys)
 			s.applied = maxID
 			return nil
 		})
@@ -259,7 +300,7 @@ func (s *Service) Reload(ctx context.Context) error {
 
 func loadUsers(ctx context.Context, db *gorm.DB) ([]store.User, error) {
 	var all, batch []store.User
-	err := db.WithContext(ctx).Select("id", "username", "email", "active", "token_version").
+	err := db.WithContext(ctx).Select(directoryColumns).
 		FindInBatches(&batch, 10000, func(*gorm.DB, int) error {
 			all = append(all, batch...)
 			return nil
@@ -322,7 +363,8 @@ func (s *Service) Replication() Replication {
 
 // Run keeps this replica in step until ctx ends: on PostgreSQL it listens
 // for changes (reconnecting with backoff); everywhere it reloads fully every
-// reloadEvery and prunes old change records. It returns once ctx has ended
+// reloadEvery, prunes old change records and writes the API keys' last
+// uses (flushLastUsed), once more when ctx ends. It returns once ctx has ended
 // and the listener has stopped too, so that nothing it started uses the
 // store after it returns.
 func (s *Service) Run(ctx context.Context, listenDSN string, reloadEvery time.Duration) {
@@ -338,10 +380,22 @@ func (s *Service) Run(ctx context.Context, listenDSN string, reloadEvery time.Du
 	defer reload.Stop()
 	prune := time.NewTicker(10 * time.Minute)
 	defer prune.Stop()
+	lastUsed := time.NewTicker(s.lastUsedEvery)
+	defer lastUsed.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			// The uses seen since the last flush, before the store closes.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := s.flushLastUsed(fctx); err != nil {
+				s.log.Warn("API keys: writing last uses failed", "error", err)
+			}
 			return
+		case <-lastUsed.C:
+			if err := s.flushLastUsed(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("API keys: writing last uses failed", "error", err)
+			}
 		case <-reload.C:
 			if err := s.Reload(ctx); err != nil {
 				if ctx.Err() != nil {

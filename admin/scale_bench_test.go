@@ -70,7 +70,7 @@ func BenchmarkDecisionScale(b *testing.B) {
 				for i := range toks {
 					j := rng.IntN(users)
 					u := &store.User{ID: storetest.SeedUserID(j), TokenVersion: 1}
-					if toks[i], _, err = s.keys.issue(u, time.Hour, now); err != nil {
+					if toks[i], _, err = s.keys.issue(u, "", time.Hour, now); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -53,6 +53,11 @@ type Service struct {
 	auth *Authenticator
 	now  func() time.Time
 
+	// apiKeys holds every API key (by hash and id) that authentication
+	// reads; lastUsedEvery is how often their last uses are written.
+	apiKeys       *keyDirectory
+	lastUsedEvery time.Duration
+
 	// applied is the id of the last change record in force here; it is
 	// guarded by the engine's serialization of changes (Update, Exclusive).
 	applied uint64
@@ -90,10 +95,13 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	s := &Service{
 		db: db, eng: eng, log: log, cfg: cfg,
 		dir:     newDirectory(eng),
+		apiKeys: newKeyDirectory(),
 		now:     time.Now,
-		logins:  newLimiter(10, 5*time.Minute, 1<<16),
-		clients: newLimiter(100, 5*time.Minute, 1<<16),
-		invites: newLimiter(20, 5*time.Minute, 1<<16),
+		// At most one write per key and minute, on every replica.
+		lastUsedEvery: time.Minute,
+		logins:        newLimiter(10, 5*time.Minute, 1<<16),
+		clients:       newLimiter(100, 5*time.Minute, 1<<16),
+		invites:       newLimiter(20, 5*time.Minute, 1<<16),
 		// A user logs in a few times a minute at most; a client address
 		// can be a whole office.
 		verifiedPerUser: newLimiter(20, time.Minute, 1<<16),
@@ -107,7 +115,10 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	s.keys = keys
-	s.auth = &Authenticator{keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now}
+	s.auth = &Authenticator{
+		keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now,
+		apiKeys: s.apiKeys, metrics: newAuthMetrics(), keyRefused: s.auditKeyRefused,
+	}
 	eng.SetSelfResolver(s.dir.idOf)
 	if err := s.validateDefaultRole(); err != nil {
 		return nil, err
@@ -136,12 +147,16 @@ func (s *Service) setClock(now func() time.Time) {
 	s.auth.now = now
 }
 
-// Authenticator returns the authenticator of bearer tokens.
+// Authenticator returns the authenticator of bearer tokens, API keys and
+// Basic credentials.
 func (s *Service) Authenticator() *Authenticator { return s.auth }
 
 // HasPermission reports whether id reaches the permission perm, directly
 // or through its roles, under the policy in force.
 func (s *Service) HasPermission(id *Identity, perm string) bool {
+	if id.key != nil && !id.key.reaches(s.eng, perm) {
+		return false // a narrowed key: its roles must reach perm too
+	}
 	return s.eng.Reaches(id.Subject(), perm)
 }
 
@@ -216,15 +231,17 @@ func (s *Service) bootstrap(ctx context.Context) error {
 }
 
 // activeAdmin reports whether holders (subjects that reach the admin role,
-// directly or through other roles) include an active user other than the
-// one named except.
+// directly or through other roles) include an active person (not a
+// service account) other than the one named except.
 func (s *Service) activeAdmin(holders []string, except string) bool {
 	for _, sub := range holders {
 		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
 		if !ok || name == except {
 			continue
 		}
-		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active {
+		// A service account does not count: a person must be able to
+		// sign in and administer.
+		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active && !id.serviceAccount {
 			return true
 		}
 	}

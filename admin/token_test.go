@@ -111,7 +111,7 @@ func newTokenFixtureTTL(tb testing.TB, ttl time.Duration) *tokenFixture {
 // fixture whose TTL is that long accepts it.
 func (f *tokenFixture) fixedToken(tb testing.TB, id string, ver int64) string {
 	tb.Helper()
-	tok, _, err := f.svc.keys.issue(&store.User{ID: id, TokenVersion: ver}, 100*365*24*time.Hour,
+	tok, _, err := f.svc.keys.issue(&store.User{ID: id, TokenVersion: ver}, "", 100*365*24*time.Hour,
 		time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		tb.Fatal(err)

@@ -24,7 +24,8 @@ type verifiedToken struct {
 	token  string // the token itself, to rule out hash collisions
 	userID string
 	ver    int64
-	exp    int64 // unix seconds
+	exp    int64  // unix seconds
+	keyID  string // the API key the token was traded for, or ""
 	// id is the user's identity when last looked up; it is looked up again
 	// once a change supersedes it, which spares a directory lookup per use.
 	id atomic.Pointer[Identity]

@@ -184,18 +184,11 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 	if err := validateFullName(in.FullName); err != nil {
 		return nil, nil, err
 	}
-	roles := []string{}
-	if in.Roles == nil {
-		if s.cfg.DefaultRole != "" {
-			roles = []string{s.cfg.DefaultRole}
-		}
-	} else {
-		roles = *in.Roles
-	}
+	roles := s.rolesOrDefault(in.Roles)
 	now := s.now().UTC()
 	u := &store.User{
 		ID: uuid.NewString(), FullName: in.FullName, EmailVerified: in.Email != "", // set by an admin
-		TokenVersion: 1, CreatedAt: now, UpdatedAt: now,
+		TokenVersion: 1, Kind: store.KindUser, CreatedAt: now, UpdatedAt: now,
 	}
 	u.SetIdentity(in.Username, in.Email)
 	if in.Password != "" {
@@ -208,6 +201,17 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		}
 		u.PasswordHash, u.Active = h, true
 	}
+	inv, err := s.insertUser(ctx, u, roles, in.ReuseName, "user.create")
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, inv, nil
+}
+
+// insertUser stores a new user (a person or a service account) with its
+// roles, audited as action. A person created inactive gets an invitation,
+// which it returns.
+func (s *Service) insertUser(ctx context.Context, u *store.User, roles []string, reuseName bool, action string) (*Invitation, error) {
 	var inv *Invitation
 	err := s.update(ctx, func(c *tx) error {
 		for _, r := range roles {
@@ -217,17 +221,17 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 				return fieldErr("roles", "unknown role %q", r)
 			}
 		}
-		if err := s.claimIdentity(c, u, in.ReuseName); err != nil {
+		if err := s.claimIdentity(c, u, reuseName); err != nil {
 			return err
 		}
 		if err := c.DB().Create(u).Error; err != nil {
 			return dbErr(err, "user "+quote(u.Username))
 		}
-		c.auditChange(ctx, "user.create", u.Username, "", policy.UserSubject(u.Username))
+		c.auditChange(ctx, action, u.Username, "", policy.UserSubject(u.Username))
 		for _, r := range roles {
 			c.Add("g", policy.UserSubject(u.Username), r)
 		}
-		if !u.Active {
+		if !u.Active && u.Kind != store.KindServiceAccount {
 			var err error
 			if inv, err = s.newInvitation(c.DB(), u.ID); err != nil {
 				return err
@@ -236,16 +240,26 @@ func (s *Service) createUser(ctx context.Context, in CreateUser) (*store.User, *
 		c.userChanged(u)
 		return nil
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, inv, nil
+	return inv, err
 }
 
-// ListUsers returns every user, by name.
+// rolesOrDefault returns the roles asked for, or the default role when
+// none were (nil).
+func (s *Service) rolesOrDefault(roles *[]string) []string {
+	switch {
+	case roles != nil:
+		return *roles
+	case s.cfg.DefaultRole != "":
+		return []string{s.cfg.DefaultRole}
+	}
+	return []string{}
+}
+
+// ListUsers returns every person (service accounts are listed by
+// ListServiceAccounts), by name.
 func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 	var rows []store.User
-	if err := s.db.WithContext(ctx).Order("username").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("kind <> ?", store.KindServiceAccount).Order("username").Find(&rows).Error; err != nil {
 		return nil, dbErr(err, "users")
 	}
 	out := make([]User, len(rows))
@@ -255,9 +269,10 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// GetUser returns a user by name or id.
+// GetUser returns a person by name or id; a service account is not found
+// here.
 func (s *Service) GetUser(ctx context.Context, ref string) (User, error) {
-	u, err := s.findUser(s.db.WithContext(ctx), ref)
+	u, err := s.findPerson(s.db.WithContext(ctx), ref)
 	if err != nil {
 		return User{}, err
 	}
@@ -279,6 +294,16 @@ func (s *Service) findUser(db *gorm.DB, ref string) (*store.User, error) {
 	return &u, nil
 }
 
+// findPerson is findUser for the users API: a service account is not
+// found there, with a pointer to where it is.
+func (s *Service) findPerson(db *gorm.DB, ref string) (*store.User, error) {
+	u, err := s.findUser(db, ref)
+	if err == nil && u.Kind == store.KindServiceAccount {
+		return nil, notFoundf("%s is a service account: use gatehouse service-account (/gatehouse/v1/service-accounts)", quote(u.Username))
+	}
+	return u, err
+}
+
 func quote(s string) string {
 	if len(s) > 80 {
 		s = s[:80] + "…"
@@ -296,6 +321,9 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 		if err != nil {
 			return User{}, err
 		}
+		if u.Kind == store.KindServiceAccount {
+			return User{}, fieldErr("password", "%s is a service account: it has no password; it authenticates with API keys", quote(u.Username))
+		}
 		if in.Username != nil {
 			if err := validatePassword("password", *in.Password, *in.Username); err != nil {
 				return User{}, err
@@ -306,7 +334,7 @@ func (s *Service) UpdateUser(ctx context.Context, actorID, ref string, in Update
 		}
 	}
 	err := s.update(ctx, func(c *tx) error {
-		u, err := s.findUser(c.DB(), ref)
+		u, err := s.findPerson(c.DB(), ref)
 		if err != nil {
 			return err
 		}
@@ -388,45 +416,55 @@ func (s *Service) saveUser(c *tx, u *store.User) error {
 // DeleteUser deletes a user and every assignment of it.
 func (s *Service) DeleteUser(ctx context.Context, actorID, ref string) error {
 	return s.update(ctx, func(c *tx) error {
-		u, err := s.findUser(c.DB(), ref)
+		u, err := s.findPerson(c.DB(), ref)
 		if err != nil {
 			return err
 		}
 		if u.ID == actorID {
 			return conflictf("you cannot delete yourself")
 		}
-		sub := policy.UserSubject(u.Username)
-		if ls := c.FileLines(sub); len(ls) > 0 {
-			return conflictf("user %q is named in %s; remove it there first", u.Username, ls[0].Origin())
-		}
 		if err := s.guardAdmins(c, u); err != nil {
 			return err
 		}
-		c.auditChange(ctx, "user.delete", u.Username, sub, "")
-		c.RemoveSubject(sub)
-		if err := s.release(c, store.IdentityKey(u.Username), u.Username, u.ID); err != nil {
+		return s.removeUser(ctx, c, u, "user.delete")
+	})
+}
+
+// removeUser deletes u (a person or a service account), its assignments
+// and invitation in c, audited as action; its name and email stay
+// reserved (Config.NameReservation).
+func (s *Service) removeUser(ctx context.Context, c *tx, u *store.User, action string) error {
+	sub := policy.UserSubject(u.Username)
+	if ls := c.FileLines(sub); len(ls) > 0 {
+		return conflictf("user %q is named in %s; remove it there first", u.Username, ls[0].Origin())
+	}
+	c.auditChange(ctx, action, u.Username, sub, "")
+	c.RemoveSubject(sub)
+	if err := s.release(c, store.IdentityKey(u.Username), u.Username, u.ID); err != nil {
+		return err
+	}
+	if u.Email != "" {
+		if err := s.release(c, emailKey(u.Email), u.Email, u.ID); err != nil {
 			return err
 		}
-		if u.Email != "" {
-			if err := s.release(c, emailKey(u.Email), u.Email, u.ID); err != nil {
-				return err
-			}
-		}
-		if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
-			return dbErr(err, "invitation")
-		}
-		if err := c.DB().Delete(u).Error; err != nil {
-			return dbErr(err, "user "+quote(u.Username))
-		}
-		c.userDeleted(u.ID)
-		return nil
-	})
+	}
+	if err := c.DB().Where("user_id = ?", u.ID).Delete(&store.Invitation{}).Error; err != nil {
+		return dbErr(err, "invitation")
+	}
+	if err := c.DB().Delete(u).Error; err != nil {
+		return dbErr(err, "user "+quote(u.Username))
+	}
+	c.userDeleted(u.ID)
+	return nil
 }
 
 // guardAdmins refuses a change that would leave no active user holding the
 // admin role, when u is about to stop counting (deleted, deactivated or
 // losing the role in c).
 func (s *Service) guardAdmins(c *tx, u *store.User) error {
+	if u.Kind == store.KindServiceAccount {
+		return nil // service accounts never count as the admins kept
+	}
 	if !s.eng.Reaches(policy.UserSubject(u.Username), policy.RoleAdmin) {
 		return nil
 	}
@@ -438,7 +476,11 @@ func (s *Service) guardAdmins(c *tx, u *store.User) error {
 
 // Me returns the caller's own user.
 func (s *Service) Me(ctx context.Context, id *Identity) (User, error) {
-	return s.GetUser(ctx, id.UserID())
+	u, err := s.findUser(s.db.WithContext(ctx), id.UserID())
+	if err != nil {
+		return User{}, err
+	}
+	return s.view(u), nil
 }
 
 // UpdateMe changes the caller's own profile or password. Renaming

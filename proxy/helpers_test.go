@@ -46,11 +46,21 @@ var (
 	bob   = newTestUser("u-bob", "bob", "", "") // no email, no roles
 )
 
+// aliceBasic is the Basic credential the fake authenticator takes for
+// alice: base64("alice:alice-key").
+const aliceBasic = "YWxpY2U6YWxpY2Uta2V5"
+
 // testTokens is the fake authenticator's view: "boom" cannot be checked,
 // anything else unknown is a bad token.
 func testAuthenticator() AuthenticatorFunc {
-	return func(token string) (Principal, error) {
-		switch token {
+	return func(c Credential) (Principal, error) {
+		if c.Scheme == SchemeBasic && c.Value == aliceBasic {
+			return alice, nil
+		}
+		if c.Scheme != SchemeBearer {
+			return nil, nil
+		}
+		switch c.Value {
 		case "alice-token":
 			return alice, nil
 		case "bob-token":

@@ -38,11 +38,34 @@ type IdentityHeaders struct {
 	Groups        []string // X-Forwarded-Groups: the roles, comma-separated
 }
 
-// Authenticator turns a bearer token into a principal. It returns a nil
-// Principal and a nil error for a token that is not valid; an error means
-// the token could not be checked, and the request fails closed (503).
+// Authenticator turns a request's credential into a principal. It returns
+// a nil Principal and a nil error for a credential that is not valid; an
+// error means the credential could not be checked, and the request fails
+// closed (503).
 type Authenticator interface {
-	Authenticate(token string) (Principal, error)
+	Authenticate(c Credential) (Principal, error)
+}
+
+// Scheme is the scheme of an Authorization header.
+type Scheme uint8
+
+// Schemes of credentials. SchemeOther is any other scheme, or a header
+// without a credential: always a bad credential.
+const (
+	SchemeOther Scheme = iota
+	SchemeBearer
+	SchemeBasic
+)
+
+// Credential is what a request's Authorization header presents. It is
+// passed by value and refers to the header's own string, so reading it
+// allocates nothing.
+type Credential struct {
+	Scheme Scheme
+	// Value is the bearer token, or for Basic the base64 of
+	// "name:password" as sent (the control plane decodes it); "" for
+	// SchemeOther.
+	Value string
 }
 
 // Decision is an authorization outcome.
@@ -60,10 +83,10 @@ type Authorizer interface {
 }
 
 // AuthenticatorFunc adapts a function to Authenticator.
-type AuthenticatorFunc func(token string) (Principal, error)
+type AuthenticatorFunc func(c Credential) (Principal, error)
 
 // Authenticate calls f.
-func (f AuthenticatorFunc) Authenticate(token string) (Principal, error) { return f(token) }
+func (f AuthenticatorFunc) Authenticate(c Credential) (Principal, error) { return f(c) }
 
 // AuthorizerFunc adapts a function to Authorizer.
 type AuthorizerFunc func(p Principal, method, path string) (Decision, error)
@@ -293,10 +316,10 @@ func sentPath(u *url.URL) string {
 // decide authenticates and authorizes. A non-zero status means refuse.
 func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int, error) {
 	var p Principal
-	tok, hasToken := BearerToken(r.Header)
-	if hasToken {
+	cred, sent := RequestCredential(r.Header)
+	if sent {
 		var err error
-		if p, err = h.authn.Authenticate(tok); err != nil {
+		if p, err = h.authn.Authenticate(cred); err != nil {
 			return nil, Decision{}, http.StatusServiceUnavailable, err
 		}
 		if p == nil {
@@ -369,15 +392,35 @@ func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
 // no token, gives "" and true: a bad credential. Callers refuse requests
 // with more than one Authorization header first.
 func BearerToken(h http.Header) (token string, sent bool) {
+	c, sent := RequestCredential(h)
+	if c.Scheme != SchemeBearer {
+		return "", sent
+	}
+	return c.Value, true
+}
+
+// RequestCredential returns the credential of the (first) Authorization
+// header and whether the header was sent at all: a bearer token, HTTP
+// Basic credentials (still encoded), or SchemeOther for another scheme or
+// a header without a credential. Callers refuse requests with more than
+// one Authorization header first.
+func RequestCredential(h http.Header) (Credential, bool) {
 	vs := h["Authorization"]
 	if len(vs) == 0 {
-		return "", false
+		return Credential{}, false
 	}
 	v := vs[0]
-	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-		return strings.TrimSpace(v[7:]), true
+	switch {
+	case len(v) > 7 && strings.EqualFold(v[:7], "bearer "):
+		if tok := strings.TrimSpace(v[7:]); tok != "" {
+			return Credential{Scheme: SchemeBearer, Value: tok}, true
+		}
+	case len(v) > 6 && strings.EqualFold(v[:6], "basic "):
+		if enc := strings.TrimSpace(v[6:]); enc != "" {
+			return Credential{Scheme: SchemeBasic, Value: enc}, true
+		}
 	}
-	return "", true
+	return Credential{}, true
 }
 
 var (

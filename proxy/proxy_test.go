@@ -58,8 +58,14 @@ func TestRefusals(t *testing.T) {
 			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse"`, wantDecisions: true},
 		{name: "bad token", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Bearer forged"},
 			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse", error="invalid_token"`},
-		{name: "other scheme", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Basic YWxpY2U6eA=="},
+		{name: "other scheme", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Digest username=alice"},
 			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse", error="invalid_token"`},
+		{name: "bad basic credentials", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Basic YWxpY2U6eA=="},
+			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse", error="invalid_token"`},
+		{name: "basic without credentials", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Basic "},
+			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse", error="invalid_token"`},
+		{name: "basic and bearer", method: "GET", target: "/api/v1/pipelines",
+			headers: []string{"Authorization: Basic " + aliceBasic, "Authorization: Bearer bob-token"}, status: 400, code: "bad_request"},
 		{name: "bearer without token", method: "GET", target: "/api/v1/pipelines", headers: []string{"Authorization: Bearer"},
 			status: 401, code: "unauthenticated", authenticate: `Bearer realm="gatehouse", error="invalid_token"`},
 		{name: "bad token on a public path", method: "GET", target: "/public", headers: []string{"Authorization: Bearer forged"},
@@ -335,6 +341,28 @@ func TestForwardToken(t *testing.T) {
 		got := e.Header.Values("Authorization")
 		switch {
 		case forward && !slices.Equal(got, []string{"Bearer alice-token"}):
+			t.Errorf("ForwardToken: upstream got Authorization %q, want the caller's", got)
+		case !forward && len(got) != 0:
+			t.Errorf("upstream got Authorization %q, want none", got)
+		}
+	}
+}
+
+// TestBasicCredentials: accepted Basic credentials (an API key, for
+// clients that speak only Basic) identify the caller as a token does and
+// are not forwarded, unless ForwardToken.
+func TestBasicCredentials(t *testing.T) {
+	up := testkit.NewUpstream(t)
+	for _, forward := range []bool{false, true} {
+		g := newGatehouse(t, up.URL, func(c *Config) { c.ForwardToken = forward })
+		res, body := send(t, g.addr(), "GET", "/ok", "Authorization: Basic "+aliceBasic)
+		e := decodeEcho(t, res, body)
+		if u := e.Header.Get("X-Forwarded-User"); u != "alice" {
+			t.Errorf("X-Forwarded-User %q, want alice", u)
+		}
+		got := e.Header.Values("Authorization")
+		switch {
+		case forward && !slices.Equal(got, []string{"Basic " + aliceBasic}):
 			t.Errorf("ForwardToken: upstream got Authorization %q, want the caller's", got)
 		case !forward && len(got) != 0:
 			t.Errorf("upstream got Authorization %q, want none", got)

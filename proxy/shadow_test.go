@@ -39,8 +39,8 @@ func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *
 	var logs bytes.Buffer
 	h, err := New(Config{
 		Upstream: u,
-		Authenticator: AuthenticatorFunc(func(tok string) (Principal, error) {
-			if tok == "good" {
+		Authenticator: AuthenticatorFunc(func(c Credential) (Principal, error) {
+			if c.Value == "good" {
 				return shadowUser{}, nil
 			}
 			return nil, nil

@@ -145,6 +145,7 @@ func (a *API) mount(r gin.IRouter) {
 	v.DELETE("/role-assignments", write, a.revoke)
 	v.POST("/check", read, a.check)
 	v.POST("/signing-keys", write, a.rotateKey)
+	a.mountServiceAccounts(v, read, write)
 }
 
 // withRequest gives the request an id (echoed in the response) and puts who

@@ -120,8 +120,9 @@ func (f *apiFixture) token(t *testing.T, user string) string {
 	return tok.AccessToken
 }
 
-// call sends a request and decodes the error shape when there is one.
-func (f *apiFixture) call(t *testing.T, method, path, token string, body io.Reader, hdr ...string) (*http.Response, string, string) {
+// request sends a JSON request with a bearer token (when not "") and the
+// headers given (name, value, …), and returns the answer and its body.
+func (f *apiFixture) request(t *testing.T, method, path, token string, body io.Reader, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, f.base+path, body)
 	if token != "" {
@@ -137,6 +138,13 @@ func (f *apiFixture) call(t *testing.T, method, path, token string, body io.Read
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+// call sends a request and decodes the error shape when there is one.
+func (f *apiFixture) call(t *testing.T, method, path, token string, body io.Reader, hdr ...string) (*http.Response, string, string) {
+	t.Helper()
+	res, b := f.request(t, method, path, token, body, hdr...)
 	var e struct {
 		Error struct{ Code, Message string }
 	}

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,6 +16,11 @@ import (
 // loginForm is an OAuth2 password grant (RFC 6749, section 4.3): username
 // (a name or a user id) and password; grant_type, when sent, must be
 // "password"; scope, client_id and client_secret are accepted and ignored.
+//
+// An API key is traded for a token the same way, with the key as the
+// password and the username optional (the account's name when sent).
+// ZenML's clients (0.47 and later) trade ZENML_STORE_API_KEY so: a form
+// of grant_type "zenml-api-key" and password, without a username.
 type loginForm struct {
 	Username     string `json:"username"`
 	Password     string `json:"password"`
@@ -23,6 +29,9 @@ type loginForm struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 }
+
+// grantAPIKey is the grant type of ZenML's clients trading an API key.
+const grantAPIKey = "zenml-api-key"
 
 // login is POST /gatehouse/v1/login: a form or a JSON object.
 func (a *API) login(c *gin.Context) { a.issueToken(c, true) }
@@ -39,7 +48,11 @@ func (a *API) issueToken(c *gin.Context, jsonAllowed bool) {
 		a.fail(c, err)
 		return
 	}
-	tok, err := a.svc.Login(c.Request.Context(), in.Username, in.Password, a.clientAddr(c))
+	login := a.svc.Login
+	if in.GrantType == grantAPIKey {
+		login = a.svc.LoginWithKey
+	}
+	tok, err := login(c.Request.Context(), in.Username, in.Password, a.clientAddr(c))
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -79,10 +92,11 @@ func readLogin(c *gin.Context, jsonAllowed bool) (loginForm, error) {
 	default:
 		return in, fmt.Errorf("%w: send the credentials as an application/x-www-form-urlencoded form (username, password), as for OAuth2's password grant", admin.ErrInvalid)
 	}
+	keyTrade := in.GrantType == grantAPIKey || strings.HasPrefix(in.Password, admin.KeyPrefix)
 	switch {
-	case in.GrantType != "" && in.GrantType != "password":
-		return in, fieldErr("grant_type", "only the password grant is supported")
-	case in.Username == "":
+	case in.GrantType != "" && in.GrantType != "password" && in.GrantType != grantAPIKey:
+		return in, fieldErr("grant_type", "only the password grant is supported (and %s, an API key as the password)", grantAPIKey)
+	case in.Username == "" && !keyTrade:
 		return in, fieldErr("username", "is required")
 	case in.Password == "":
 		return in, fieldErr("password", "is required")

@@ -1,6 +1,7 @@
-// Package store opens Gatehouse's database and defines its tables: users,
-// roles, signing keys and invitations. Policy lines live beside them in
-// gorm-adapter's casbin_rule table, owned by package policy.
+// Package store opens Gatehouse's database and defines its tables: users
+// (people and service accounts), roles, signing keys, invitations and API
+// keys. Policy lines live beside them in gorm-adapter's casbin_rule table,
+// owned by package policy.
 package store
 
 import (
@@ -43,8 +44,49 @@ type User struct {
 	// TokenVersion is carried in every token; bumping it (password change,
 	// deactivation) ends every token issued before.
 	TokenVersion int64 `gorm:"not null;default:1"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Kind is KindUser for a person, KindServiceAccount for a machine
+	// identity: it has no password and no invitation, and authenticates
+	// with API keys.
+	Kind string `gorm:"size:32;not null;default:user"`
+	// Description says what a service account is for.
+	Description string `gorm:"size:256"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Kinds of users.
+const (
+	KindUser           = "user"
+	KindServiceAccount = "service_account"
+)
+
+// APIKey is a service account's API key. Only the SHA-256 of the key is
+// stored: keys are 256 random bits, so a fast hash is safe, and the
+// store never holds one in clear.
+type APIKey struct {
+	ID     string `gorm:"primaryKey;size:36"`
+	UserID string `gorm:"size:36;not null;uniqueIndex:idx_api_keys_user_name"`
+	// Name is unique per account. A key kept by a rotation with a
+	// retention window is renamed (RetiredName) to free the name.
+	Name string `gorm:"size:100;not null;uniqueIndex:idx_api_keys_user_name"`
+	// Hash is the hex SHA-256 of the whole key.
+	Hash string `gorm:"size:64;not null;uniqueIndex"`
+	// Prefix is the key's first characters, to recognize it in lists and
+	// logs.
+	Prefix string `gorm:"size:16;not null"`
+	// Roles narrow the account's roles (comma-separated); empty means all
+	// of the account's.
+	Roles  string `gorm:"size:1024;not null;default:''"`
+	Active bool   `gorm:"not null"`
+	// Lifetime is the lifetime the key was created with, in seconds (0:
+	// none); a rotation gives the new key the same.
+	Lifetime int64 `gorm:"not null;default:0"`
+	// ExpiresAt is nil for a key that does not expire.
+	ExpiresAt *time.Time
+	// RetainedUntil is set on an old key kept valid by a rotation.
+	RetainedUntil *time.Time
+	CreatedAt     time.Time
+	LastUsedAt    *time.Time
 }
 
 // Role is a role created through the API. Its permissions are g lines.
@@ -92,7 +134,7 @@ type Change struct {
 }
 
 // Tables lists every table the store owns, for migrations.
-var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &ReleasedName{}, &Change{}}
+var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &ReleasedName{}, &Change{}, &APIKey{}}
 
 // Pool configures the connection pool of a PostgreSQL store.
 type Pool struct {

@@ -160,3 +160,57 @@ func yesNo(b bool) string {
 }
 
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// show is the body of a client command that prints one API answer: it
+// connects, calls the API, names the flag behind a refused field (fields:
+// flagNamed), and prints the answer as the server sent it with -o json or
+// yaml, or with table.
+func show[T any](a *app, o *clientOptions, fields map[string]string, call func(*client.Client) (client.Result[T], error), table func(T) error) error {
+	c, err := a.connect(o)
+	if err != nil {
+		return err
+	}
+	res, err := call(c)
+	if err != nil {
+		return o.apiError(flagNamed(err, fields))
+	}
+	if o.output != "table" {
+		return printAs(a.stdout, o.output, res.Body)
+	}
+	return table(res.Value)
+}
+
+// remove is the body of a client command that deletes something: it
+// connects, calls the API and says what it did (nothing with -o json or
+// yaml, whose readers read the exit code).
+func (a *app) remove(o *clientOptions, call func(*client.Client) error, done string) error {
+	c, err := a.connect(o)
+	if err != nil {
+		return err
+	}
+	if err := call(c); err != nil {
+		return o.apiError(err)
+	}
+	if o.output == "table" {
+		fmt.Fprintln(a.stdout, done)
+	}
+	return nil
+}
+
+// flagNamed rewrites an API error about a body field ("expires_in: …") to
+// name the command-line flag that set it ("--expires-in: …"), so the
+// message speaks of what the user typed.
+func flagNamed(err error, flags map[string]string) error {
+	var e *client.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	for field, flag := range flags {
+		if rest, ok := strings.CutPrefix(e.Message, field+": "); ok {
+			named := *e
+			named.Message = flag + ": " + rest
+			return &named
+		}
+	}
+	return err
+}

@@ -84,6 +84,8 @@ type docValue struct {
 
 var docValues = []docValue{
 	{re: regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`), remember: true}, // a JWT
+	{re: regexp.MustCompile(`gatehouse_[A-Za-z0-9_-]{43}`), word: true, remember: true},              // an API key
+	{re: regexp.MustCompile(`gatehouse_[A-Za-z0-9_-]{2}…`)},                                          // an API key's shown prefix
 	{re: regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), remember: true},
 	{re: regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z`)},     // a time
 	{re: regexp.MustCompile(`[A-Za-z0-9_-]{43}`), word: true, remember: true}, // an invitation token
@@ -271,6 +273,15 @@ func TestDocShellMatches(t *testing.T) {
 	if !slices.Equal([]int{len(valueSpans("key 51cd9f5f0c69f397 and x51cd9f5f0c69f397"))}, []int{1}) {
 		t.Error("a value inside a longer word was taken")
 	}
+	// An API key is one value, remembered; its shown prefix matches any.
+	s3 := &docShell{t: t, seen: map[string]string{}}
+	const pageKey, runKey = "gatehouse_9GxvVbE1pS3uTjQK4o0aXkqB7ZJmN2rLdYcHfW5eI8A", "gatehouse_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde"
+	if err := s3.match("note\n"+pageKey, "note\n"+runKey); err != nil || s3.seen[pageKey] != runKey {
+		t.Errorf("the key is not remembered (%v): %v", err, s3.seen)
+	}
+	if err := s3.match("deploy   gatehouse_9G…   active", "deploy   gatehouse_Ab…   active"); err != nil {
+		t.Errorf("a key's prefix: %v", err)
+	}
 }
 
 // docPages says where each page's console blocks run: a page that talks
@@ -284,6 +295,7 @@ var docPages = []struct {
 }{
 	{page: "docs/users.md", demo: []string{}},
 	{page: "docs/zenml.md", demo: []string{"--preset", "zenml"}},
+	{page: "docs/service-accounts.md", demo: []string{"--preset", "zenml"}},
 	{page: "docs/operations.md", demo: []string{}},
 	{page: "docs/policy.md", dir: func(t *testing.T) string {
 		work := t.TempDir()

@@ -55,6 +55,8 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"(cd deploy && go test ./...)", ".ci/run"},
 	{"zenml connect --url", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
 	{"zenml stack list", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
+	{"export ZENML_STORE_URL=", "not run: needs ZenML's client; TestAPIKeyZenMLClientLogin replays its API-key login"},
+	{"export MLFLOW_TRACKING_", "not run: needs MLflow's client; TestServiceAccountKeyCredentials sends its Basic header"},
 	{"docker build", "not run: needs Docker; TestDockerfileBuildLine runs the Dockerfile's go build line"},
 	{"docker push", "not run: needs a registry"},
 	{"cd deploy/kubernetes/base", "not run: part of kustomize edit below"},

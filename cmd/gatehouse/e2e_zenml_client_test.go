@@ -41,7 +41,11 @@ type zenmlClient struct {
 	t                  *testing.T
 	host               string // 127.0.0.1:PORT, as the Host header carries it
 	username, password string
-	sourceContext      string // "cli" for the zenml CLI, "python" for the SDK
+	// apiKey, when set, is ZENML_STORE_API_KEY: the login sends it the way
+	// later clients (0.47 on, get_or_generate_api_token) do, as the
+	// password of the "zenml-api-key" grant, with no username.
+	apiKey        string
+	sourceContext string // "cli" for the zenml CLI, "python" for the SDK
 
 	apiToken string  // _api_token
 	session  *pyConn // _session; nil is None
@@ -154,6 +158,9 @@ func (z *zenmlClient) authToken() (string, error) {
 	pc := z.dial() // requests.post: a session and connection of its own
 	defer pc.c.Close()
 	form := "username=" + url.QueryEscape(z.username) + "&password=" + url.QueryEscape(z.password)
+	if z.apiKey != "" { // data={"grant_type": ..., "password": api_key}, in that order
+		form = "grant_type=zenml-api-key&password=" + url.QueryEscape(z.apiKey)
+	}
 	headers := append(append([]string(nil), defaultHeaders...),
 		"Content-Length: "+strconv.Itoa(len(form)), "Content-Type: application/x-www-form-urlencoded")
 	v, err := handleResponse(z.roundTrip(pc, "POST", "/api/v1/login", headers, form))

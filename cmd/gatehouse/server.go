@@ -111,7 +111,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit.countAudit(reg)
-	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(c.enforce))
+	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(c.enforce), svc.Collector())
 	// Both planes name a client alike (proxy.ClientAddr) in audit lines
 	// and rate limits.
 	api := adminapi.Options{Canonicalize: proxy.Canonicalize, TrustedProxies: c.trusted}
