@@ -60,7 +60,9 @@ type apiKey struct {
 	// roles narrow the account's roles, sorted; empty: all of them.
 	roles  []string
 	active bool
-	// expires is the unix second the key stops working; 0: never.
+	// expires is the instant (unix nanoseconds) the key stops working, as
+	// precise as the store keeps it, so a key never ends before the
+	// expires_at the API shows; 0: never.
 	expires int64
 	// grants caches, per role of roles, what the role reaches under the
 	// policy in force.
@@ -86,9 +88,9 @@ type keyUse struct {
 	seen, written atomic.Int64
 }
 
-// live reports whether the key may be used at now (unix seconds).
-func (k *apiKey) live(now int64) bool {
-	return k.active && (k.expires == 0 || now < k.expires)
+// live reports whether the key may be used at now.
+func (k *apiKey) live(now time.Time) bool {
+	return k.active && (k.expires == 0 || now.UnixNano() < k.expires)
 }
 
 // identity returns the caller the key stands for, or nil when its account
@@ -161,7 +163,7 @@ func (kd *keyDirectory) put(row *store.APIKey) {
 	}
 	k.grants = make([]policy.GrantCache, len(k.roles))
 	if row.ExpiresAt != nil {
-		k.expires = row.ExpiresAt.Unix()
+		k.expires = row.ExpiresAt.UnixNano()
 	}
 	kd.mu.Lock()
 	defer kd.mu.Unlock()

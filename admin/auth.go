@@ -83,14 +83,15 @@ func (a *Authenticator) AuthenticateBasic(encoded string) (*Identity, error) {
 // unknown key takes as long as a revoked one, and the answer is the same.
 func (a *Authenticator) authenticateKey(kind string, secret, name []byte, hasName bool) (*Identity, error) {
 	sum := sha256.Sum256(secret)
-	now := a.now().Unix()
+	t := a.now()
+	now := t.Unix()
 	k := a.apiKeys.byHashOf(sum)
 	var id *Identity
 	reason := ""
 	switch {
 	case k == nil:
 		reason = "unknown key"
-	case !k.live(now):
+	case !k.live(t):
 		reason = "key deactivated or expired"
 	default:
 		if id = k.identity(a.dir); id == nil || !id.active {
@@ -133,7 +134,8 @@ func (a *Authenticator) authenticateToken(token string) (*Identity, error) {
 		v = &verifiedToken{token: token, userID: c.Subject, ver: c.Ver, exp: c.ExpiresAt.Unix(), keyID: c.Key}
 		a.cache.put(v)
 	}
-	now := a.now().Unix()
+	t := a.now()
+	now := t.Unix()
 	if now > v.exp+int64(tokenLeeway/time.Second) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthenticated)
 	}
@@ -153,7 +155,7 @@ func (a *Authenticator) authenticateToken(token string) (*Identity, error) {
 		return id, nil
 	}
 	k := a.apiKeys.get(v.keyID)
-	if k == nil || !k.live(now) || k.userID != id.id {
+	if k == nil || !k.live(t) || k.userID != id.id {
 		return nil, fmt.Errorf("%w: the token's API key is revoked or expired", ErrUnauthenticated)
 	}
 	kid := k.identity(a.dir)

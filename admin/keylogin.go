@@ -39,7 +39,7 @@ func (s *Service) LoginWithKey(ctx context.Context, username, key, client string
 	s.clients.refund(client)
 	ttl := s.cfg.TokenTTL
 	if id.key.expires != 0 {
-		ttl = min(ttl, time.Unix(id.key.expires, 0).Sub(now))
+		ttl = min(ttl, time.Unix(0, id.key.expires).Sub(now))
 	}
 	tok, exp, err := s.keys.issue(&store.User{ID: id.id, TokenVersion: id.version}, id.key.id, ttl, now)
 	if err != nil {
