@@ -170,3 +170,42 @@ func TestServiceAccountsAPI(t *testing.T) {
 		t.Errorf("delete account: %d %s", st, msg)
 	}
 }
+
+// TestNarrowedKeyOnTheAPI: a key narrowed to guest reads through the admin
+// API but may not write, though its account (admin and guest) may; so may
+// not the token it is traded for.
+func TestNarrowedKeyOnTheAPI(t *testing.T) {
+	f := newAPIFixture(t, nil, "admin-password-1")
+	root := f.token(t, "admin")
+	if st, msg := f.do(t, "POST", "/service-accounts", root, map[string]any{"name": "ops", "roles": []string{"admin", "guest"}}, nil); st != 201 {
+		t.Fatalf("create: %d %s", st, msg)
+	}
+	secret := func(name string, roles []string) string {
+		var k admin.APIKey
+		if st, msg := f.do(t, "POST", "/service-accounts/ops/api-keys", root, map[string]any{"name": name, "roles": roles}, &k); st != 201 {
+			t.Fatalf("create key %s: %d %s", name, st, msg)
+		}
+		return string(k.Key)
+	}
+	full, narrow := secret("full", nil), secret("narrow", []string{"guest"})
+	var traded admin.Token
+	if st, msg := f.do(t, "POST", "/login", "", map[string]string{"password": narrow}, &traded); st != 200 {
+		t.Fatalf("trade the narrowed key: %d %s", st, msg)
+	}
+	for _, c := range []struct {
+		who, cred, role string
+		write           int
+	}{
+		{"the account's full key", full, "made-by-full", 201},
+		{"the key narrowed to guest", narrow, "made-by-narrow", 403},
+		{"the narrowed key's traded token", traded.AccessToken, "made-by-traded", 403},
+	} {
+		if st, msg := f.do(t, "GET", "/service-accounts", c.cred, nil, nil); st != 200 {
+			t.Errorf("%s reads: %d %s", c.who, st, msg)
+		}
+		st, msg := f.do(t, "POST", "/roles", c.cred, map[string]any{"name": c.role, "permissions": []string{"read"}}, nil)
+		if st != c.write {
+			t.Errorf("%s writes: %d %s, want %d", c.who, st, msg, c.write)
+		}
+	}
+}
