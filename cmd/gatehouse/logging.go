@@ -48,7 +48,10 @@ func (h *auditHandler) countAudit(reg prometheus.Registerer) {
 	h.counts.vec = vec
 }
 
+// Handle writes the line, then counts it: whoever sees the count can read
+// the line.
 func (h *auditHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
 	if r.Level == proxy.LevelAudit && h.counts.vec != nil {
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "audit" {
@@ -58,7 +61,7 @@ func (h *auditHandler) Handle(ctx context.Context, r slog.Record) error {
 			return true
 		})
 	}
-	return h.Handler.Handle(ctx, r)
+	return err
 }
 
 func (h *auditHandler) WithAttrs(as []slog.Attr) slog.Handler {
