@@ -42,9 +42,42 @@ type idp struct {
 	lastErr error      // why discovery failed last, nil once it succeeded
 }
 
+// keySetEvery is how often the provider's key set may be fetched at most.
+// A token naming an unknown kid makes go-oidc fetch the key set again;
+// without a bound, anyone could make Gatehouse hammer the provider with
+// made-up kids. A real rotation waits this long at worst.
+const keySetEvery = 10 * time.Second
+
 func newIdP(cfg OIDCConfig, log *slog.Logger, now func() time.Time) *idp {
-	return &idp{cfg: cfg, log: log, now: now, client: &http.Client{Timeout: 10 * time.Second},
+	t := &spacedTransport{base: http.DefaultTransport, every: keySetEvery}
+	return &idp{cfg: cfg, log: log, now: now, client: &http.Client{Timeout: 10 * time.Second, Transport: t},
 		lastErr: errors.New("discovery not attempted yet")}
+}
+
+// spacedTransport lets requests for the provider's key set through at
+// most once per every (the first at once); the discovery document, read
+// at start and on retries, is not held back.
+type spacedTransport struct {
+	base  http.RoundTripper
+	every time.Duration
+
+	mu   sync.Mutex // guards last
+	last time.Time  // when the key set was last requested
+}
+
+func (t *spacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
+		return t.base.RoundTrip(r)
+	}
+	t.mu.Lock()
+	now := time.Now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.every {
+		t.mu.Unlock()
+		return nil, fmt.Errorf("the identity provider's keys were fetched less than %s ago", t.every)
+	}
+	t.last = now
+	t.mu.Unlock()
+	return t.base.RoundTrip(r)
 }
 
 // discover reads the provider's discovery document. The key set it
@@ -114,8 +147,11 @@ type idpClaims struct {
 	subject  string // "ISSUER SUB"
 	username string // the username claim, or the email
 	email    string
-	groups   []string
-	exp      time.Time
+	// emailUnverified: the token says email_verified is false. A token
+	// without the claim (Entra ID sends none) is taken at its word.
+	emailUnverified bool
+	groups          []string
+	exp             time.Time
 }
 
 // verify checks the token's signature, algorithm, issuer, audience and
@@ -135,6 +171,9 @@ func (p *idp) verify(token string) (*idpClaims, error) {
 	}
 	c := &idpClaims{subject: t.Issuer + " " + t.Subject, exp: t.Expiry}
 	c.email, _ = m["email"].(string)
+	if v, ok := m["email_verified"].(bool); ok && !v {
+		c.emailUnverified = true
+	}
 	if c.username, _ = m[p.cfg.UsernameClaim].(string); c.username == "" {
 		c.username = c.email
 	}
@@ -151,12 +190,18 @@ func (p *idp) verify(token string) (*idpClaims, error) {
 	return c, nil
 }
 
-// domainAllowed reports whether email is in one of the allowed domains (any
-// email, or none, when no domain is configured).
-func (p *idp) domainAllowed(email string) bool {
+// domainAllowed reports whether c's email is in one of the allowed domains
+// (any email, or none, when no domain is configured). An email the
+// provider says it has not verified is in none: a user could have typed
+// it.
+func (p *idp) domainAllowed(c *idpClaims) bool {
 	if len(p.cfg.AllowedDomains) == 0 {
 		return true
 	}
+	if c.emailUnverified {
+		return false
+	}
+	email := c.email
 	at := strings.LastIndexByte(email, '@')
 	if at < 0 {
 		return false

@@ -260,8 +260,16 @@ func TestIdPTokens(t *testing.T) {
 		t.Errorf("alice's lines after the refresh: %v, want admin and oidc:staff", got)
 	}
 
-	// Key rotation at the provider: a token under the new kid verifies.
+	// Key rotation at the provider: a token under the new kid verifies
+	// (once the key set may be fetched again).
 	p.rotate(t)
+	if got := decide(t, s, p.sign(t, p.claims()), "GET", "/api/v1/pipelines"); got != "401" {
+		t.Errorf("a new kid within %s of the last key set fetch: %s, want 401", keySetEvery, got)
+	}
+	tr := s.idp.client.Transport.(*spacedTransport)
+	tr.mu.Lock()
+	tr.every = 0
+	tr.mu.Unlock()
 	if got := decide(t, s, p.sign(t, p.claims()), "GET", "/api/v1/pipelines"); got != "allow" {
 		t.Errorf("after key rotation: %s", got)
 	}
@@ -334,7 +342,10 @@ func TestIdPRefusedUsers(t *testing.T) {
 	outside["email"], outside["sub"], outside["preferred_username"] = "mallory@evil.example", "sub-mallory", "mallory"
 	badName := p.claims()
 	badName["preferred_username"] = "al ice"
-	for name, c := range map[string]map[string]any{"no username": noName, "outside the domains": outside, "bad name": badName} {
+	unverified := p.claims()
+	unverified["email_verified"] = false
+	for name, c := range map[string]map[string]any{"no username": noName, "outside the domains": outside, "bad name": badName,
+		"an unverified email": unverified} {
 		if got := decide(t, s, p.sign(t, c), "GET", "/api/v1/pipelines"); got != "401" {
 			t.Errorf("%s: %s, want 401", name, got)
 		}

@@ -30,8 +30,8 @@ func (s *Service) signInIdP(c *idpClaims) (*Identity, error) {
 	switch {
 	case c.username == "":
 		return nil, s.refuseIdP(c, "the token has no username claim ("+s.idp.cfg.UsernameClaim+") and no email")
-	case !s.idp.domainAllowed(c.email):
-		return nil, s.refuseIdP(c, "the email is outside the allowed domains")
+	case !s.idp.domainAllowed(c):
+		return nil, s.refuseIdP(c, "the email is unverified or outside the allowed domains")
 	case validateUsername(c.username) != nil:
 		return nil, s.refuseIdP(c, "the username claim is not a valid Gatehouse username")
 	}
@@ -77,7 +77,7 @@ func (s *Service) createIdPUser(t *tx, c *idpClaims, u *store.User) error {
 	now := s.now().UTC()
 	*u = store.User{
 		ID: uuid.NewString(), Active: true, TokenVersion: 1, Kind: store.KindUser,
-		EmailVerified: email != "", IdPSubject: &c.subject, CreatedAt: now, UpdatedAt: now,
+		EmailVerified: email != "" && !c.emailUnverified, IdPSubject: &c.subject, CreatedAt: now, UpdatedAt: now,
 	}
 	u.SetIdentity(c.username, email)
 	if err := s.claimIdentity(t, u, false); err != nil {
