@@ -31,13 +31,19 @@ func hs256(claims map[string]any, key []byte, kid string) string {
 // that map the provider's groups staff to guest and eng to editor.
 func oidcService(t *testing.T, issuer string, domains ...string) *Service {
 	t.Helper()
+	return oidcServiceOn(t, storetest.SQLite(t).DSN, issuer, domains...)
+}
+
+// oidcServiceOn is oidcService on the store dsn.
+func oidcServiceOn(t *testing.T, dsn, issuer string, domains ...string) *Service {
+	t.Helper()
 	csv := string(policyDefault(t)) + "g, editor, read\ng, editor, write\ng, editor, me\ng, oidc:staff, guest\ng, oidc:eng, editor\n"
 	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, storetest.SQLite(t).DSN)
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +102,11 @@ func userCount(t *testing.T, s *Service) int {
 // TestIdPTokens: a provider's token is verified (signature, algorithm,
 // issuer, audience, lifetime), creates its user on first use, and the
 // user's groups give roles through the policy's oidc: lines.
-func TestIdPTokens(t *testing.T) {
+func TestIdPTokens(t *testing.T) { eachStore(t, testIdPTokens) }
+
+func testIdPTokens(t *testing.T, dsn string) {
 	p := testkit.NewIdP(t)
-	s := oidcService(t, p.URL)
+	s := oidcServiceOn(t, dsn, p.URL)
 	if on, err := s.SSOStatus(); !on || err != nil {
 		t.Fatalf("SSOStatus %v %v", on, err)
 	}

@@ -36,9 +36,19 @@ func (s *Service) signInIdP(c *idpClaims) (*Identity, error) {
 		return nil, s.refuseIdP(c, "the username claim is not a valid Gatehouse username")
 	}
 	groups := groupSubjects(c.groups)
+	// The usual case, a known user whose groups did not change, reads and
+	// writes nothing more.
+	var known store.User
+	err := s.db.WithContext(ctx).Where("idp_subject = ?", c.subject).Take(&known).Error
+	switch {
+	case err == nil && slices.Equal(groups, oidcParents(s.eng.Parents(policy.UserSubject(known.Username)))):
+		return s.dir.get(known.ID), nil
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound):
+		return nil, dbErr(err, "user")
+	}
 	var id string
 	created := false
-	err := s.update(ctx, func(t *tx) error {
+	err = s.update(ctx, func(t *tx) error {
 		var u store.User
 		err := t.DB().Where("idp_subject = ?", c.subject).Take(&u).Error
 		switch {
@@ -102,6 +112,19 @@ func groupSubjects(groups []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// oidcParents returns the identity provider's groups among parents,
+// sorted.
+func oidcParents(parents []string) []string {
+	var out []string
+	for _, p := range parents {
+		if strings.HasPrefix(p, policy.OIDCPrefix) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // syncGroups makes sub's oidc: parents in t exactly groups.
