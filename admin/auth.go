@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type Authenticator struct {
 	// claims into users; both nil without Config.OIDC.
 	idp    *idp
 	signIn func(*idpClaims) (*Identity, error)
+	// idpRefused writes the audit line of a provider's token that did not
+	// verify.
+	idpRefused func(reason string)
 }
 
 // errBadKey is the one answer for an unknown, malformed, deactivated or
@@ -191,6 +195,9 @@ func (k *apiKey) used(now int64) {
 func (a *Authenticator) verifyIdP(token string) (*verifiedToken, error) {
 	c, err := a.idp.verify(token)
 	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			a.idpRefused(err.Error())
+		}
 		return nil, err
 	}
 	id, err := a.signIn(c)

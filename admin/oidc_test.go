@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +37,20 @@ func oidcService(t *testing.T, issuer string, domains ...string) *Service {
 	return oidcServiceOn(t, storetest.SQLite(t).DSN, issuer, domains...)
 }
 
+// oidcServiceLog is oidcService logging to log.
+func oidcServiceLog(t *testing.T, log *slog.Logger, issuer string, domains ...string) *Service {
+	t.Helper()
+	return oidcServiceWith(t, storetest.SQLite(t).DSN, log, issuer, domains...)
+}
+
 // oidcServiceOn is oidcService on the store dsn.
 func oidcServiceOn(t *testing.T, dsn, issuer string, domains ...string) *Service {
+	t.Helper()
+	return oidcServiceWith(t, dsn, discardLog(), issuer, domains...)
+}
+
+// oidcServiceWith is oidcService on the store dsn, logging to log.
+func oidcServiceWith(t *testing.T, dsn string, log *slog.Logger, issuer string, domains ...string) *Service {
 	t.Helper()
 	csv := string(policyDefault(t)) + "g, editor, read\ng, editor, write\ng, editor, me\ng, oidc:staff, guest\ng, oidc:eng, editor\n"
 	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
@@ -61,7 +76,7 @@ func oidcServiceOn(t *testing.T, dsn, issuer string, domains ...string) *Service
 		NameReservation: 30 * 24 * time.Hour,
 		OIDC: &OIDCConfig{Issuer: issuer, ClientID: "gatehouse", Audience: "gatehouse",
 			UsernameClaim: "preferred_username", GroupsClaim: "groups", AllowedDomains: domains},
-	}, discardLog())
+	}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +271,8 @@ func TestIdPDeletedUser(t *testing.T) {
 // outside the allowed domains, is refused and creates no user.
 func TestIdPRefusedUsers(t *testing.T) {
 	p := testkit.NewIdP(t)
-	s := oidcService(t, p.URL, "example.com")
+	var logs bytes.Buffer
+	s := oidcServiceLog(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), p.URL, "example.com")
 	users := userCount(t, s)
 	noName := p.Claims()
 	delete(noName, "preferred_username")
@@ -275,6 +291,14 @@ func TestIdPRefusedUsers(t *testing.T) {
 	}
 	if n := userCount(t, s); n != users {
 		t.Errorf("%d users created", n-users)
+	}
+	hs := hs256(p.Claims(), []byte("0123456789abcdef0123456789abcdef"), "")
+	if got := decide(t, s, hs, "GET", "/api/v1/pipelines"); got != "401" {
+		t.Errorf("hs256: %s", got)
+	}
+	audit := strings.Count(logs.String(), `"msg":"identity provider token refused"`)
+	if audit != 5 || strings.Contains(logs.String(), hs[:20]) {
+		t.Errorf("%d audit lines of refused tokens, want 5 (and never the token):\n%s", audit, logs.String())
 	}
 	// The email is the name when the username claim is absent.
 	byEmail := p.Claims()

@@ -149,3 +149,9 @@ func (s *Service) refuseIdP(c *idpClaims, reason string) error {
 		slog.String("reason", reason), slog.Bool("success", false))
 	return fmt.Errorf("%w: %s", ErrUnauthenticated, reason)
 }
+
+// auditIdPRefused writes the audit line of a provider's token that did not
+// verify (Authenticator.idpRefused); reason never holds the token.
+func (s *Service) auditIdPRefused(reason string) {
+	s.audit(context.Background(), AuditSSO, "identity provider token refused", slog.String("reason", reason), slog.Bool("success", false))
+}

@@ -124,7 +124,7 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 	}
 	if cfg.OIDC != nil {
 		s.idp = newIdP(*cfg.OIDC, log, func() time.Time { return s.now() })
-		s.auth.idp, s.auth.signIn = s.idp, s.signInIdP
+		s.auth.idp, s.auth.signIn, s.auth.idpRefused = s.idp, s.signInIdP, s.auditIdPRefused
 		// Local users keep working while the provider is unreachable;
 		// RunSSO keeps trying.
 		if err := s.idp.discover(); err != nil {
