@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,6 +26,13 @@ type Authenticator struct {
 	// keyRefused writes the audit line of a refused key-shaped
 	// credential; shown is the part of it that may be shown.
 	keyRefused func(kind, shown, reason string)
+	// idp verifies an identity provider's tokens and signIn turns their
+	// claims into users; both nil without Config.OIDC.
+	idp    *idp
+	signIn func(*idpClaims) (*Identity, error)
+	// idpRefused writes the audit line of a provider's token that did not
+	// verify.
+	idpRefused func(reason string)
 }
 
 // errBadKey is the one answer for an unknown, malformed, deactivated or
@@ -126,7 +134,12 @@ func (a *Authenticator) authenticateToken(token string) (*Identity, error) {
 		return nil, fmt.Errorf("%w: token empty or too long", ErrUnauthenticated)
 	}
 	v := a.cache.get(token)
-	if v == nil {
+	if v == nil && a.idp != nil && a.idp.owns(token) {
+		var err error
+		if v, err = a.verifyIdP(token); err != nil {
+			return nil, err
+		}
+	} else if v == nil {
 		c, err := a.keys.verify(token)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
@@ -149,7 +162,7 @@ func (a *Authenticator) authenticateToken(token string) (*Identity, error) {
 		return nil, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
 	case !id.active:
 		return nil, fmt.Errorf("%w: user is inactive", ErrUnauthenticated)
-	case id.version != v.ver:
+	case id.version != v.ver && !v.idp:
 		return nil, fmt.Errorf("%w: token revoked", ErrUnauthenticated)
 	case v.keyID == "":
 		return id, nil
@@ -173,4 +186,28 @@ func (k *apiKey) used(now int64) {
 	if k.use.seen.Load() < now {
 		k.use.seen.Store(now)
 	}
+}
+
+// verifyIdP verifies an identity provider's token, signs its user in (see
+// Service.signInIdP) and caches it, so that the signature is checked once
+// per token. A deactivated or deleted user is refused on every use all
+// the same: the cache holds the user's id, not its state.
+func (a *Authenticator) verifyIdP(token string) (*verifiedToken, error) {
+	c, err := a.idp.verify(token)
+	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			a.idpRefused(err.Error())
+		}
+		return nil, err
+	}
+	id, err := a.signIn(c)
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		return nil, fmt.Errorf("%w: user no longer exists", ErrUnauthenticated)
+	}
+	v := &verifiedToken{token: token, userID: id.id, exp: c.exp.Unix(), idp: true}
+	a.cache.put(v)
+	return v, nil
 }

@@ -29,6 +29,8 @@ type Config struct {
 	// NameReservation is how long a username given up by a rename or a
 	// deletion stays reserved for its old user; 0 reserves nothing.
 	NameReservation time.Duration
+	// OIDC, when set, accepts bearer tokens of an identity provider.
+	OIDC *OIDCConfig
 }
 
 // Secret is a string that never appears in logs.
@@ -51,6 +53,7 @@ type Service struct {
 	keys *keyring
 	dir  *directory
 	auth *Authenticator
+	idp  *idp // nil without Config.OIDC
 	now  func() time.Time
 
 	// apiKeys holds every API key (by hash and id) that authentication
@@ -119,6 +122,15 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		keys: keys, cache: newTokenCache(cfg.TokenCacheSize), dir: s.dir, now: s.now,
 		apiKeys: s.apiKeys, metrics: newAuthMetrics(), keyRefused: s.auditKeyRefused,
 	}
+	if cfg.OIDC != nil {
+		s.idp = newIdP(*cfg.OIDC, log, func() time.Time { return s.now() })
+		s.auth.idp, s.auth.signIn, s.auth.idpRefused = s.idp, s.signInIdP, s.auditIdPRefused
+		// Local users keep working while the provider is unreachable;
+		// RunSSO keeps trying.
+		if err := s.idp.discover(); err != nil {
+			log.Warn("identity provider unreachable at start; its tokens answer 503 until it is reached", "issuer", cfg.OIDC.Issuer, "err", err)
+		}
+	}
 	eng.SetSelfResolver(s.dir.idOf)
 	if err := s.validateDefaultRole(); err != nil {
 		return nil, err
@@ -145,6 +157,23 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 func (s *Service) setClock(now func() time.Time) {
 	s.now = now
 	s.auth.now = now
+}
+
+// SSOStatus reports whether an identity provider is configured and, if it
+// is, why its tokens cannot be checked now (nil: they can).
+func (s *Service) SSOStatus() (configured bool, err error) {
+	if s.idp == nil {
+		return false, nil
+	}
+	return true, s.idp.Status()
+}
+
+// RunSSO retries the identity provider's discovery until it succeeds or
+// ctx ends; without a provider, or once it is reached, it returns.
+func (s *Service) RunSSO(ctx context.Context) {
+	if s.idp != nil {
+		s.idp.runDiscovery(ctx)
+	}
 }
 
 // Authenticator returns the authenticator of bearer tokens, API keys and

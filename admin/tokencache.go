@@ -26,6 +26,9 @@ type verifiedToken struct {
 	ver    int64
 	exp    int64  // unix seconds
 	keyID  string // the API key the token was traded for, or ""
+	// idp marks an identity provider's token: it carries no token
+	// version, so only the user's state and existence end it early.
+	idp bool
 	// id is the user's identity when last looked up; it is looked up again
 	// once a change supersedes it, which spares a directory lookup per use.
 	id atomic.Pointer[Identity]

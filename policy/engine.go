@@ -249,8 +249,7 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 		return v.(*grantSet)
 	}
 	e.mu.RLock()
-	roles := slices.Clone(e.parents[sub])
-	slices.Sort(roles)
+	roles := directRoles(e.parents, sub)
 	g := &grantSet{roles: strings.Join(roles, ",")}
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
@@ -363,4 +362,20 @@ func (e *Engine) Reaches(sub, target string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return slices.Contains(closure(e.parents, sub), target) || slices.Contains(closure(e.parents, Public), target)
+}
+
+// directRoles returns the roles sub holds directly, sorted: its parents,
+// with an identity provider's group (oidc:GROUP) standing for the roles
+// the policy gives the group, so the upstream is told of roles only.
+func directRoles(parents map[string][]string, sub string) []string {
+	var roles []string
+	for _, p := range parents[sub] {
+		if strings.HasPrefix(p, OIDCPrefix) {
+			roles = append(roles, parents[p]...)
+		} else {
+			roles = append(roles, p)
+		}
+	}
+	slices.Sort(roles)
+	return slices.Compact(roles)
 }

@@ -233,12 +233,12 @@ func checkNames(l Line) error {
 	switch l.Ptype {
 	case "p":
 		if !validSubject(l.Fields[0]) {
-			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME", l.Fields[0])
+			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME, an IdP's groups oidc:NAME", l.Fields[0])
 		}
 	case "g":
 		for _, f := range l.Fields {
 			if !validSubject(f) {
-				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME", f)
+				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME, an IdP's groups oidc:NAME", f)
 			}
 		}
 		if strings.HasPrefix(l.Fields[1], UserPrefix) {

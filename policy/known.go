@@ -42,7 +42,7 @@ func (f *Files) Names() Names {
 			values = l.Fields
 		}
 		for _, v := range values {
-			if !strings.HasPrefix(v, UserPrefix) {
+			if !strings.HasPrefix(v, UserPrefix) && !strings.HasPrefix(v, OIDCPrefix) {
 				n.set[v] = true
 			}
 		}
@@ -137,7 +137,7 @@ func unknownParents(f *Files, reported []error) []error {
 			continue
 		}
 		parent := l.Fields[1]
-		if names.Has(parent) || !validSubject(parent) || strings.HasPrefix(parent, UserPrefix) {
+		if names.Has(parent) || !validSubject(parent) || strings.HasPrefix(parent, UserPrefix) || strings.HasPrefix(parent, OIDCPrefix) {
 			continue
 		}
 		hint := names.Hint(parent)

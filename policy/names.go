@@ -10,6 +10,10 @@ const (
 	// UserPrefix namespaces users among the subjects of g lines, so that a
 	// user named like a role or permission ("admin", "write") gains nothing.
 	UserPrefix = "user:"
+	// OIDCPrefix namespaces an identity provider's groups: a policy line
+	// "g, oidc:GROUP, ROLE" gives the group's members ROLE, and a user's
+	// current groups are recorded as "g, user:NAME, oidc:GROUP".
+	OIDCPrefix = "oidc:"
 	// MaxNameLen bounds user, role and permission names.
 	MaxNameLen = 64
 )
@@ -60,9 +64,16 @@ func Truncate(s string) string {
 	return s[:MaxNameLen] + "…"
 }
 
-// validSubject reports whether s is a name or a user subject.
+// OIDCGroup returns the policy subject of an identity provider's group.
+func OIDCGroup(group string) string { return OIDCPrefix + group }
+
+// validSubject reports whether s is a name, a user subject or an identity
+// provider's group.
 func validSubject(s string) bool {
 	if name, ok := strings.CutPrefix(s, UserPrefix); ok {
+		return ValidName(name)
+	}
+	if name, ok := strings.CutPrefix(s, OIDCPrefix); ok {
 		return ValidName(name)
 	}
 	return ValidName(s)

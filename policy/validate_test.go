@@ -92,6 +92,11 @@ func TestValidateDirReportsEveryProblemWithItsLine(t *testing.T) {
 			want:   []string{`d/policy.csv:4: invalid name "rea d"`, `d/policy.csv:5: "user:x" cannot be a role`},
 		},
 		{
+			name:   "an identity provider's groups map to roles",
+			policy: "p, read, /*, GET\np, write, /*, POST\n" + adminLines + "g, editor, write\ng, oidc:eng, editor\ng, oidc:ops, admin\ng, guest, oidc:eng\ng, oidc:bad name, guest\n",
+			want:   []string{`d/policy.csv:10: invalid name "oidc:bad name"`},
+		},
+		{
 			name:   "names are not checked while lines do not parse",
 			policy: adminLines + "g, guest, reader\n\"p, reader, /x, GET\n",
 			want:   []string{"d/policy.csv:5: malformed line"},

@@ -50,8 +50,11 @@ type User struct {
 	Kind string `gorm:"size:32;not null;default:user"`
 	// Description says what a service account is for.
 	Description string `gorm:"size:256"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// IdPSubject is "ISSUER SUB" for a user an identity provider's token
+	// created (nil otherwise): later tokens of that subject are this user.
+	IdPSubject *string `gorm:"column:idp_subject;size:512;uniqueIndex"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Kinds of users.

@@ -27,6 +27,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		listening: !s.listening || rep.Listening,
 		shadow:    !s.cfg.enforce,
 	}
+	st.sso, st.ssoErr = s.svc.SSOStatus()
 	if s.watcher != nil {
 		st.reload = s.watcher.LastReload()
 	}
@@ -41,6 +42,8 @@ type readiness struct {
 	sinceSync time.Duration       // since the last sync with other replicas
 	listening bool                // the change listener runs, or none is needed
 	shadow    bool                // --enforce=false
+	sso       bool                // --oidc-issuer is set
+	ssoErr    error               // why the identity provider is not reached, or nil
 }
 
 // maxReadyProblems bounds the problems of a rejected reload that /readyz
@@ -59,6 +62,9 @@ func (st readiness) write(w io.Writer, now time.Time) {
 		status = "degraded"
 		replLine += ", change listener reconnecting"
 	}
+	if st.sso && st.ssoErr != nil {
+		status = "degraded"
+	}
 	fmt.Fprintf(w, "%s\n%s\npolicy: revision %s\n", status, storeLine, st.revision)
 	if r := st.reload; r.Rejected {
 		problems := fmt.Sprintf("%d problems", len(r.Problems))
@@ -76,6 +82,11 @@ func (st readiness) write(w io.Writer, now time.Time) {
 		}
 	}
 	fmt.Fprintln(w, replLine)
+	if st.sso && st.ssoErr != nil {
+		fmt.Fprintf(w, "sso: degraded: identity provider unreachable (%v); retrying, its tokens answer 503, local users and API keys work\n", st.ssoErr)
+	} else if st.sso {
+		fmt.Fprintln(w, "sso: ok")
+	}
 	if st.shadow {
 		fmt.Fprintln(w, "enforce: false (shadow mode: denials are logged as would_deny, not refused)")
 	}

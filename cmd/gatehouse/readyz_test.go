@@ -47,6 +47,11 @@ func TestReadyzBody(t *testing.T) {
 			"degraded\nstore: unreachable (connection refused); deciding from memory, logins and admin changes answer 503\n" +
 				"policy: revision 3f2a9c1b7d4e\nreplication: last sync 0s ago, change listener reconnecting\n" +
 				"enforce: false (shadow mode: denials are logged as would_deny, not refused)\n"},
+		{"sso reached", readiness{revision: "3f2a9c1b7d4e", listening: true, sso: true},
+			"ok\nstore: ok\npolicy: revision 3f2a9c1b7d4e\nreplication: last sync 0s ago\nsso: ok\n"},
+		{"sso unreachable", readiness{revision: "3f2a9c1b7d4e", listening: true, sso: true, ssoErr: errors.New("connection refused")},
+			"degraded\nstore: ok\npolicy: revision 3f2a9c1b7d4e\nreplication: last sync 0s ago\n" +
+				"sso: degraded: identity provider unreachable (connection refused); retrying, its tokens answer 503, local users and API keys work\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

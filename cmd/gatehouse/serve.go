@@ -32,6 +32,7 @@ type serveOptions struct {
 	dbMaxOpen      int
 	dbMaxIdle      int
 	dbConnLifetime time.Duration
+	oidc           oidcOptions
 }
 
 // serveSettings are the flags that serve uses as they are given, in both
@@ -64,6 +65,7 @@ func defaultServeOptions() *serveOptions {
 			upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, reloadInterval: time.Minute,
 		},
 		logLevel: "info", dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute,
+		oidc: defaultOIDCOptions(),
 	}
 }
 
@@ -92,6 +94,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.dbConnLifetime, "db-conn-max-lifetime", o.dbConnLifetime, "PostgreSQL: lifetime of a connection")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", o.reloadInterval, "how often users and policy are fully reloaded from the store, to heal missed changes")
 	fs.BoolVar(&o.pprof, "pprof", o.pprof, "serve Go's profiler at /debug/pprof/ on --ops-listen (never on --listen)")
+	o.oidc.addFlags(fs)
 }
 
 // serveConfig is serveOptions completed: every flag parsed once, and the
@@ -114,6 +117,9 @@ type serveConfig struct {
 	adminPassword admin.Secret
 	// gogc is $GOGC: set by the operator, it turns the GC tuner off.
 	gogc string
+	// oidc is the OpenID Connect provider whose bearer tokens are
+	// accepted, nil without --oidc-issuer.
+	oidc *admin.OIDCConfig
 }
 
 // complete checks every flag and reports every problem at once, as one
@@ -162,6 +168,9 @@ func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 	if c.logLevel, err = parseLevel(o.logLevel); err != nil {
 		errs = append(errs, err)
 	}
+	var oidcErrs []error
+	c.oidc, oidcErrs = o.oidc.complete()
+	errs = append(errs, oidcErrs...)
 	if len(errs) > 0 {
 		return nil, usageError{errors.Join(errs...)}
 	}

@@ -103,6 +103,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 	}
 	svc, err := admin.New(ctx, db, eng, admin.Config{
 		TokenTTL: c.tokenTTL, InviteTTL: c.inviteTTL, DefaultRole: c.defaultRole, PublicURL: publicURL, NameReservation: c.nameReservation,
+		OIDC:          c.oidc,
 		AdminUsername: c.adminUsername, AdminPassword: c.adminPassword,
 	}, log)
 	if err != nil {
@@ -229,6 +230,7 @@ func (s *server) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
 	g.Go(func() error { tuneGC(gctx, s.cfg.gogc, s.log, 30*time.Second); return nil })
+	g.Go(func() error { s.svc.RunSSO(gctx); return nil })
 	if s.watcher != nil {
 		g.Go(func() error { s.watcher.Run(gctx); return nil })
 	}
