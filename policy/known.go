@@ -61,7 +61,7 @@ func (n Names) Closest(name string) (closest string, ok bool) {
 	limit := max(1, len(name)/4)
 	best := limit + 1
 	for known := range n.set {
-		d := editDistance(name, known)
+		d := EditDistance(name, known)
 		if d < best || d == best && known < closest {
 			closest, best = known, d
 		}
@@ -78,10 +78,11 @@ func (n Names) Hint(name string) string {
 	return ""
 }
 
-// editDistance is the optimal string alignment distance of a and b: the
+// EditDistance is the optimal string alignment distance of a and b: the
 // insertions, deletions, changes and swaps of neighbours that turn a into
-// b ("raed" is one swap from "read"). Names are ASCII, so bytes do.
-func editDistance(a, b string) int {
+// b ("raed" is one swap from "read"). Names are ASCII, so bytes do. The
+// CLI's did-you-mean for flags uses it too.
+func EditDistance(a, b string) int {
 	// prev2, prev and cur are the rows i-2, i-1 and i of the table.
 	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)

@@ -22,13 +22,15 @@ func TestEditDistance(t *testing.T) {
 		{"admin", "", 5},
 		{"ca", "abc", 3}, // optimal string alignment: no edit of a swapped pair
 		{"releaser", "deployer", 5},
+		{"kitten", "sitting", 3},
+		{"outptu", "output", 1}, // a mistyped flag
 	}
 	for _, c := range cases {
-		if got := editDistance(c.a, c.b); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		if got := EditDistance(c.a, c.b); got != c.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
 		}
-		if got := editDistance(c.b, c.a); got != c.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.b, c.a, got, c.want)
+		if got := EditDistance(c.b, c.a); got != c.want {
+			t.Errorf("EditDistance(%q, %q) = %d, want %d", c.b, c.a, got, c.want)
 		}
 	}
 }

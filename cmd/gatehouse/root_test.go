@@ -99,16 +99,3 @@ func TestDidYouMean(t *testing.T) {
 		t.Errorf("user zzzzzz: exit %d:\n%s", code, stderr)
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"output", "output", 0}, {"outptu", "output", 2}, {"", "abc", 3}, {"kitten", "sitting", 3},
-	} {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 // suggestDistance is how many edits away a name may be to be suggested
@@ -44,7 +46,7 @@ func similarFlags(fs *pflag.FlagSet, name string) []string {
 		if f.Hidden {
 			return
 		}
-		if editDistance(strings.ToLower(name), f.Name) <= suggestDistance || (len(name) > 1 && strings.HasPrefix(f.Name, name)) {
+		if policy.EditDistance(strings.ToLower(name), f.Name) <= suggestDistance || (len(name) > 1 && strings.HasPrefix(f.Name, name)) {
 			out = append(out, "--"+f.Name)
 		}
 	})
@@ -62,26 +64,4 @@ func didYouMean(suggestions []string) string {
 		fmt.Fprintf(&b, "\t%s\n", s)
 	}
 	return b.String()
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes
-// (flag names are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
