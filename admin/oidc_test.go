@@ -57,21 +57,8 @@ func oidcServiceWith(t *testing.T, dsn string, log *slog.Logger, issuer string, 
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	eng, err := policy.New(ctx, db, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(ctx, db, eng, Config{
+	db, eng := openStoreEngine(t, dsn, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines})
+	s, err := New(context.Background(), db, eng, Config{
 		TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW,
 		NameReservation: 30 * 24 * time.Hour,
 		OIDC: &OIDCConfig{Issuer: issuer, ClientID: "gatehouse", Audience: "gatehouse",

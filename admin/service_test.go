@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -29,6 +31,22 @@ func conformanceService(t *testing.T, dsn string) *Service {
 func serviceWithFiles(t *testing.T, dsn string, files *policy.Files) *Service {
 	t.Helper()
 	ctx := context.Background()
+	db, eng := openStoreEngine(t, dsn, files)
+	s, err := New(ctx, db, eng, Config{
+		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: policy.RoleGuest,
+		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW, NameReservation: 30 * 24 * time.Hour,
+	}, discardLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openStoreEngine opens the store dsn (closed when the test ends) and a
+// policy engine on it with files (nil: the embedded defaults).
+func openStoreEngine(t *testing.T, dsn string, files *policy.Files) (*gorm.DB, *policy.Engine) {
+	t.Helper()
+	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -42,14 +60,7 @@ func serviceWithFiles(t *testing.T, dsn string, files *policy.Files) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(ctx, db, eng, Config{
-		TokenTTL: time.Hour, InviteTTL: 72 * time.Hour, DefaultRole: policy.RoleGuest,
-		PublicURL: "https://gatehouse.example", AdminPassword: testAdminPW, NameReservation: 30 * 24 * time.Hour,
-	}, discardLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return db, eng
 }
 
 // eachStore runs fn on SQLite and, when configured, PostgreSQL.
