@@ -144,7 +144,7 @@ func (a *Authenticator) authenticateToken(token string) (*Identity, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 		}
-		v = &verifiedToken{token: token, userID: c.Subject, ver: c.Ver, exp: c.ExpiresAt.Unix(), keyID: c.Key}
+		v = &verifiedToken{token: token, userID: c.Subject, ver: c.Ver, exp: c.ExpiresAt.Unix(), keyID: c.Key, sst: c.Sst}
 		a.cache.put(v)
 	}
 	t := a.now()

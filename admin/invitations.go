@@ -113,6 +113,9 @@ func (s *Service) lookupInvitation(db *gorm.DB, token, client string) (*store.In
 // InvitedUser returns the username an invitation token is for, without
 // using the invitation.
 func (s *Service) InvitedUser(ctx context.Context, token, client string) (string, error) {
+	if s.SSOOnly() {
+		return "", errSSOOnlySignup
+	}
 	_, u, err := s.lookupInvitation(s.db.WithContext(ctx), token, client)
 	if err != nil {
 		return "", err
@@ -123,6 +126,9 @@ func (s *Service) InvitedUser(ctx context.Context, token, client string) (string
 // Signup uses an invitation: the user gets the password and becomes active.
 // Earlier tokens of the user end.
 func (s *Service) Signup(ctx context.Context, token, password, client string) (User, error) {
+	if s.SSOOnly() {
+		return User{}, errSSOOnlySignup
+	}
 	// Check the token (and the client's rate limit) before the costly hash;
 	// the transaction checks it again.
 	_, invited, err := s.lookupInvitation(s.db.WithContext(ctx), token, client)

@@ -40,6 +40,10 @@ type claims struct {
 	// LoginWithKey), absent otherwise: the token ends with the key, and
 	// the key's roles narrow it.
 	Key string `json:"key,omitempty"`
+	// Sst is when the browser session the token belongs to began (unix
+	// seconds), absent on other tokens: a session token is renewed while
+	// it is used (Service.RenewSession), up to the session's maximum age.
+	Sst int64 `json:"sst,omitempty"`
 }
 
 // keyring holds the signing keys. The newest signs; all verify.
@@ -129,24 +133,62 @@ func (k *keyring) create(ctx context.Context, db *gorm.DB) (string, error) {
 // issue signs an access token for a user; keyID names the API key it is
 // traded for, or is "".
 func (k *keyring) issue(u *store.User, keyID string, ttl time.Duration, now time.Time) (string, time.Time, error) {
-	k.mu.RLock()
-	kid, secret := k.current, k.keys[k.current]
-	k.mu.RUnlock()
 	exp := now.Add(ttl)
-	c := claims{
+	t, err := k.sign(accessClaims(u.ID, u.TokenVersion, now, exp, keyID, 0))
+	return t, exp, err
+}
+
+// issueSession signs the token of a browser session that began at sst
+// (unix seconds), valid until exp.
+func (k *keyring) issueSession(userID string, ver, sst int64, exp, now time.Time) (string, time.Time, error) {
+	t, err := k.sign(accessClaims(userID, ver, now, exp, "", sst))
+	return t, exp, err
+}
+
+func accessClaims(userID string, ver int64, now, exp time.Time, keyID string, sst int64) claims {
+	return claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
-			Subject:   u.ID,
+			Subject:   userID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Ver: u.TokenVersion,
-		Key: keyID,
+		Ver: ver, Key: keyID, Sst: sst,
 	}
+}
+
+// sign signs c with the current key.
+func (k *keyring) sign(c jwt.Claims) (string, error) {
+	k.mu.RLock()
+	kid, secret := k.current, k.keys[k.current]
+	k.mu.RUnlock()
 	t := jwt.NewWithClaims(signingMethod, c)
 	t.Header["kid"] = kid
-	s, err := t.SignedString(secret)
-	return s, exp, err
+	return t.SignedString(secret)
+}
+
+// parseSigned verifies a token sign made for another purpose than access
+// (its issuer is iss, never tokenIssuer) into out.
+func (k *keyring) parseSigned(token, iss string, out jwt.Claims) error {
+	if len(token) > MaxTokenLen || !compactJWS(token) {
+		return errMalformed
+	}
+	p := jwt.NewParser(jwt.WithValidMethods([]string{signingMethod.Alg()}), jwt.WithStrictDecoding(),
+		jwt.WithExpirationRequired(), jwt.WithIssuer(iss), jwt.WithLeeway(tokenLeeway))
+	_, err := p.ParseWithClaims(token, out, k.secretOf)
+	return err
+}
+
+// secretOf returns the secret of the key a token's header names.
+func (k *keyring) secretOf(t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	k.mu.RLock()
+	secret, ok := k.keys[kid]
+	k.mu.RUnlock()
+	if !ok {
+		return nil, errNoKey
+	}
+	return secret, nil
 }
 
 var errNoKey = errors.New("unknown signing key")
@@ -179,16 +221,7 @@ func (k *keyring) verify(token string) (*claims, error) {
 		return nil, errMalformed
 	}
 	var c claims
-	_, err := k.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
-		k.mu.RLock()
-		secret, ok := k.keys[kid]
-		k.mu.RUnlock()
-		if !ok {
-			return nil, errNoKey
-		}
-		return secret, nil
-	})
+	_, err := k.parser.ParseWithClaims(token, &c, k.secretOf)
 	if err != nil {
 		return nil, err
 	}

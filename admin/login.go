@@ -23,6 +23,13 @@ type Token struct {
 // an inactive user.
 var errBadLogin = fmt.Errorf("%w: invalid username or password", ErrUnauthenticated)
 
+// errSSOOnly and errSSOOnlySignup refuse passwords under
+// OIDCConfig.SSOOnly; saying so reveals nothing about any user.
+var (
+	errSSOOnly       = fmt.Errorf("%w: password login is off on this server (--sso-only): sign in with the identity provider at %s, or use an API key", ErrUnauthenticated, SignInPath)
+	errSSOOnlySignup = fmt.Errorf("%w: password sign-up is off on this server (--sso-only): sign in with the identity provider at %s", ErrForbidden, SignInPath)
+)
+
 // dummyHash is checked against when the user does not exist, so that an
 // unknown user takes as long as a wrong password.
 var dummyHash = sync.OnceValue(func() string {
@@ -41,6 +48,11 @@ var dummyHash = sync.OnceValue(func() string {
 func (s *Service) Login(ctx context.Context, username, password, client string) (Token, error) {
 	if strings.HasPrefix(password, KeyPrefix) {
 		return s.LoginWithKey(ctx, username, password, client)
+	}
+	if s.SSOOnly() {
+		s.auditLogin(ctx, policy.Truncate(username), client, "sso_only")
+		s.auth.metrics.count(kindLogin, false)
+		return Token{}, errSSOOnly
 	}
 	tok, err := s.login(ctx, username, password, client)
 	s.auth.metrics.count(kindLogin, err == nil)

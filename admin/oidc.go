@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/oauth2"
 )
 
 // idpAlgs are the signature algorithms an identity provider's token may
@@ -25,21 +27,36 @@ var idpAlgs = []string{oidc.RS256, oidc.ES256, oidc.EdDSA}
 // not been read yet, so its tokens cannot be checked.
 var errIdPUnavailable = fmt.Errorf("%w: the identity provider is unreachable", ErrUnavailable)
 
-// idp verifies an OpenID Connect provider's tokens. Its discovery document
-// is read at start and, while the provider is unreachable, again in the
-// background (runDiscovery); its signing keys are fetched from the key set
-// it advertises, cached, and fetched again when a token names an unknown
-// key id (go-oidc's remote key set).
+// idp verifies an OpenID Connect provider's tokens and runs its browser
+// sign-in. Its discovery document is read at start and, while the
+// provider is unreachable, again in the background (runDiscovery); its
+// signing keys are fetched from the key set it advertises, cached, and
+// fetched again when a token names an unknown key id (go-oidc's remote key
+// set), at most once per keySetEvery.
 type idp struct {
 	cfg    OIDCConfig
 	log    *slog.Logger
-	client *http.Client
+	client *http.Client // discovery and code exchange
+	keys   *keySetTransport
 	now    func() time.Time
-	// verifier is nil until discovery succeeds.
-	verifier atomic.Pointer[oidc.IDTokenVerifier]
+	// found is nil until discovery succeeds.
+	found atomic.Pointer[discovered]
+	// flows remembers the sign-ins that came back, so that a callback is
+	// taken once.
+	flows *usedFlows
 
 	mu      sync.Mutex // guards lastErr
 	lastErr error      // why discovery failed last, nil once it succeeded
+}
+
+// discovered is what discovery gives: verifiers of bearer tokens (whose
+// aud is Audience) and of ID tokens from the browser sign-in (whose aud
+// is the client id), both on the provider's one key set, and the
+// endpoints of the sign-in.
+type discovered struct {
+	bearer, id *oidc.IDTokenVerifier
+	oauth2     oauth2.Config
+	endSession string // end_session_endpoint, "" when not advertised
 }
 
 // keySetEvery is how often the provider's key set may be fetched at most.
@@ -49,53 +66,97 @@ type idp struct {
 const keySetEvery = 10 * time.Second
 
 func newIdP(cfg OIDCConfig, log *slog.Logger, now func() time.Time) *idp {
-	t := &spacedTransport{base: http.DefaultTransport, every: keySetEvery}
-	return &idp{cfg: cfg, log: log, now: now, client: &http.Client{Timeout: 10 * time.Second, Transport: t},
-		lastErr: errors.New("discovery not attempted yet")}
+	return &idp{
+		cfg: cfg, log: log, now: now,
+		client:  &http.Client{Timeout: 10 * time.Second},
+		keys:    newKeySetTransport(http.DefaultTransport, keySetEvery),
+		flows:   newUsedFlows(maxFlows),
+		lastErr: errors.New("discovery not attempted yet"),
+	}
 }
 
-// spacedTransport lets requests for the provider's key set through at
-// most once per every (the first at once); the discovery document, read
-// at start and on retries, is not held back.
-type spacedTransport struct {
-	base  http.RoundTripper
-	every time.Duration
+// keySetTransport lets requests for the provider's key set through at
+// most once per every (the first at once), and counts them by result
+// (gatehouse_oidc_key_set_fetches_total).
+type keySetTransport struct {
+	base    http.RoundTripper
+	every   time.Duration
+	fetches *prometheus.CounterVec
 
 	mu   sync.Mutex // guards last
 	last time.Time  // when the key set was last requested
 }
 
-func (t *spacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
-		return t.base.RoundTrip(r)
-	}
+func newKeySetTransport(base http.RoundTripper, every time.Duration) *keySetTransport {
+	return &keySetTransport{base: base, every: every, fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_oidc_key_set_fetches_total",
+		Help: "Fetches of the identity provider's key set (JWKS) by result: ok, error (unreachable or not 200), throttled (asked again within 10s; the token is refused).",
+	}, []string{"result"})}
+}
+
+func (t *keySetTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	now := time.Now()
 	if !t.last.IsZero() && now.Sub(t.last) < t.every {
 		t.mu.Unlock()
+		t.fetches.WithLabelValues("throttled").Inc()
 		return nil, fmt.Errorf("the identity provider's keys were fetched less than %s ago", t.every)
 	}
 	t.last = now
 	t.mu.Unlock()
-	return t.base.RoundTrip(r)
+	resp, err := t.base.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.fetches.WithLabelValues("error").Inc()
+	} else {
+		t.fetches.WithLabelValues("ok").Inc()
+	}
+	return resp, err
 }
 
 // discover reads the provider's discovery document. The key set it
 // builds lives as long as the process, so it is given a context that
-// never ends; the client's timeout bounds each request.
+// never ends; the clients' timeouts bound each request.
 func (p *idp) discover() error {
-	ctx := oidc.ClientContext(context.Background(), p.client)
-	prov, err := oidc.NewProvider(ctx, p.cfg.Issuer)
+	d, err := p.readDiscovery()
 	p.mu.Lock()
 	p.lastErr = err
 	p.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	p.verifier.Store(prov.Verifier(&oidc.Config{
-		ClientID: p.cfg.Audience, SupportedSigningAlgs: idpAlgs, Now: p.now,
-	}))
+	p.found.Store(d)
 	return nil
+}
+
+func (p *idp) readDiscovery() (*discovered, error) {
+	prov, err := oidc.NewProvider(oidc.ClientContext(context.Background(), p.client), p.cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		JWKS       string `json:"jwks_uri"`
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := prov.Claims(&meta); err != nil {
+		return nil, err
+	}
+	if meta.JWKS == "" {
+		return nil, errors.New("the discovery document has no jwks_uri")
+	}
+	keyClient := &http.Client{Timeout: 10 * time.Second, Transport: p.keys}
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), keyClient), meta.JWKS)
+	verifier := func(aud string) *oidc.IDTokenVerifier {
+		return oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: aud, SupportedSigningAlgs: idpAlgs, Now: p.now})
+	}
+	return &discovered{
+		bearer: verifier(p.cfg.Audience),
+		id:     verifier(p.cfg.ClientID),
+		oauth2: oauth2.Config{
+			ClientID: p.cfg.ClientID, ClientSecret: string(p.cfg.ClientSecret),
+			Endpoint: prov.Endpoint(), RedirectURL: p.cfg.RedirectURL, Scopes: p.cfg.Scopes,
+		},
+		endSession: meta.EndSession,
+	}, nil
 }
 
 // Status returns why the provider's tokens cannot be checked now, or nil.
@@ -109,7 +170,7 @@ func (p *idp) Status() error {
 // longer after each failure (up to a minute).
 func (p *idp) runDiscovery(ctx context.Context) {
 	wait := time.Second
-	for p.verifier.Load() == nil {
+	for p.found.Load() == nil {
 		select {
 		case <-ctx.Done():
 			return
@@ -154,20 +215,26 @@ type idpClaims struct {
 	exp             time.Time
 }
 
-// verify checks the token's signature, algorithm, issuer, audience and
-// lifetime, and returns its claims.
+// verify checks a bearer token's signature, algorithm, issuer, audience
+// and lifetime, and returns its claims.
 func (p *idp) verify(token string) (*idpClaims, error) {
-	v := p.verifier.Load()
-	if v == nil {
+	d := p.found.Load()
+	if d == nil {
 		return nil, errIdPUnavailable
 	}
+	c, _, err := p.claimsOf(d.bearer, token)
+	return c, err
+}
+
+// claimsOf verifies token with v and reads Gatehouse's claims from it.
+func (p *idp) claimsOf(v *oidc.IDTokenVerifier, token string) (*idpClaims, *oidc.IDToken, error) {
 	t, err := v.Verify(context.Background(), token)
 	if err != nil {
-		return nil, fmt.Errorf("%w: identity provider token: %v", ErrUnauthenticated, err)
+		return nil, nil, fmt.Errorf("%w: identity provider token: %v", ErrUnauthenticated, err)
 	}
 	var m map[string]any
 	if err := t.Claims(&m); err != nil {
-		return nil, fmt.Errorf("%w: identity provider token claims: %v", ErrUnauthenticated, err)
+		return nil, nil, fmt.Errorf("%w: identity provider token claims: %v", ErrUnauthenticated, err)
 	}
 	c := &idpClaims{subject: t.Issuer + " " + t.Subject, exp: t.Expiry}
 	c.email, _ = m["email"].(string)
@@ -187,7 +254,7 @@ func (p *idp) verify(token string) (*idpClaims, error) {
 	case string:
 		c.groups = []string{g}
 	}
-	return c, nil
+	return c, t, nil
 }
 
 // domainAllowed reports whether c's email is in one of the allowed domains

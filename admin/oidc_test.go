@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
@@ -181,7 +183,10 @@ func testIdPTokens(t *testing.T, dsn string) {
 	if got := decide(t, s, p.Sign(t, p.Claims()), "GET", "/api/v1/pipelines"); got != "401" {
 		t.Errorf("a new kid within %s of the last key set fetch: %s, want 401", keySetEvery, got)
 	}
-	tr := s.idp.client.Transport.(*spacedTransport)
+	if n := fetches(s, "throttled"); n < 1 {
+		t.Errorf("throttled key set fetches counted: %v, want at least 1", n)
+	}
+	tr := s.idp.keys
 	tr.mu.Lock()
 	tr.every = 0
 	tr.mu.Unlock()
@@ -197,6 +202,9 @@ func testIdPTokens(t *testing.T, dsn string) {
 	}
 	if got != "allow" {
 		t.Errorf("after key rotation: %s", got)
+	}
+	if n := fetches(s, "ok"); n < 2 {
+		t.Errorf("key set fetches counted ok: %v, want at least 2 (first use and rotation)", n)
 	}
 
 	// Deactivation ends the cached tokens and refuses new ones.
@@ -351,4 +359,9 @@ func TestIdPGroupsHeader(t *testing.T) {
 	if got := pr.IdentityHeaders().Groups; len(got) != 1 || got[0] != "editor,guest" {
 		t.Errorf("groups header %q, want editor,guest", got)
 	}
+}
+
+// fetches returns gatehouse_oidc_key_set_fetches_total{result}.
+func fetches(s *Service, result string) float64 {
+	return testutil.ToFloat64(s.idp.keys.fetches.WithLabelValues(result))
 }

@@ -123,7 +123,14 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		apiKeys: s.apiKeys, metrics: newAuthMetrics(), keyRefused: s.auditKeyRefused,
 	}
 	if cfg.OIDC != nil {
-		s.idp = newIdP(*cfg.OIDC, log, func() time.Time { return s.now() })
+		oc := *cfg.OIDC
+		if oc.RedirectURL == "" {
+			oc.RedirectURL = cfg.PublicURL + CallbackPath
+		}
+		if oc.SessionMaxAge <= 0 {
+			oc.SessionMaxAge = 24 * time.Hour
+		}
+		s.idp = newIdP(oc, log, func() time.Time { return s.now() })
 		s.auth.idp, s.auth.signIn, s.auth.idpRefused = s.idp, s.signInIdP, s.auditIdPRefused
 		// Local users keep working while the provider is unreachable;
 		// RunSSO keeps trying.

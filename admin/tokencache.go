@@ -26,6 +26,7 @@ type verifiedToken struct {
 	ver    int64
 	exp    int64  // unix seconds
 	keyID  string // the API key the token was traded for, or ""
+	sst    int64  // when the browser session began (unix seconds), 0 for other tokens
 	// idp marks an identity provider's token: it carries no token
 	// version, so only the user's state and existence end it early.
 	idp bool

@@ -142,6 +142,12 @@ type Config struct {
 	// TrustedProxies are the proxies (an ingress) whose X-Forwarded-For
 	// names the client in audit lines (ClientAddr); nil trusts none.
 	TrustedProxies []netip.Prefix
+	// Sessions, when set, accepts the session cookie of single sign-on.
+	// A change (any method but GET, HEAD and OPTIONS) carrying the cookie
+	// must come from the site's own pages (net/http's
+	// CrossOriginProtection): a cookie comes along with requests another
+	// site's pages make, an Authorization header does not.
+	Sessions *Sessions
 	// Transport overrides the transport built from the timeouts.
 	Transport http.RoundTripper
 	Metrics   *Metrics
@@ -167,6 +173,8 @@ type Handler struct {
 	metrics      *Metrics
 	log          *slog.Logger
 	ids          *requestIDs
+	sessions     *Sessions
+	crossOrigin  *http.CrossOriginProtection // checks changes carrying the session cookie
 }
 
 // New builds the data plane.
@@ -203,6 +211,15 @@ func New(cfg Config) (*Handler, error) {
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
+		sessions:     cfg.Sessions,
+	}
+	if s := cfg.Sessions; s != nil {
+		h.crossOrigin = http.NewCrossOriginProtection()
+		for _, o := range s.TrustedOrigins {
+			if err := h.crossOrigin.AddTrustedOrigin(o); err != nil {
+				return nil, fmt.Errorf("proxy: trusted origin: %w", err)
+			}
+		}
 	}
 	if cfg.PublicURL != nil {
 		h.fwdHost, h.fwdProto = []string{cfg.PublicURL.Host}, []string{cfg.PublicURL.Scheme}
@@ -248,8 +265,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, rid, http.StatusBadRequest, codeBadRequest, msg)
 		return
 	}
+	cred, sent := RequestCredential(r.Header)
+	fromCookie := false
+	if !sent && h.sessions != nil {
+		if v := sessionCookie(r, h.sessions.Cookie); v != "" {
+			cred, sent, fromCookie = Credential{Scheme: SchemeBearer, Value: v}, true, true
+		}
+	}
+	if fromCookie {
+		if err := h.crossOrigin.Check(r); err != nil {
+			h.refuseCrossOrigin(w, r, rid, path)
+			return
+		}
+	}
 	start := time.Now()
-	p, d, status, err := h.decide(r, path)
+	p, d, status, err := h.decide(r, path, cred, sent)
 	h.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case status == http.StatusForbidden && h.shadow:
@@ -258,6 +288,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// anonymous request the policy denies included), 503 when no
 		// decision could be made, and those are still refused.
 		h.wouldDeny(r, rid, path, p)
+	case status == http.StatusUnauthorized && h.sessions != nil && (fromCookie || !sent):
+		h.refuseSession(w, r, rid, path, err, fromCookie)
+		return
 	case status != 0:
 		h.refuse(w, r, rid, path, p, status, err)
 		return
@@ -270,6 +303,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prepareHeaders(r.Header, r.Method, p, h.forwardToken)
+	if h.sessions != nil {
+		stripCookie(r.Header, h.sessions.Cookie)
+		if fromCookie && p != nil {
+			if c := h.sessions.Renew(cred.Value); c != nil {
+				http.SetCookie(w, c)
+			}
+		}
+	}
 	r.URL.Path, r.URL.RawPath = path, ""
 	up := time.Now()
 	h.rp.ServeHTTP(w, r)
@@ -314,9 +355,8 @@ func sentPath(u *url.URL) string {
 }
 
 // decide authenticates and authorizes. A non-zero status means refuse.
-func (h *Handler) decide(r *http.Request, path string) (Principal, Decision, int, error) {
+func (h *Handler) decide(r *http.Request, path string, cred Credential, sent bool) (Principal, Decision, int, error) {
 	var p Principal
-	cred, sent := RequestCredential(r.Header)
 	if sent {
 		var err error
 		if p, err = h.authn.Authenticate(cred); err != nil {
@@ -371,6 +411,37 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)))
+}
+
+// refuseSession refuses a request without valid credentials where
+// browsers sign in: a page request is sent to sign in, anything else gets
+// the 401; an invalid session cookie is removed either way.
+func (h *Handler) refuseSession(w http.ResponseWriter, r *http.Request, rid, path string, err error, fromCookie bool) {
+	if !wantsPage(r) || h.sessions.SignIn == "" {
+		if fromCookie {
+			http.SetCookie(w, h.sessions.Clear)
+		}
+		h.refuse(w, r, rid, path, nil, http.StatusUnauthorized, err)
+		return
+	}
+	h.metrics.count(outcomeUnauthenticated, "")
+	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
+		slog.String("request_id", rid), slog.Int("status", http.StatusFound), slog.String("user", ""),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)),
+		slog.String("reason", "sent to sign in"))
+	h.signInRedirect(w, r, fromCookie)
+}
+
+// refuseCrossOrigin refuses a change that carries the session cookie but
+// comes from another site's page.
+func (h *Handler) refuseCrossOrigin(w http.ResponseWriter, r *http.Request, rid, path string) {
+	h.metrics.count(outcomeDeny, "")
+	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
+		slog.String("request_id", rid), slog.Int("status", http.StatusForbidden), slog.String("user", ""),
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)),
+		slog.String("reason", "cross-origin request with the session cookie"))
+	h.writeError(w, r, rid, http.StatusForbidden, codeForbidden,
+		"cross-origin request refused: a change sent with the session cookie must come from this site's own pages")
 }
 
 // wouldDeny counts and logs a request that shadow mode forwards although

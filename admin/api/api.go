@@ -119,6 +119,7 @@ func (a *API) mount(r gin.IRouter) {
 	if a.opts.LoginPath != "" {
 		r.POST(a.opts.LoginPath, a.withRequest, a.presetLogin)
 	}
+	a.mountSSO(r)
 
 	v1 := r.Group("/gatehouse/v1", a.withRequest)
 	v1.POST("/login", a.login)

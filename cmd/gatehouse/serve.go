@@ -169,7 +169,7 @@ func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 		errs = append(errs, err)
 	}
 	var oidcErrs []error
-	c.oidc, oidcErrs = o.oidc.complete()
+	c.oidc, oidcErrs = o.oidc.complete(getenv)
 	errs = append(errs, oidcErrs...)
 	if len(errs) > 0 {
 		return nil, usageError{errors.Join(errs...)}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"path/filepath"
 	"time"
 
@@ -124,6 +125,13 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		}
 	}
 	authn, authz := svc.DataPlane()
+	var sessions *proxy.Sessions
+	if svc.SignInEnabled() {
+		sessions = &proxy.Sessions{
+			Cookie: admin.SessionCookie, SignIn: admin.SignInPath, Renew: svc.RenewSession,
+			Clear: svc.ClearCookie(admin.SessionCookie, "/"), TrustedOrigins: []string{origin(publicURL)},
+		}
+	}
 	dataPlane, err := proxy.New(proxy.Config{
 		Upstream:      c.upstream,
 		Authenticator: authn,
@@ -136,6 +144,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		OwnPaths:              ownPaths,
 		Errors:                api.Errors,
 		Shadow:                !c.enforce,
+		Sessions:              sessions,
 		TrustedProxies:        c.trusted,
 		ResponseHeaderTimeout: c.upstreamTimeout,
 		Metrics:               proxy.NewMetrics(reg),
@@ -166,6 +175,16 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		}
 	}
 	return s, nil
+}
+
+// origin returns the scheme and host of a URL, as an Origin header names
+// them.
+func origin(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Scheme + "://" + p.Host
 }
 
 // enforcedGauge exposes whether the policy is enforced (1) or in shadow
