@@ -36,9 +36,11 @@ func (p *IdP) Register(clientID, secret, redirectURI string) {
 }
 
 // SignInAs sets the claims the next /auth requests sign in as, until it is
-// called again; claims must hold "sub". The ID token adds iss, aud, nonce,
-// iat and exp (an hour) where claims do not set them. With nil claims
-// nobody signs in: /auth sends the browser back with error=access_denied.
+// called again; claims must hold "sub" (it panics otherwise: the test is
+// broken). The ID token adds iss, aud (the client), nonce (the /auth
+// request's), iat and exp (an hour) where claims do not set them. With nil
+// claims nobody signs in: /auth sends the browser back with
+// error=access_denied and the state.
 func (p *IdP) SignInAs(claims map[string]any) {
 	if claims != nil && claims["sub"] == nil {
 		panic("testkit: SignInAs claims need a sub")
