@@ -5,9 +5,14 @@
 // normalizes (Exchange), and the harness that builds the gatehouse binary
 // as the README installs it (Binary), runs `gatehouse serve` (StartServe,
 // StartGatehouse, StartZenML) and drives the CLI as a user would (CLI).
+// IdP is an OpenID Connect provider in the process: it signs tokens on
+// demand and runs the authorization code flow with PKCE for one registered
+// client, approving without a browser, and can be made to misbehave
+// (SignInAs(nil), SetIDTokenSigner with SignHS256 or SignNone).
 //
 // Only test files import it: this module's, and those of the deploy and e2e
 // modules, whose import paths lie below this module's, so Go's internal rule
 // admits them. The product never does, and testkit imports nothing beyond
-// the standard library and this module's internal/sampleapi.
+// the standard library, this module's internal/sampleapi and go-jose (a
+// module the product already requires through go-oidc).
 package testkit
