@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,8 +135,9 @@ func (p *idp) readDiscovery() (*discovered, error) {
 		return nil, err
 	}
 	var meta struct {
-		JWKS       string `json:"jwks_uri"`
-		EndSession string `json:"end_session_endpoint"`
+		JWKS        string   `json:"jwks_uri"`
+		EndSession  string   `json:"end_session_endpoint"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := prov.Claims(&meta); err != nil {
 		return nil, err
@@ -148,15 +150,32 @@ func (p *idp) readDiscovery() (*discovered, error) {
 	verifier := func(aud string) *oidc.IDTokenVerifier {
 		return oidc.NewVerifier(p.cfg.Issuer, keys, &oidc.Config{ClientID: aud, SupportedSigningAlgs: idpAlgs, Now: p.now})
 	}
+	endpoint := prov.Endpoint()
+	endpoint.AuthStyle = authStyle(p.cfg.ClientSecret != "", meta.AuthMethods)
 	return &discovered{
 		bearer: verifier(p.cfg.Audience),
 		id:     verifier(p.cfg.ClientID),
 		oauth2: oauth2.Config{
 			ClientID: p.cfg.ClientID, ClientSecret: string(p.cfg.ClientSecret),
-			Endpoint: prov.Endpoint(), RedirectURL: p.cfg.RedirectURL, Scopes: p.cfg.Scopes,
+			Endpoint: endpoint, RedirectURL: p.cfg.RedirectURL, Scopes: p.cfg.Scopes,
 		},
 		endSession: meta.EndSession,
 	}, nil
+}
+
+// authStyle picks how the client authenticates at the token endpoint:
+// HTTP Basic (client_secret_basic, the default of OpenID Connect) unless
+// the provider lists only client_secret_post; a public client sends its
+// id in the form. Never auto-detected: that sends a code twice when the
+// first try is refused.
+func authStyle(hasSecret bool, methods []string) oauth2.AuthStyle {
+	switch {
+	case !hasSecret:
+		return oauth2.AuthStyleInParams
+	case len(methods) > 0 && !slices.Contains(methods, "client_secret_basic") && slices.Contains(methods, "client_secret_post"):
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 // Status returns why the provider's tokens cannot be checked now, or nil.

@@ -54,18 +54,30 @@ func oidcServiceOn(t *testing.T, dsn, issuer string, domains ...string) *Service
 // oidcServiceWith is oidcService on the store dsn, logging to log.
 func oidcServiceWith(t *testing.T, dsn string, log *slog.Logger, issuer string, domains ...string) *Service {
 	t.Helper()
+	return newOIDCService(t, dsn, log, issuer, func(c *Config) { c.OIDC.AllowedDomains = domains })
+}
+
+// newOIDCService returns a service on the store dsn whose provider is
+// issuer, with the policy's oidc: lines (staff → guest, eng → editor);
+// edit changes the configuration first.
+func newOIDCService(t *testing.T, dsn string, log *slog.Logger, issuer string, edit func(*Config)) *Service {
+	t.Helper()
 	csv := string(policyDefault(t)) + "g, editor, read\ng, editor, write\ng, editor, me\ng, oidc:staff, guest\ng, oidc:eng, editor\n"
 	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
 	if len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 	db, eng := openStoreEngine(t, dsn, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines})
-	s, err := New(context.Background(), db, eng, Config{
+	cfg := Config{
 		TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW,
 		NameReservation: 30 * 24 * time.Hour,
 		OIDC: &OIDCConfig{Issuer: issuer, ClientID: "gatehouse", Audience: "gatehouse",
-			UsernameClaim: "preferred_username", GroupsClaim: "groups", AllowedDomains: domains},
-	}, log)
+			UsernameClaim: "preferred_username", GroupsClaim: "groups"},
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(context.Background(), db, eng, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,8 +185,11 @@ func (s *Service) finishSignIn(ctx context.Context, flow, state, code, idpErr st
 	if err != nil {
 		return Session{User: c.username}, "", err
 	}
-	if id == nil {
+	switch {
+	case id == nil:
 		return refuse("the user no longer exists")
+	case !id.active:
+		return refuse("the user " + id.name + " is deactivated in Gatehouse")
 	}
 	now := s.now()
 	t, exp, err := s.keys.issueSession(id.id, id.version, now.Unix(), s.sessionExpiry(now.Unix(), now), now)
