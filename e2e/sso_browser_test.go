@@ -193,7 +193,7 @@ func fetchStatus(t *testing.T, tab context.Context, what, url, init string) int 
 	return int(f)
 }
 
-// sessionCookie returns the browser's gatehouse_session cookie for url, or nil.
+// browserSessionCookie returns the browser's gatehouse_session cookie for url, or nil.
 func browserSessionCookie(t *testing.T, tab context.Context, url string) *network.Cookie {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, 5*time.Second)
