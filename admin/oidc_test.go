@@ -60,7 +60,7 @@ func oidcServiceWith(t *testing.T, dsn string, log *slog.Logger, issuer string, 
 // newOIDCService returns a service on the store dsn whose provider is
 // issuer, with the policy's oidc: lines (staff → guest, eng → editor);
 // edit changes the configuration first.
-func newOIDCService(t *testing.T, dsn string, log *slog.Logger, issuer string, edit func(*Config)) *Service {
+func newOIDCService(t testing.TB, dsn string, log *slog.Logger, issuer string, edit func(*Config)) *Service {
 	t.Helper()
 	csv := string(policyDefault(t)) + "g, editor, read\ng, editor, write\ng, editor, me\ng, oidc:staff, guest\ng, oidc:eng, editor\n"
 	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))

@@ -44,7 +44,7 @@ func serviceWithFiles(t *testing.T, dsn string, files *policy.Files) *Service {
 
 // openStoreEngine opens the store dsn (closed when the test ends) and a
 // policy engine on it with files (nil: the embedded defaults).
-func openStoreEngine(t *testing.T, dsn string, files *policy.Files) (*gorm.DB, *policy.Engine) {
+func openStoreEngine(t testing.TB, dsn string, files *policy.Files) (*gorm.DB, *policy.Engine) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
@@ -625,7 +625,7 @@ func TestRenameCannotTakeGrantedName(t *testing.T) {
 	}
 }
 
-func policyDefault(t *testing.T) []byte {
+func policyDefault(t testing.TB) []byte {
 	t.Helper()
 	var b strings.Builder
 	for _, l := range policy.DefaultFiles().Lines {
