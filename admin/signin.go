@@ -244,7 +244,7 @@ func (s *Service) RenewSession(token string) *http.Cookie {
 // requests), and Secure when the public URL is https.
 func (s *Service) SessionCookie(token string, exp time.Time) *http.Cookie {
 	return &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: exp.UTC(), MaxAge: int(time.Until(exp) / time.Second),
+		Name: SessionCookie, Value: token, Path: "/", Expires: exp.UTC(), MaxAge: int(exp.Sub(s.now()) / time.Second),
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode,
 	}
 }

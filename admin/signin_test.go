@@ -269,6 +269,9 @@ func TestSessionRenewal(t *testing.T) {
 	if want := start.Add(90 * time.Minute); c.Expires.Sub(want).Abs() > 2*time.Second {
 		t.Errorf("renewed until %v, want the session's end %v (max age 90m)", c.Expires, want)
 	}
+	if c.MaxAge < 49*60 || c.MaxAge > 50*60+2 {
+		t.Errorf("Max-Age %ds, want the 50 minutes left of the session", c.MaxAge)
+	}
 	check(c.Value)
 	at(80 * time.Minute)
 	if again := s.RenewSession(c.Value); again != nil {
