@@ -55,6 +55,7 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"make test", ".ci/run"},
 	{"(cd deploy && go test ./...)", ".ci/run"},
 	{"zenml connect --url", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
+	{"zenml connect --url https://gatehouse.example.com --username ci-bot", "not run: needs ZenML's client; TestAPIKeyZenMLClientLogin posts its login form, the account's name and the key as the password"},
 	{"zenml stack list", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
 	{"export ZENML_STORE_URL=", "not run: needs ZenML's client; TestAPIKeyZenMLClientLogin replays its API-key login"},
 	{"export MLFLOW_TRACKING_", "not run: needs MLflow's client; TestServiceAccountKeyCredentials sends its Basic header"},
