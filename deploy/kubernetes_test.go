@@ -2,11 +2,15 @@ package deploy
 
 import (
 	"fmt"
+	"io/fs"
+	"net/url"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -20,6 +24,10 @@ type variant struct {
 var (
 	sqliteVariant = variant{"kubernetes", []check{{"SQLite: one replica on a volume", checkSQLite}}}
 	pgVariant     = variant{"kubernetes/overlays/postgres", []check{{"PostgreSQL: several replicas, DSN from the Secret", checkPostgres}}}
+	ssoVariant    = variant{"kubernetes/overlays/sso", []check{
+		{"PostgreSQL: several replicas, DSN from the Secret", checkPostgres},
+		{"single sign-on: https, client secret from a Secret", checkSSO},
+	}}
 )
 
 // problems runs every check of v on a rendering.
@@ -40,7 +48,7 @@ func (v variant) problems(r *rendering) []string {
 // TestKustomize renders deploy/kubernetes and the PostgreSQL overlay from
 // the working tree, as `kustomize build` does, and checks them.
 func TestKustomize(t *testing.T) {
-	for _, v := range []variant{sqliteVariant, pgVariant} {
+	for _, v := range []variant{sqliteVariant, pgVariant, ssoVariant} {
 		t.Run(v.dir, func(t *testing.T) {
 			r, err := render(filesys.MakeFsOnDisk(), v.dir)
 			if err != nil {
@@ -127,6 +135,60 @@ func checkPostgres(r *rendering, p *pod) []string {
 	return errs
 }
 
+// setting returns a literal setting of gatehouse serve: the flag --name
+// in the container's args, else the value of its environment twin.
+func setting(c *corev1.Container, name string) string {
+	if v, ok := flagValue(c.Args, "--"+name); ok {
+		return v
+	}
+	if e := env(c, "GATEHOUSE_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); e != nil {
+		return e.Value
+	}
+	return ""
+}
+
+// checkSSO: the SSO overlay turns single sign-on on with an https issuer
+// and an https public URL (the redirect URI is derived from it, and the
+// session cookie is Secure only over https), and takes the client secret
+// from a Secret: GATEHOUSE_OIDC_CLIENT_SECRET from a secretKeyRef, or
+// --oidc-client-secret-file in a read-only mount of a Secret volume.
+func checkSSO(_ *rendering, p *pod) []string {
+	var errs []string
+	c := p.gatehouse
+	if u, err := url.Parse(setting(c, "oidc-issuer")); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("issuer %q: want an https:// URL", setting(c, "oidc-issuer")))
+	}
+	if setting(c, "oidc-client-id") == "" {
+		errs = append(errs, "no --oidc-client-id")
+	}
+	if u, err := url.Parse(setting(c, "public-url")); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("public URL %q: want https://, or the session cookie is not Secure", setting(c, "public-url")))
+	}
+	fromEnv := env(c, "GATEHOUSE_OIDC_CLIENT_SECRET")
+	file := setting(c, "oidc-client-secret-file")
+	switch {
+	case fromEnv != nil && file != "":
+		errs = append(errs, "client secret: both GATEHOUSE_OIDC_CLIENT_SECRET and --oidc-client-secret-file (serve refuses both)")
+	case fromEnv != nil:
+		if fromEnv.Value != "" || fromEnv.ValueFrom == nil || fromEnv.ValueFrom.SecretKeyRef == nil {
+			errs = append(errs, "client secret: GATEHOUSE_OIDC_CLIENT_SECRET: want a secretKeyRef")
+		}
+	case file != "":
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			if v := p.volume(m.Name); v != nil && v.Secret != nil && m.ReadOnly && path.Dir(file) == path.Clean(m.MountPath) {
+				mounted = true
+			}
+		}
+		if !mounted {
+			errs = append(errs, fmt.Sprintf("client secret: --oidc-client-secret-file %s is not in a read-only mount of a Secret", file))
+		}
+	default:
+		errs = append(errs, "client secret: want GATEHOUSE_OIDC_CLIENT_SECRET from a secretKeyRef, or --oidc-client-secret-file on a mounted Secret")
+	}
+	return errs
+}
+
 // TestKustomizeChecksCatch breaks the manifests one way at a time, in an
 // in-memory copy, and expects the checks (or the strict decoding) to
 // notice: a check that cannot fail proves nothing.
@@ -139,6 +201,7 @@ func TestKustomizeChecksCatch(t *testing.T) {
 		pgPatch    = "/kubernetes/overlays/postgres/deployment.yaml"
 		pgKust     = "/kubernetes/overlays/postgres/kustomization.yaml"
 		pgPDB      = "/kubernetes/overlays/postgres/pdb.yaml"
+		ssoPatch   = "/kubernetes/overlays/sso/deployment.yaml"
 		sqlite     = "/kubernetes/sqlite-deployment.yaml"
 		policyKust = "/kubernetes/policy/kustomization.yaml"
 	)
@@ -199,6 +262,16 @@ func TestKustomizeChecksCatch(t *testing.T) {
 			"              value: NO_AUTH", "              value: OAUTH2_PASSWORD_BEARER", "ZENML_AUTH_TYPE=NO_AUTH"},
 		{"policy copy drifts from the preset", sqliteVariant, "/kubernetes/policy/policy.csv",
 			"p, read, /api/v1/stacks, GET\n", "p, read, /api/v1/stacks, GET\np, public, /api/v1/stacks, GET\n", "differs from the zenml preset"},
+		{"SSO client secret written out", ssoVariant, ssoPatch,
+			"              valueFrom:\n                secretKeyRef:\n                  name: gatehouse\n                  key: oidc-client-secret", "              value: hunter2", "want a secretKeyRef"},
+		{"SSO without a client secret", ssoVariant, ssoPatch,
+			"            - name: GATEHOUSE_OIDC_CLIENT_SECRET\n              valueFrom:\n                secretKeyRef:\n                  name: gatehouse\n                  key: oidc-client-secret\n", "", "client secret: want"},
+		{"SSO behind an http public URL", ssoVariant, ssoPatch,
+			"value: https://gatehouse.example.com", "value: http://gatehouse.example.com", "not Secure"},
+		{"SSO issuer over http", ssoVariant, ssoPatch,
+			"value: https://keycloak.example.com/realms/platform", "value: http://keycloak.example.com/realms/platform", "want an https:// URL"},
+		{"SSO overlay drops the PostgreSQL replicas", ssoVariant, "/kubernetes/overlays/sso/kustomization.yaml",
+			"  - ../postgres\n", "  - ../../base\n", "at least 2 replicas"},
 		{"unknown field", sqliteVariant, deployment,
 			"  replicas: 1\n", "  replicas: 1\n  replicaz: 2\n", "unknown field"},
 		{"misspelt probe field", sqliteVariant, deployment,
@@ -222,5 +295,24 @@ func TestKustomizeChecksCatch(t *testing.T) {
 			}
 			t.Errorf("no problem mentions %q; got %q", tc.want, got)
 		})
+	}
+}
+
+// TestKustomizeCoversEveryOverlay: every kustomization under kubernetes/
+// is a variant TestKustomize checks, or one of the parts they build on
+// (base/, policy/), so that a new overlay cannot go unchecked.
+func TestKustomizeCoversEveryOverlay(t *testing.T) {
+	checked := map[string]bool{"kubernetes/base": true, "kubernetes/policy": true}
+	for _, v := range []variant{sqliteVariant, pgVariant, ssoVariant} {
+		checked[v.dir] = true
+	}
+	err := filepath.WalkDir("kubernetes", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == "kustomization.yaml" && !checked[filepath.ToSlash(filepath.Dir(p))] {
+			t.Errorf("%s is not a variant of TestKustomize", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

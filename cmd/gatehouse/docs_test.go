@@ -49,11 +49,13 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"go install ./cmd/gatehouse", "testkit.Binary"},
 	{"GATEHOUSE_ADMIN_PASSWORD='choose a long passphrase' go run ./cmd/gatehouse serve --upstream http://127.0.0.1:8237", "TestServeEndToEnd"},
 	{"GATEHOUSE_ADMIN_PASSWORD=… gatehouse serve --preset zenml --upstream http://127.0.0.1:8237", "TestZenMLClientThroughPreset"},
+	{"gatehouse serve --oidc-issuer", "not run: needs an identity provider; TestServeIdPTokens runs serve with --oidc-issuer against a test provider"},
 	{"gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv", "TestPolicyExportToFile"},
 	{"kubectl exec deploy/zenml -c gatehouse -- gatehouse policy export > export.csv", "not run: needs a cluster; TestPolicyExport checks what export prints"},
 	{"make test", ".ci/run"},
 	{"(cd deploy && go test ./...)", ".ci/run"},
 	{"zenml connect --url", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
+	{"zenml connect --url https://gatehouse.example.com --username ci-bot", "not run: needs ZenML's client; TestAPIKeyZenMLClientLogin posts its login form, the account's name and the key as the password"},
 	{"zenml stack list", "not run: needs ZenML's client; TestZenMLClientThroughPreset replays its exchange"},
 	{"export ZENML_STORE_URL=", "not run: needs ZenML's client; TestAPIKeyZenMLClientLogin replays its API-key login"},
 	{"export MLFLOW_TRACKING_", "not run: needs MLflow's client; TestServiceAccountKeyCredentials sends its Basic header"},
@@ -222,4 +224,36 @@ func sameDuration(cell, value string) bool {
 	a, err1 := time.ParseDuration(strings.Trim(cell, "`"))
 	b, err2 := time.ParseDuration(value)
 	return err1 == nil && err2 == nil && a == b
+}
+
+// TestSSOFlagTableIsCurrent: docs/sso.md's table lists every flag of
+// single sign-on (--oidc-*, --sso-only, --session-max-age) with serve's
+// default, and no flag serve does not have.
+func TestSSOFlagTableIsCurrent(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "sso.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| ([^|]+) \\|")
+	documented := map[string]bool{}
+	serve := (&app{env: func(string) string { return "" }}).serveCmd()
+	for _, m := range row.FindAllStringSubmatch(string(page), -1) {
+		name, def := m[1], strings.TrimSpace(m[2])
+		documented[name] = true
+		f := serve.Flags().Lookup(name)
+		if f == nil {
+			t.Errorf("docs/sso.md lists --%s, which serve does not have", name)
+			continue
+		}
+		defValue := strings.TrimSuffix(strings.TrimPrefix(f.DefValue, "["), "]")
+		if defValue != "" && !strings.Contains(def, "`"+defValue+"`") && !sameDuration(def, f.DefValue) {
+			t.Errorf("--%s: docs/sso.md's default is %s, serve's is %q", name, def, f.DefValue)
+		}
+	}
+	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		sso := strings.HasPrefix(f.Name, "oidc-") || f.Name == "sso-only" || f.Name == "session-max-age"
+		if sso && !documented[f.Name] {
+			t.Errorf("serve --%s is not in docs/sso.md's table", f.Name)
+		}
+	})
 }
