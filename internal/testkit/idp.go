@@ -53,8 +53,10 @@ func NewIdP(t testing.TB) *IdP {
 	mux.HandleFunc("/auth", p.serveAuth)
 	mux.HandleFunc("/token", p.serveToken)
 	mux.HandleFunc("/logout", p.serveLogout)
-	p.srv = httptest.NewServer(mux)
-	p.URL = p.srv.URL
+	// URL is set before the server serves: its handlers read it.
+	p.srv = httptest.NewUnstartedServer(mux)
+	p.URL = "http://" + p.srv.Listener.Addr().String()
+	p.srv.Start()
 	t.Cleanup(p.srv.Close)
 	return p
 }
