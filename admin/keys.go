@@ -57,11 +57,12 @@ type keyring struct {
 	current string
 
 	parser *jwt.Parser
+	now    func() time.Time // the service's clock
 }
 
 func newKeyring(ctx context.Context, db *gorm.DB, ttl time.Duration, now func() time.Time) (*keyring, error) {
 	k := &keyring{
-		db: db, ttl: ttl,
+		db: db, ttl: ttl, now: now,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{signingMethod.Alg()}),
 			// One spelling per signature: unused low bits must be zero.
@@ -174,7 +175,7 @@ func (k *keyring) parseSigned(token, iss string, out jwt.Claims) error {
 		return errMalformed
 	}
 	p := jwt.NewParser(jwt.WithValidMethods([]string{signingMethod.Alg()}), jwt.WithStrictDecoding(),
-		jwt.WithExpirationRequired(), jwt.WithIssuer(iss), jwt.WithLeeway(tokenLeeway))
+		jwt.WithExpirationRequired(), jwt.WithIssuer(iss), jwt.WithLeeway(tokenLeeway), jwt.WithTimeFunc(k.now))
 	_, err := p.ParseWithClaims(token, out, k.secretOf)
 	return err
 }

@@ -97,11 +97,15 @@ func (s *Service) StartSignIn(returnTo string) (authURL, flow string, err error)
 	return authURL, flow, nil
 }
 
-// LocalPath returns p when it is a path on this server, "/" otherwise:
-// a sign-in must not send the browser to another site ("//evil.example",
-// "/\evil.example", "https://…").
+// maxReturnLen bounds the path a sign-in returns to, which the flow
+// cookie carries: a browser drops a cookie over 4 KB.
+const maxReturnLen = 1024
+
+// LocalPath returns p when it is a path on this server (of at most
+// maxReturnLen bytes), "/" otherwise: a sign-in must not send the browser
+// to another site ("//evil.example", "/\evil.example", "https://…").
 func LocalPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
+	if len(p) > maxReturnLen || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n\t") {
 		return "/"
 	}
 	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" {
@@ -152,12 +156,12 @@ func (s *Service) finishSignIn(ctx context.Context, flow, state, code, idpErr st
 		return refuse("the sign-in expired or its cookie is not valid; start again")
 	case subtle.ConstantTimeCompare([]byte(state), []byte(fc.ID)) != 1:
 		return refuse("the state does not match this browser's sign-in")
-	case !s.idp.flows.take(fc.ID, fc.ExpiresAt.Time, s.now()):
-		return refuse("this sign-in was completed already; start again")
 	case idpErr != "":
-		return refuse("the identity provider answered " + idpErr)
+		return refuse("the identity provider answered " + printable(idpErr))
 	case code == "":
 		return refuse("the callback has no code")
+	case !s.idp.flows.take(fc.ID, fc.ExpiresAt.Time, s.now()):
+		return refuse("this sign-in was completed already; start again")
 	}
 	xctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, s.idp.client), 10*time.Second)
 	defer cancel()
@@ -300,11 +304,13 @@ func (s *Service) SSOOnly() bool { return s.idp != nil && s.idp.cfg.SSOOnly }
 // SignInEnabled reports whether the browser sign-in is configured.
 func (s *Service) SignInEnabled() bool { return s.idp != nil }
 
-// usedFlows remembers the sign-ins whose callback came, until they would
-// have expired anyway, so that a callback replayed on this replica is
-// refused before its code is sent to the provider (which refuses a code
-// used twice, on any replica). Bounded: when full of unexpired entries,
-// sign-ins are refused until some expire.
+// usedFlows remembers the sign-ins whose callback came with a code, until
+// they would have expired anyway, so that a callback replayed on this
+// replica is refused before its code is sent to the provider (which
+// refuses a code used twice, on any replica, and PKCE binds the code to
+// the browser that started the sign-in). Bounded: when full, expired
+// entries go, then arbitrary ones, so that a flood of callbacks can
+// weaken this first check but never refuse a sign-in.
 type usedFlows struct {
 	max int
 
@@ -315,7 +321,7 @@ type usedFlows struct {
 func newUsedFlows(max int) *usedFlows { return &usedFlows{max: max, seen: make(map[string]time.Time)} }
 
 // take marks the flow id (valid until exp) taken; false when it was taken
-// already, or when the set is full.
+// already.
 func (u *usedFlows) take(id string, exp, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -323,15 +329,39 @@ func (u *usedFlows) take(id string, exp, now time.Time) bool {
 		return false
 	}
 	if len(u.seen) >= u.max {
-		for k, e := range u.seen {
-			if now.After(e) {
-				delete(u.seen, k)
-			}
-		}
-		if len(u.seen) >= u.max {
-			return false
-		}
+		u.shrink(now)
 	}
 	u.seen[id] = exp
 	return true
+}
+
+// shrink drops the expired entries and, while more than seven eighths of
+// max remain, arbitrary ones: a full set costs one scan per max/8 takes.
+func (u *usedFlows) shrink(now time.Time) {
+	for k, e := range u.seen {
+		if now.After(e) {
+			delete(u.seen, k)
+		}
+	}
+	for k := range u.seen {
+		if len(u.seen) <= u.max*7/8 {
+			break
+		}
+		delete(u.seen, k)
+	}
+}
+
+// printable returns what a provider's callback said, cut to a bounded
+// length and without control characters, for messages and audit lines.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || UnsafeRune(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -343,6 +344,7 @@ func TestLocalPath(t *testing.T) {
 	for in, want := range map[string]string{
 		"/api/v1/stacks?x=1": "/api/v1/stacks?x=1", "": "/", "//evil.example/x": "/", "/\\evil.example": "/",
 		"https://evil.example/": "/", "relative": "/", "/a\r\nSet-Cookie: x": "/", "/ok#frag": "/ok#frag",
+		"/" + strings.Repeat("a", maxReturnLen): "/",
 	} {
 		if got := LocalPath(in); got != want {
 			t.Errorf("LocalPath(%q) = %q, want %q", in, got, want)
@@ -357,4 +359,38 @@ func testutilCount(s *Service, kind string, ok bool) float64 {
 		c = s.auth.metrics.ok[kind]
 	}
 	return testutil.ToFloat64(c)
+}
+
+// TestUsedFlowsNeverRefuse: a full set of taken sign-ins makes room
+// instead of refusing the next one, so a flood of callbacks cannot stop
+// sign-ins; a replay of a remembered one is still refused.
+func TestUsedFlowsNeverRefuse(t *testing.T) {
+	u := newUsedFlows(8)
+	now := time.Now()
+	for i := range 100 {
+		if !u.take(fmt.Sprint("flood-", i), now.Add(time.Minute), now) {
+			t.Fatalf("take %d refused", i)
+		}
+		if len(u.seen) > 8 {
+			t.Fatalf("%d entries, want at most 8", len(u.seen))
+		}
+	}
+	if !u.take("real", now.Add(time.Minute), now) || u.take("real", now.Add(time.Minute), now) {
+		t.Error("a new sign-in refused, or its replay taken")
+	}
+}
+
+// TestSignInCallbackErrorText: what a provider's callback says is cut and
+// stripped of control characters before it reaches messages and audit
+// lines.
+func TestSignInCallbackErrorText(t *testing.T) {
+	p := testkit.NewIdP(t)
+	var logs testkit.LockedBuffer
+	s := signInService(t, p, &logs, nil)
+	f := startFlow(t, s, "/")
+	f.code, f.idpErr = "", "access_denied\n"+strings.Repeat("x", 5000)
+	_, err := f.finish(s)
+	if err == nil || strings.Contains(err.Error(), "\n") || len(err.Error()) > 400 {
+		t.Errorf("error %q", err)
+	}
 }

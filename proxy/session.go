@@ -40,22 +40,25 @@ func sessionCookie(r *http.Request, name string) string {
 
 // stripCookie removes the cookie named name from the Cookie headers, so
 // that the session's token is not sent upstream (as the Authorization
-// header is not, without ForwardToken).
+// header is not, without ForwardToken). A name is compared as net/http
+// reads it, spaces around it trimmed: "sess =TOKEN" is the session cookie
+// too.
 func stripCookie(h http.Header, name string) {
 	vs := h["Cookie"]
 	if len(vs) == 0 {
 		return
 	}
-	prefix := name + "="
 	out := vs[:0]
 	for _, v := range vs {
-		if !strings.Contains(v, prefix) {
+		if !strings.Contains(v, name) {
 			out = append(out, v)
 			continue
 		}
 		var kept []string
 		for part := range strings.SplitSeq(v, ";") {
-			if p := strings.TrimSpace(part); p != "" && !strings.HasPrefix(p, prefix) {
+			p := strings.TrimSpace(part)
+			k, _, _ := strings.Cut(p, "=")
+			if p != "" && strings.TrimSpace(k) != name {
 				kept = append(kept, p)
 			}
 		}

@@ -44,6 +44,13 @@ func TestSessionCookie(t *testing.T) {
 		t.Errorf("no renewed cookie: %v", res.Header["Set-Cookie"])
 	}
 
+	// A name with spaces around it is the session cookie to net/http, and
+	// so it is to stripping.
+	res, body = send(t, g.addr(), "GET", "/api/x", "Cookie: a=b; sess =alice-token")
+	if e := decodeEcho(t, res, body); e.Header.Get("X-Forwarded-User") != "alice" || e.Header.Get("Cookie") != "a=b" {
+		t.Errorf("the upstream saw user %q and Cookie %q", e.Header.Get("X-Forwarded-User"), e.Header.Get("Cookie"))
+	}
+
 	// The Authorization header wins; the cookie is still not forwarded.
 	res, body = send(t, g.addr(), "GET", "/api/x", "Authorization: Bearer bob-token", "Cookie: sess=alice-token")
 	if e := decodeEcho(t, res, body); e.Header.Get("X-Forwarded-User") != "bob" || e.Header.Get("Cookie") != "" {
@@ -146,9 +153,9 @@ func TestSessionCrossOrigin(t *testing.T) {
 // TestStripCookie removes one cookie from every Cookie header and drops
 // headers left empty.
 func TestStripCookie(t *testing.T) {
-	h := http.Header{"Cookie": {"sess=x", "a=1; sess=y; b=2", "c=3", "sessx=4; sess=z"}}
+	h := http.Header{"Cookie": {"sess=x", "a=1; sess=y; b=2", "c=3", "sessx=4; sess=z", "a=b; sess =t", "d=e;\tsess\t=u"}}
 	stripCookie(h, "sess")
-	if got := strings.Join(h["Cookie"], " | "); got != "a=1; b=2 | c=3 | sessx=4" {
+	if got := strings.Join(h["Cookie"], " | "); got != "a=1; b=2 | c=3 | sessx=4 | a=b | d=e" {
 		t.Errorf("got %q", got)
 	}
 	h = http.Header{"Cookie": {"sess=x"}}
