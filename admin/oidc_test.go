@@ -333,6 +333,21 @@ func TestIdPUnreachable(t *testing.T) {
 	}
 }
 
+// TestIdPKeySetUnreachable: a key set fetch that fails (the provider gone
+// after discovery) refuses the token and is counted as an error.
+func TestIdPKeySetUnreachable(t *testing.T) {
+	p := testkit.NewIdP(t)
+	s := oidcService(t, p.URL)
+	tok := p.Sign(t, p.Claims())
+	p.Close()
+	if got := decide(t, s, tok, "GET", "/api/v1/pipelines"); got != "401" {
+		t.Errorf("a token whose keys cannot be fetched: %s, want 401", got)
+	}
+	if n := fetches(s, "error"); n != 1 {
+		t.Errorf("failed key set fetches counted: %v, want 1", n)
+	}
+}
+
 // TestIdPDecisionPathAllocations: after its first use, a provider's token
 // is authenticated and decided without an allocation.
 func TestIdPDecisionPathAllocations(t *testing.T) {
