@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
@@ -39,6 +41,10 @@ func TestCLITeams(t *testing.T) {
 	// Joining: the team's role on the next request, with the same token.
 	a.OK("team", "update", "ml-platform", "--add-user", "alice")
 	write("after joining the team", http.StatusOK)
+	// The upstream is told the roles, the team's among them, never the team.
+	if g := srv.Up.Last().Header.Get("X-Forwarded-Groups"); !slices.Contains(strings.Split(g, ","), "writer") || strings.Contains(g, "team") {
+		t.Errorf("X-Forwarded-Groups of a member: %q, want the team's role writer and no team", g)
+	}
 	contains(t, "team describe", a.OK("team", "describe", "ml-platform"), "Members:", "alice", "Roles:", "writer")
 	if out := a.OK("team", "list"); !hasRow(out, "ml-platform", "alice", "writer") {
 		t.Errorf("team list:\n%s", out)
