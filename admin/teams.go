@@ -86,23 +86,26 @@ func teamNamed(db *gorm.DB, name string) (*store.Team, error) {
 	return &t, nil
 }
 
-// checkTeamName refuses, in c, a new team's name that is not a valid name
-// or that a user, role, permission or team already has: one name means one
-// thing wherever it is shown.
+// checkTeamName refuses, in c, a new team's name that a user, role,
+// permission or team already has, up to case (as usernames are compared):
+// one name means one thing wherever it is shown.
 func (s *Service) checkTeamName(c *tx, name string) error {
-	switch {
-	case name == policy.Public:
+	key := store.IdentityKey(name)
+	if key == store.IdentityKey(policy.Public) {
 		return conflictf("%q is reserved for rules that apply to everyone", name)
-	case s.isPermission(name):
-		return conflictf("%q is the name of a permission", name)
 	}
-	if ok, err := s.roleExistsTx(c.DB(), name); err != nil {
+	for _, p := range s.permissionNames() {
+		if store.IdentityKey(p) == key {
+			return conflictf("%q is the name of a permission (%q)", name, p)
+		}
+	}
+	if r, err := s.roleFolded(c.DB(), key); err != nil {
 		return err
-	} else if ok {
-		return conflictf("%q is the name of a role", name)
+	} else if r != "" {
+		return conflictf("%q is the name of a role (%q)", name, r)
 	}
 	var u store.User
-	switch err := c.DB().Where("username_key = ?", store.IdentityKey(name)).Take(&u).Error; {
+	switch err := c.DB().Where("username_key = ?", key).Take(&u).Error; {
 	case err == nil:
 		return conflictf("%q is the name of user %q", name, u.Username)
 	case !errors.Is(err, gorm.ErrRecordNotFound):
@@ -114,6 +117,26 @@ func (s *Service) checkTeamName(c *tx, name string) error {
 		return conflictf("team %q already exists", t.Name)
 	}
 	return nil
+}
+
+// roleFolded returns the role (of the files or the roles table, read
+// through db) whose name folds to key, or "".
+func (s *Service) roleFolded(db *gorm.DB, key string) (string, error) {
+	for r := range s.fileRoles() {
+		if store.IdentityKey(r) == key {
+			return r, nil
+		}
+	}
+	var names []string
+	if err := db.Model(&store.Role{}).Pluck("name", &names).Error; err != nil {
+		return "", dbErr(err, "roles")
+	}
+	for _, r := range names {
+		if store.IdentityKey(r) == key {
+			return r, nil
+		}
+	}
+	return "", nil
 }
 
 // CreateTeam creates a team with the given members (usernames or user

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
@@ -69,8 +70,8 @@ func TestTeamsConformance(t *testing.T) {
 		_, err = s.CreateTeam(ctx, "bad name", nil)
 		wantField(t, err, "name")
 		for name, says := range map[string]string{
-			"OPS": `team "ops" already exists`, "Bob": `"Bob" is the name of user "bob"`, "guest": `"guest" is the name of a role`,
-			"read": "permission", "public": "reserved", "ci": `user "ci"`,
+			"OPS": `team "ops" already exists`, "Bob": `"Bob" is the name of user "bob"`, "guest": `"guest" is the name of a role`, "Admin": `"Admin" is the name of a role ("admin")`,
+			"read": "permission", "WRITE": `"WRITE" is the name of a permission ("write")`, "public": "reserved", "ci": `user "ci"`,
 		} {
 			_, err = s.CreateTeam(ctx, name, nil)
 			wantMsg(t, err, ErrConflict, says)
@@ -337,4 +338,38 @@ func TestTeamsReplicate(t *testing.T) {
 	if b.eng.Reaches(policy.UserSubject(name+"-u"), policy.PermWrite) {
 		t.Fatal("replica b kept the deleted team's role")
 	}
+}
+
+// TestTeamsInPolicyFiles: a policy file may give a team its roles and
+// members. The team is not taken for a role; a team made through the API
+// under that name shows them, and what the file says is read-only.
+func TestTeamsInPolicyFiles(t *testing.T) {
+	csv := string(policyDefault(t)) + "g, team:ops, admin\ng, user:carol, team:ops\n"
+	lines, errs := policy.ParseCSV("policy/policy.csv", []byte(csv))
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	s := serviceWithFiles(t, storetest.SQLite(t).DSN, &policy.Files{Model: policy.DefaultModel(), ModelName: "model.conf", Lines: lines})
+	ctx := context.Background()
+	rs, err := s.ListRoles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if strings.HasPrefix(r.Name, policy.TeamPrefix) {
+			t.Fatalf("role list holds the team %q", r.Name)
+		}
+	}
+	mustCreate(t, s, CreateUser{Username: "carol", Password: "carol-password-1"})
+	if !s.eng.Reaches(policy.UserSubject("carol"), policy.PermWrite) {
+		t.Fatal("a member by a file line does not reach the team's role")
+	}
+	tm := mustTeam(t, s, "ops")
+	if strings.Join(tm.Users, ",") != "carol" || strings.Join(tm.Roles, ",") != "admin" {
+		t.Fatalf("ops = %+v, want the file's member and role", tm)
+	}
+	wantMsg(t, s.RevokeTeam(ctx, "ops", "admin"), ErrConflict, "read-only")
+	_, err = s.UpdateTeam(ctx, "ops", TeamUpdate{RemoveUsers: []string{"carol"}})
+	wantMsg(t, err, ErrConflict, "read-only")
+	wantMsg(t, s.DeleteTeam(ctx, "ops"), ErrConflict, `team "ops" is named in policy/policy.csv`)
 }
