@@ -28,7 +28,7 @@ const (
 func (s *subject) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.user, "user", "", "username or id")
 	cmd.Flags().StringVar(&s.serviceAccount, "service-account", "", "service account name or id")
-	cmd.Flags().StringVar(&s.team, "team", "", "team name or id")
+	cmd.Flags().StringVar(&s.team, "team", "", "team name")
 }
 
 // name checks that exactly one of --user, --service-account and --team is
@@ -169,7 +169,7 @@ holds the team's roles; "gatehouse team describe TEAM" lists its members.`,
 	}
 	list.Flags().StringVar(&who.user, "user", "", "only this user (name or id)")
 	list.Flags().StringVar(&who.serviceAccount, "service-account", "", "only this service account (name or id)")
-	list.Flags().StringVar(&who.team, "team", "", "only this team (name or id)")
+	list.Flags().StringVar(&who.team, "team", "", "only this team")
 	list.Flags().StringVar(&role, "role", "", "only this role")
 	cmd.AddCommand(list)
 	return cmd

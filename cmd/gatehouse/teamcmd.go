@@ -73,7 +73,7 @@ func (a *app) teamListCmd(o *clientOptions) *cobra.Command {
 func (a *app) teamDescribeCmd(o *clientOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:     "describe TEAM",
-		Short:   "Show one team (by name or id), its members and roles",
+		Short:   "Show one team, its members and roles",
 		Example: "  gatehouse team describe ml-platform\n  gatehouse team describe ml-platform -o json",
 		Args:    exactArgs("TEAM"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -4,28 +4,17 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"time"
+
+	"github.com/gatehouse-dev/gatehouse/admin"
 )
 
-// Team is a named group of users, as the API sends it. A team holds roles
-// like a user does, and its members reach them through it.
-type Team struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Users     []string  `json:"users"` // sorted usernames
-	Roles     []string  `json:"roles"` // sorted
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
+// The team shapes are the control plane's own, as in api.go. An
 // Assignment is a role held by a user (or service account) or by a team:
 // exactly one of User and Team is set.
-type Assignment struct {
-	User   string `json:"user,omitempty"`
-	Team   string `json:"team,omitempty"`
-	Role   string `json:"role"`
-	Source string `json:"source"`
-}
+type (
+	Team       = admin.Team
+	Assignment = admin.Assignment
+)
 
 // AssignmentFilter narrows a list of assignments; an empty field does not
 // filter.
@@ -70,7 +59,7 @@ func (c *Client) CreateTeam(ctx context.Context, name string, users []string) (R
 	return do[Team](ctx, c, http.MethodPost, "/teams", nil, map[string]any{"name": name, "users": users})
 }
 
-// GetTeam returns a team by name or id.
+// GetTeam returns a team by name.
 func (c *Client) GetTeam(ctx context.Context, team string) (Result[Team], error) {
 	p, err := segment("team", team)
 	if err != nil {
