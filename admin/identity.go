@@ -111,6 +111,9 @@ func (s *Service) identityConflict(db *gorm.DB, u *store.User, reuse bool) ([]st
 	case !errors.Is(err, gorm.ErrRecordNotFound):
 		return nil, dbErr(err, "user")
 	}
+	if err := teamConflict(db, u.Username); err != nil {
+		return nil, err
+	}
 	if u.EmailKey != nil {
 		switch err := db.Where("email_key = ? AND id <> ?", *u.EmailKey, u.ID).Take(&other).Error; {
 		case err == nil:

@@ -52,7 +52,8 @@ func (s *Service) permissionNames() []string {
 func (s *Service) isPermission(name string) bool { return slices.Contains(s.permissionNames(), name) }
 
 // fileRoles returns the roles that policy files define: subjects of file g
-// lines that are neither users nor permissions, with their first line.
+// lines that are neither users, teams nor permissions, with their first
+// line.
 func (s *Service) fileRoles() map[string]policy.Line {
 	perms := s.permissionNames()
 	out := map[string]policy.Line{}
@@ -61,7 +62,8 @@ func (s *Service) fileRoles() map[string]policy.Line {
 			continue
 		}
 		child := l.Fields[0]
-		if strings.HasPrefix(child, policy.UserPrefix) || slices.Contains(perms, child) || child == policy.Public {
+		if strings.HasPrefix(child, policy.UserPrefix) || strings.HasPrefix(child, policy.TeamPrefix) ||
+			slices.Contains(perms, child) || child == policy.Public {
 			continue
 		}
 		if _, seen := out[child]; !seen {
@@ -162,6 +164,9 @@ func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (
 		return Role{}, conflictf("role %q is defined in %s", name, l.Origin())
 	}
 	err = s.update(ctx, func(c *tx) error {
+		if err := teamConflict(c.DB(), name); err != nil {
+			return err
+		}
 		if err := c.DB().Create(&store.Role{Name: name, CreatedAt: s.now().UTC()}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
@@ -280,7 +285,7 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 		if holders := s.eng.Children(name); len(holders) > 0 {
 			names := make([]string, len(holders))
 			for i, h := range holders {
-				names[i] = strings.TrimPrefix(h, policy.UserPrefix)
+				names[i] = holderName(h)
 			}
 			if len(names) > 10 {
 				names = append(names[:10], "…")
@@ -314,4 +319,13 @@ func (s *Service) ListPermissions() []Permission {
 		out = append(out, p)
 	}
 	return out
+}
+
+// holderName names a role's holder for a message: a user by name, a team
+// as team "NAME".
+func holderName(sub string) string {
+	if name, ok := strings.CutPrefix(sub, policy.TeamPrefix); ok {
+		return "team " + quote(name)
+	}
+	return strings.TrimPrefix(sub, policy.UserPrefix)
 }

@@ -176,7 +176,7 @@ func TestUsersConformance(t *testing.T) {
 		}
 		_, err = s.GetUser(ctx, "ada2")
 		wantIs(t, err, ErrNotFound)
-		as, _ := s.ListAssignments(ctx, "", "")
+		as, _ := s.ListAssignments(ctx, "", "", "")
 		for _, a := range as {
 			if a.User == "ada2" || a.User == "ada" {
 				t.Fatalf("assignment left after delete: %+v", a)
@@ -224,11 +224,11 @@ func TestRolesAndAssignmentsConformance(t *testing.T) {
 		if !s.eng.Reaches(policy.UserSubject("rita"), "write") {
 			t.Fatal("assignment not in force")
 		}
-		as, err := s.ListAssignments(ctx, "rita", "")
+		as, err := s.ListAssignments(ctx, "rita", "", "")
 		if err != nil || len(as) != 1 || as[0].Role != "releaser" {
 			t.Fatalf("list by user: %+v %v", as, err)
 		}
-		as, _ = s.ListAssignments(ctx, "", "admin")
+		as, _ = s.ListAssignments(ctx, "", "admin", "")
 		if len(as) != 1 || as[0].User != "admin" {
 			t.Fatalf("list by role: %+v", as)
 		}

@@ -67,7 +67,10 @@ type UpdateMe struct {
 }
 
 func (s *Service) view(u *store.User) User {
-	roles := s.eng.Parents(policy.UserSubject(u.Username))
+	// The user's own roles: a team's are shown by the team.
+	roles := slices.DeleteFunc(s.eng.Parents(policy.UserSubject(u.Username)), func(p string) bool {
+		return strings.HasPrefix(p, policy.TeamPrefix)
+	})
 	if roles == nil {
 		roles = []string{}
 	}

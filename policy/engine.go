@@ -365,12 +365,13 @@ func (e *Engine) Reaches(sub, target string) bool {
 }
 
 // directRoles returns the roles sub holds directly, sorted: its parents,
-// with an identity provider's group (oidc:GROUP) standing for the roles
-// the policy gives the group, so the upstream is told of roles only.
+// with an identity provider's group (oidc:GROUP) or a team (team:NAME)
+// standing for the roles the policy gives the group or team, so the
+// upstream is told of roles only.
 func directRoles(parents map[string][]string, sub string) []string {
 	var roles []string
 	for _, p := range parents[sub] {
-		if strings.HasPrefix(p, OIDCPrefix) {
+		if strings.HasPrefix(p, OIDCPrefix) || strings.HasPrefix(p, TeamPrefix) {
 			roles = append(roles, parents[p]...)
 		} else {
 			roles = append(roles, p)

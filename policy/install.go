@@ -76,7 +76,7 @@ func (e *Engine) install(files *Files, dbKey keySet) error {
 // Line.
 func (e *Engine) checkDatabaseLine(checks *lineChecks, k string) error {
 	if child, parent, ok := edgeOf(k); ok && checks.fast && checks.m["g"]["g"] != nil {
-		if validSubject(child) && validSubject(parent) && !strings.HasPrefix(parent, UserPrefix) {
+		if validSubject(child) && validSubject(parent) && edgeProblem(child, parent) == "" {
 			return nil
 		}
 	}
@@ -227,22 +227,28 @@ func (c *lineChecks) check(l Line) error {
 // headToken finds HEAD as a word in a policy value.
 var headToken = regexp.MustCompile(`(^|[^A-Za-z0-9_])HEAD([^A-Za-z0-9_]|$)`)
 
+// nameRule says what a name in a policy line may be.
+const nameRule = "names use [A-Za-z0-9._@-], users are user:NAME, an IdP's groups oidc:NAME, teams team:NAME"
+
 // checkNames checks the subjects and roles of a line under the default
 // model.
 func checkNames(l Line) error {
 	switch l.Ptype {
 	case "p":
 		if !validSubject(l.Fields[0]) {
-			return l.errorf("invalid subject %q: names use [A-Za-z0-9._@-], users are user:NAME, an IdP's groups oidc:NAME", l.Fields[0])
+			return l.errorf("invalid subject %q: %s", l.Fields[0], nameRule)
+		}
+		if strings.HasPrefix(l.Fields[0], TeamPrefix) {
+			return l.errorf("%q cannot have rules of its own: a team holds roles (g, %s, ROLE)", l.Fields[0], l.Fields[0])
 		}
 	case "g":
 		for _, f := range l.Fields {
 			if !validSubject(f) {
-				return l.errorf("invalid name %q: names use [A-Za-z0-9._@-], users are user:NAME, an IdP's groups oidc:NAME", f)
+				return l.errorf("invalid name %q: %s", f, nameRule)
 			}
 		}
-		if strings.HasPrefix(l.Fields[1], UserPrefix) {
-			return l.errorf("%q cannot be a role: users are not roles", l.Fields[1])
+		if msg := edgeProblem(l.Fields[0], l.Fields[1]); msg != "" {
+			return l.errorf("%s", msg)
 		}
 	}
 	return nil

@@ -22,8 +22,8 @@ type Names struct {
 // a 2-value g line (a role: it is given a role or permission) and every
 // subject of a p line (a permission, or a role with rules of its own).
 // Under a custom model a p line's subject may be any of its values (a
-// priority model puts it second), so every value counts. Users (user:NAME)
-// are not names. Roles made through the admin API live in the database
+// priority model puts it second), so every value counts. Users (user:NAME),
+// an IdP's groups (oidc:NAME) and teams (team:NAME) are not names. Roles made through the admin API live in the database
 // only, so they are not among them.
 func (f *Files) Names() Names {
 	n := Names{set: map[string]bool{}}
@@ -42,7 +42,7 @@ func (f *Files) Names() Names {
 			values = l.Fields
 		}
 		for _, v := range values {
-			if !strings.HasPrefix(v, UserPrefix) && !strings.HasPrefix(v, OIDCPrefix) {
+			if !strings.HasPrefix(v, UserPrefix) && !strings.HasPrefix(v, OIDCPrefix) && !strings.HasPrefix(v, TeamPrefix) {
 				n.set[v] = true
 			}
 		}
@@ -138,7 +138,8 @@ func unknownParents(f *Files, reported []error) []error {
 			continue
 		}
 		parent := l.Fields[1]
-		if names.Has(parent) || !validSubject(parent) || strings.HasPrefix(parent, UserPrefix) || strings.HasPrefix(parent, OIDCPrefix) {
+		if names.Has(parent) || !validSubject(parent) || strings.HasPrefix(parent, UserPrefix) ||
+			strings.HasPrefix(parent, OIDCPrefix) || strings.HasPrefix(parent, TeamPrefix) {
 			continue
 		}
 		hint := names.Hint(parent)

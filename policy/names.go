@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Reserved subjects and prefixes.
 const (
@@ -14,6 +17,10 @@ const (
 	// "g, oidc:GROUP, ROLE" gives the group's members ROLE, and a user's
 	// current groups are recorded as "g, user:NAME, oidc:GROUP".
 	OIDCPrefix = "oidc:"
+	// TeamPrefix namespaces teams: "g, user:NAME, team:TEAM" makes a user a
+	// member, and "g, team:TEAM, ROLE" gives every member ROLE. A team's
+	// members are users only, and a team holds roles only.
+	TeamPrefix = "team:"
 	// MaxNameLen bounds user, role and permission names.
 	MaxNameLen = 64
 )
@@ -67,14 +74,32 @@ func Truncate(s string) string {
 // OIDCGroup returns the policy subject of an identity provider's group.
 func OIDCGroup(group string) string { return OIDCPrefix + group }
 
-// validSubject reports whether s is a name, a user subject or an identity
-// provider's group.
+// TeamSubject returns the policy subject of the team with the given name.
+func TeamSubject(team string) string { return TeamPrefix + team }
+
+// validSubject reports whether s is a name, a user subject, an identity
+// provider's group or a team.
 func validSubject(s string) bool {
-	if name, ok := strings.CutPrefix(s, UserPrefix); ok {
-		return ValidName(name)
-	}
-	if name, ok := strings.CutPrefix(s, OIDCPrefix); ok {
-		return ValidName(name)
+	for _, prefix := range []string{UserPrefix, OIDCPrefix, TeamPrefix} {
+		if name, ok := strings.CutPrefix(s, prefix); ok {
+			return ValidName(name)
+		}
 	}
 	return ValidName(s)
+}
+
+// edgeProblem says what is wrong with the g line "g, child, parent" under
+// the default model, or "" when nothing is: users are never roles, and a
+// team sits between users and roles only (its members are users, it holds
+// roles), so that a team can neither nest nor be handed out as a role.
+func edgeProblem(child, parent string) string {
+	switch {
+	case strings.HasPrefix(parent, UserPrefix):
+		return fmt.Sprintf("%q cannot be a role: users are not roles", parent)
+	case strings.HasPrefix(parent, TeamPrefix) && !strings.HasPrefix(child, UserPrefix):
+		return fmt.Sprintf("%q cannot be a member of %q: a team's members are users (g, user:NAME, %s)", child, parent, parent)
+	case strings.HasPrefix(child, TeamPrefix) && strings.HasPrefix(parent, OIDCPrefix):
+		return fmt.Sprintf("%q cannot hold %q: a team holds roles (g, %s, ROLE)", child, parent, child)
+	}
+	return ""
 }

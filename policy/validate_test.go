@@ -97,6 +97,21 @@ func TestValidateDirReportsEveryProblemWithItsLine(t *testing.T) {
 			want:   []string{`d/policy.csv:10: invalid name "oidc:bad name"`},
 		},
 		{
+			name: "teams sit between users and roles",
+			policy: "p, read, /*, GET\np, write, /*, POST\n" + adminLines +
+				"g, team:ops, admin\ng, user:ann, team:ops\ng, team:ops, team:dev\ng, guest, team:ops\n" +
+				"g, oidc:eng, team:ops\ng, team:ops, oidc:eng\np, team:ops, /x, GET\ng, team:bad name, admin\ng, team:ops, admni\n",
+			want: []string{
+				`d/policy.csv:8: "team:ops" cannot be a member of "team:dev": a team's members are users (g, user:NAME, team:dev)`,
+				`d/policy.csv:9: "guest" cannot be a member of "team:ops": a team's members are users (g, user:NAME, team:ops)`,
+				`d/policy.csv:10: "oidc:eng" cannot be a member of "team:ops"`,
+				`d/policy.csv:11: "team:ops" cannot hold "oidc:eng": a team holds roles (g, team:ops, ROLE)`,
+				`d/policy.csv:12: "team:ops" cannot have rules of its own`,
+				`d/policy.csv:13: invalid name "team:bad name"`,
+				`d/policy.csv:14: unknown role or permission "admni"`,
+			},
+		},
+		{
 			name:   "names are not checked while lines do not parse",
 			policy: adminLines + "g, guest, reader\n\"p, reader, /x, GET\n",
 			want:   []string{"d/policy.csv:5: malformed line"},

@@ -147,6 +147,7 @@ func (a *API) mount(r gin.IRouter) {
 	v.POST("/check", read, a.check)
 	v.POST("/signing-keys", write, a.rotateKey)
 	a.mountServiceAccounts(v, read, write)
+	a.mountTeams(v, read, write)
 }
 
 // withRequest gives the request an id (echoed in the response) and puts who

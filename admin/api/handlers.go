@@ -130,39 +130,66 @@ func (a *API) deleteRole(c *gin.Context) {
 }
 
 func (a *API) listAssignments(c *gin.Context) {
-	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"))
+	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"), c.Query("team"))
 	a.reply(c, http.StatusOK, items[admin.Assignment]{as}, err)
 }
 
+// assignmentInput is the body of POST /role-assignments: a role and
+// exactly one of a user and a team.
+type assignmentInput struct {
+	User string `json:"user"`
+	Team string `json:"team"`
+	Role string `json:"role"`
+}
+
 func (a *API) assign(c *gin.Context) {
-	var in struct {
-		User string `json:"user"`
-		Role string `json:"role"`
-	}
+	var in assignmentInput
 	if err := bind(c, &in); err != nil {
 		a.fail(c, err)
 		return
 	}
-	if in.User == "" {
-		a.fail(c, fieldErr("user", "is required"))
+	if err := holderOnce(in.User, in.Team, "is required"); err != nil {
+		a.fail(c, err)
 		return
 	}
 	if in.Role == "" {
 		a.fail(c, fieldErr("role", "is required"))
 		return
 	}
-	as, err := a.svc.Assign(c.Request.Context(), in.User, in.Role)
+	var as admin.Assignment
+	var err error
+	if in.Team != "" {
+		as, err = a.svc.AssignTeam(c.Request.Context(), in.Team, in.Role)
+	} else {
+		as, err = a.svc.Assign(c.Request.Context(), in.User, in.Role)
+	}
 	a.reply(c, http.StatusCreated, as, err)
 }
 
+// holderOnce checks that exactly one of user and team is given; missing
+// says what is wrong when neither is.
+func holderOnce(user, team, missing string) error {
+	switch {
+	case user != "" && team != "":
+		return fieldErr("team", "give user or team, not both")
+	case user == "" && team == "":
+		return fieldErr("user", "%s (or team)", missing)
+	}
+	return nil
+}
+
 func (a *API) revoke(c *gin.Context) {
-	user, role := c.Query("user"), c.Query("role")
-	if user == "" {
-		a.fail(c, fieldErr("user", "query parameter is required"))
+	user, team, role := c.Query("user"), c.Query("team"), c.Query("role")
+	if err := holderOnce(user, team, "query parameter is required"); err != nil {
+		a.fail(c, err)
 		return
 	}
 	if role == "" {
 		a.fail(c, fieldErr("role", "query parameter is required"))
+		return
+	}
+	if team != "" {
+		a.reply(c, http.StatusNoContent, nil, a.svc.RevokeTeam(c.Request.Context(), team, role))
 		return
 	}
 	a.reply(c, http.StatusNoContent, nil, a.svc.Revoke(c.Request.Context(), user, role))

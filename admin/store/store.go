@@ -1,6 +1,6 @@
 // Package store opens Gatehouse's database and defines its tables: users
-// (people and service accounts), roles, signing keys, invitations and API
-// keys. Policy lines live beside them in gorm-adapter's casbin_rule table,
+// (people and service accounts), roles, teams, signing keys, invitations
+// and API keys. Policy lines live beside them in gorm-adapter's casbin_rule table,
 // owned by package policy.
 package store
 
@@ -98,6 +98,19 @@ type Role struct {
 	CreatedAt time.Time
 }
 
+// Team is a named group of users, made through the API. Its members and
+// roles are g lines (g, user:U, team:NAME and g, team:NAME, ROLE).
+type Team struct {
+	ID   string `gorm:"primaryKey;size:36"`
+	Name string `gorm:"size:64;not null;uniqueIndex"`
+	// NameKey is Name as IdentityKey folds it: the unique index that keeps
+	// two teams from names that differ only in case or Unicode form, as
+	// for usernames.
+	NameKey   string `gorm:"size:64;not null;uniqueIndex"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 // SigningKey is a token signing key, shared by every replica.
 type SigningKey struct {
 	ID        string `gorm:"primaryKey;size:32"`
@@ -137,7 +150,7 @@ type Change struct {
 }
 
 // Tables lists every table the store owns, for migrations.
-var tables = []any{&User{}, &Role{}, &SigningKey{}, &Invitation{}, &ReleasedName{}, &Change{}, &APIKey{}}
+var tables = []any{&User{}, &Role{}, &Team{}, &SigningKey{}, &Invitation{}, &ReleasedName{}, &Change{}, &APIKey{}}
 
 // Pool configures the connection pool of a PostgreSQL store.
 type Pool struct {

@@ -5,53 +5,71 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-dev/gatehouse/cmd/gatehouse/internal/client"
 )
 
-// subject is who a role assignment is for: a user or a service account.
-// Both are subjects of one namespace, so an assignment to either is the
-// same request; the flags only say which the operator means.
+// subject is who a role assignment is for: a user, a service account or a
+// team. Users and service accounts are subjects of one namespace, so an
+// assignment to either is the same request; the flags only say which the
+// operator means. A team is its own subject (team:NAME in the policy),
+// whose members reach its roles.
 type subject struct {
-	user, serviceAccount string
+	user, serviceAccount, team string
 }
+
+// Subject kinds, as messages name them.
+const (
+	kindUser           = "user"
+	kindServiceAccount = "service account"
+	kindTeam           = "team"
+)
 
 func (s *subject) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.user, "user", "", "username or id")
 	cmd.Flags().StringVar(&s.serviceAccount, "service-account", "", "service account name or id")
+	cmd.Flags().StringVar(&s.team, "team", "", "team name")
 }
 
-// name checks that exactly one of --user and --service-account is given
-// and returns it with what it names, for messages.
+// name checks that exactly one of --user, --service-account and --team is
+// given and returns it with what it names, for messages.
 func (s *subject) name() (name, kind string, err error) {
-	name, kind, err = s.optional()
-	if err == nil && name == "" {
-		err = usageError{errors.New("give --user USERNAME or --service-account NAME")}
+	var given []string
+	for _, f := range []struct{ value, kind string }{{s.user, kindUser}, {s.serviceAccount, kindServiceAccount}, {s.team, kindTeam}} {
+		if f.value != "" {
+			name, kind = f.value, f.kind
+			given = append(given, f.kind)
+		}
 	}
-	return name, kind, err
+	switch len(given) {
+	case 0:
+		return "", "", usageError{errors.New("give --user USERNAME, --service-account NAME or --team TEAM")}
+	case 1:
+		return name, kind, nil
+	}
+	return "", "", usageError{errors.New("give one of --user, --service-account and --team, not several")}
 }
 
-// optional is name for a filter: neither flag is fine ("" names nobody),
-// both are not.
-func (s *subject) optional() (name, kind string, err error) {
-	switch {
-	case s.user != "" && s.serviceAccount != "":
-		return "", "", usageError{errors.New("give --user or --service-account, not both")}
-	case s.user != "":
-		return s.user, "user", nil
-	case s.serviceAccount != "":
-		return s.serviceAccount, "service account", nil
+// account is the user filter of a list: --user or --service-account, or
+// neither ("" names nobody), not both.
+func (s *subject) account() (string, error) {
+	if s.user != "" && s.serviceAccount != "" {
+		return "", usageError{errors.New("give --user or --service-account, not both")}
 	}
-	return "", "", nil
+	return s.user + s.serviceAccount, nil
 }
 
 func (a *app) roleAssignCmd(o *clientOptions) *cobra.Command {
 	var who subject
 	cmd := &cobra.Command{
-		Use:   "assign ROLE (--user USERNAME | --service-account NAME)",
-		Short: "Give a user or a service account a role",
-		Long: `Give a user or a service account a role. Their existing tokens and API keys
-carry the new permissions from their next request; no new login is needed.
-A key narrowed to some roles (api-key create --role) keeps its narrowing.`,
-		Example: "  gatehouse role assign releaser --user alice\n  gatehouse role assign releaser --service-account ci-bot",
+		Use:   "assign ROLE (--user USERNAME | --service-account NAME | --team TEAM)",
+		Short: "Give a user, a service account or a team a role",
+		Long: `Give a user, a service account or a team a role. Their existing tokens and
+API keys carry the new permissions from their next request; no new login is
+needed. A team's members hold the team's roles for as long as they are
+members. A key narrowed to some roles (api-key create --role) keeps its
+narrowing.`,
+		Example: "  gatehouse role assign releaser --user alice\n  gatehouse role assign releaser --service-account ci-bot\n  gatehouse role assign releaser --team ml-platform",
 		Args:    exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, kind, err := who.name()
@@ -62,14 +80,19 @@ A key narrowed to some roles (api-key create --role) keeps its narrowing.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.Assign(cmd.Context(), name, args[0])
+			var res client.Result[client.Assignment]
+			if kind == kindTeam {
+				res, err = c.AssignTeam(cmd.Context(), name, args[0])
+			} else {
+				res, err = c.Assign(cmd.Context(), name, args[0])
+			}
 			if err != nil {
 				return o.apiError(err)
 			}
 			if o.output != "table" {
 				return printAs(a.stdout, o.output, res.Body)
 			}
-			fmt.Fprintf(a.stdout, "Assigned role %s to %s %s.\n", res.Value.Role, kind, res.Value.User)
+			fmt.Fprintf(a.stdout, "Assigned role %s to %s %s.\n", res.Value.Role, kind, res.Value.User+res.Value.Team)
 			return nil
 		},
 	}
@@ -80,12 +103,12 @@ A key narrowed to some roles (api-key create --role) keeps its narrowing.`,
 func (a *app) roleRevokeCmd(o *clientOptions) *cobra.Command {
 	var who subject
 	cmd := &cobra.Command{
-		Use:   "revoke ROLE (--user USERNAME | --service-account NAME)",
-		Short: "Take a role from a user or a service account",
-		Long: `Take a role from a user or a service account. Their existing tokens and API
-keys lose its permissions on the next request. The last active admin keeps
-the admin role.`,
-		Example: "  gatehouse role revoke releaser --user alice\n  gatehouse role revoke releaser --service-account ci-bot",
+		Use:   "revoke ROLE (--user USERNAME | --service-account NAME | --team TEAM)",
+		Short: "Take a role from a user, a service account or a team",
+		Long: `Take a role from a user, a service account or a team. Their existing tokens
+and API keys (for a team: its members') lose its permissions on the next
+request. The last active admin keeps the admin role.`,
+		Example: "  gatehouse role revoke releaser --user alice\n  gatehouse role revoke releaser --service-account ci-bot\n  gatehouse role revoke releaser --team ml-platform",
 		Args:    exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, kind, err := who.name()
@@ -96,7 +119,12 @@ the admin role.`,
 			if err != nil {
 				return err
 			}
-			if err := c.Revoke(cmd.Context(), name, args[0]); err != nil {
+			if kind == kindTeam {
+				err = c.RevokeTeam(cmd.Context(), name, args[0])
+			} else {
+				err = c.Revoke(cmd.Context(), name, args[0])
+			}
+			if err != nil {
 				return o.apiError(err)
 			}
 			if o.output == "table" {
@@ -110,40 +138,38 @@ the admin role.`,
 }
 
 func (a *app) roleAssignmentCmd(o *clientOptions) *cobra.Command {
-	cmd := a.clientGroup("assignment", "List which users and service accounts hold which roles",
+	cmd := a.clientGroup("assignment", "List which users, service accounts and teams hold which roles",
 		"  gatehouse role assignment list --user alice", nil)
 	var who subject
 	var role string
 	list := &cobra.Command{
-		Use:     "list",
-		Short:   "List role assignments, optionally of one user, service account or role",
-		Example: "  gatehouse role assignment list\n  gatehouse role assignment list --user alice\n  gatehouse role assignment list --service-account ci-bot\n  gatehouse role assignment list --role admin -o json",
-		Args:    noArgs,
+		Use:   "list",
+		Short: "List role assignments, optionally of one user, service account, team or role",
+		Long: `List role assignments: the roles users and service accounts hold themselves
+(USER set) and the roles teams hold (TEAM set). A member of a team also
+holds the team's roles; "gatehouse team describe TEAM" lists its members.`,
+		Example: "  gatehouse role assignment list\n  gatehouse role assignment list --user alice\n  gatehouse role assignment list --service-account ci-bot\n" +
+			"  gatehouse role assignment list --team ml-platform\n  gatehouse role assignment list --role admin -o json",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			user, _, err := who.optional()
+			user, err := who.account()
 			if err != nil {
 				return err
 			}
-			c, err := a.connect(o)
-			if err != nil {
-				return err
-			}
-			res, err := c.ListAssignments(cmd.Context(), user, role)
-			if err != nil {
-				return o.apiError(err)
-			}
-			if o.output != "table" {
-				return printAs(a.stdout, o.output, res.Body)
-			}
-			rows := make([][]string, len(res.Value))
-			for i, as := range res.Value {
-				rows[i] = []string{as.User, as.Role, as.Source}
-			}
-			return table(a.stdout, "USER\tROLE\tSOURCE", rows)
+			return show(a, o, nil, func(c *client.Client) (client.Result[[]client.Assignment], error) {
+				return c.ListAssignments(cmd.Context(), client.AssignmentFilter{User: user, Team: who.team, Role: role})
+			}, func(as []client.Assignment) error {
+				rows := make([][]string, len(as))
+				for i, as := range as {
+					rows[i] = []string{orDash(as.User), orDash(as.Team), as.Role, as.Source}
+				}
+				return table(a.stdout, "USER\tTEAM\tROLE\tSOURCE", rows)
+			})
 		},
 	}
 	list.Flags().StringVar(&who.user, "user", "", "only this user (name or id)")
 	list.Flags().StringVar(&who.serviceAccount, "service-account", "", "only this service account (name or id)")
+	list.Flags().StringVar(&who.team, "team", "", "only this team")
 	list.Flags().StringVar(&role, "role", "", "only this role")
 	cmd.AddCommand(list)
 	return cmd

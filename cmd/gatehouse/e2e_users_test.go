@@ -178,7 +178,7 @@ func TestCLIUserManagement(t *testing.T) {
 		{[]string{"user", "delete", "a", "b"}, `"gatehouse user delete" needs USERNAME`},
 		{[]string{"user", "update", "alice"}, "nothing to change"},
 		{[]string{"role", "create"}, `"gatehouse role create" needs ROLE`},
-		{[]string{"role", "assign", "releaser"}, "give --user USERNAME or --service-account NAME"},
+		{[]string{"role", "assign", "releaser"}, "give --user USERNAME, --service-account NAME or --team TEAM"},
 		{[]string{"role", "update", "releaser"}, "nothing to change"},
 		{[]string{"role", "assignment", "list", "extra"}, "takes no arguments"},
 		{[]string{"user", "list", "-o", "xml"}, `--output "xml": want table, json or yaml`},

@@ -20,7 +20,6 @@ type (
 	Permission = admin.Permission
 	Rule       = admin.Rule
 	Role       = admin.Role
-	Assignment = admin.Assignment
 	Decision   = admin.CheckResult
 )
 
@@ -166,25 +165,12 @@ func (c *Client) DeleteRole(ctx context.Context, role string) error {
 	return err
 }
 
-// ListAssignments returns role assignments, filtered by user and role when
-// they are not empty.
-func (c *Client) ListAssignments(ctx context.Context, user, role string) (Result[[]Assignment], error) {
-	q := url.Values{}
-	if user != "" {
-		q.Set("user", user)
-	}
-	if role != "" {
-		q.Set("role", role)
-	}
-	return list[Assignment](ctx, c, "/role-assignments", q)
-}
-
-// Assign gives a user a role.
+// Assign gives a user or a service account a role.
 func (c *Client) Assign(ctx context.Context, user, role string) (Result[Assignment], error) {
 	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, map[string]string{"user": user, "role": role})
 }
 
-// Revoke takes a role from a user.
+// Revoke takes a role from a user or a service account.
 func (c *Client) Revoke(ctx context.Context, user, role string) error {
 	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", url.Values{"user": {user}, "role": {role}}, nil)
 	return err
