@@ -9,29 +9,45 @@ import (
 	"slices"
 )
 
-// Suite is a policy directory's tests.yaml: role fixtures for users and
-// the decisions the policy must make.
+// Suite is a policy directory's tests.yaml: role fixtures for teams and
+// users, and the decisions the policy must make.
 //
+//	teams:            # team fixtures: the roles a team holds
+//	  ml: [editor]
 //	users:            # role fixtures for the cases
 //	  rita: [releaser]
+//	  tom: [team:ml]  # a member of the team ml
 //	cases:
 //	  - {user: rita, method: POST, path: /api/v1/deployments/d1, allow: true}
+//	  - {user: tom, method: POST, path: /api/v1/pipelines, allow: true}
 //	  - {method: GET, path: /health, allow: true}   # no user: anonymous
 //
 // In a test a user's id is its name, so {self} matches it. Every user a
-// case names must be listed under users (with [] for no roles), so that a
-// misspelt name cannot make a deny case pass.
+// case names must be listed under users (with [] for no roles), and every
+// team a user's list names under teams, so that a misspelt name cannot make
+// a deny case pass. Teams hold roles only, never other teams.
 type Suite struct {
 	File  string // the file's name, for messages
+	Teams []TeamFixture
 	Users []UserFixture
 	Cases []Case
 }
 
-// UserFixture gives a test user roles: each becomes a line
-// "g, user:NAME, ROLE".
+// TeamFixture gives a test team roles: each becomes a line
+// "g, team:NAME, ROLE".
+type TeamFixture struct {
+	Name  string
+	Roles []string
+	Line  int
+}
+
+// UserFixture gives a test user roles and teams: each role becomes a line
+// "g, user:NAME, ROLE", each team (written team:TEAM in the file, held
+// here without the prefix) a line "g, user:NAME, team:TEAM".
 type UserFixture struct {
 	Name  string
 	Roles []string
+	Teams []string
 	Line  int
 }
 
@@ -96,16 +112,24 @@ func LoadSuite(fsys fs.FS, dir string) (*Suite, error) {
 	return s, nil
 }
 
-// Run decides every case with the policy of files plus the suite's user
-// fixtures. canonical, when not nil, canonicalizes each path as the data
+// Run decides every case with the policy of files plus the suite's team
+// and user fixtures. canonical, when not nil, canonicalizes each path as the data
 // plane does; a path it refuses is a request that is not allowed. The
 // error reports a policy that cannot be loaded with the fixtures.
 func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]CaseResult, error) {
 	f := *files
 	f.Lines = slices.Clone(files.Lines)
+	for _, t := range s.Teams {
+		for _, r := range t.Roles {
+			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{TeamSubject(t.Name), r}, File: s.File, Num: t.Line})
+		}
+	}
 	for _, u := range s.Users {
 		for _, r := range u.Roles {
 			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: s.File, Num: u.Line})
+		}
+		for _, t := range u.Teams {
+			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), TeamSubject(t)}, File: s.File, Num: u.Line})
 		}
 	}
 	e, err := New(context.Background(), nil, &f, nil)
@@ -143,6 +167,11 @@ func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]Cas
 func (s *Suite) BareUsers(f *Files) []error {
 	users := map[string]bool{}
 	roles := map[string]bool{Public: true, RoleAdmin: true}
+	for _, t := range s.Teams {
+		for _, r := range t.Roles {
+			roles[r] = true
+		}
+	}
 	for _, u := range s.Users {
 		users[u.Name] = true
 		for _, r := range u.Roles {

@@ -12,8 +12,9 @@ import (
 )
 
 // ParseSuite parses a tests.yaml strictly: unknown keys, duplicate keys,
-// values of the wrong type, undeclared users and a file without cases are
-// errors. It returns every problem, each a *LineError.
+// values of the wrong type, undeclared users and teams, a team inside a
+// team and a file without cases are errors. It returns every problem, each
+// a *LineError.
 func ParseSuite(file string, data []byte) (*Suite, []error) {
 	p := &suiteParser{s: &Suite{File: file}}
 	var doc yaml.Node
@@ -29,12 +30,14 @@ func ParseSuite(file string, data []byte) (*Suite, []error) {
 	}
 	p.mapping(root, func(k, v *yaml.Node) {
 		switch k.Value {
+		case "teams":
+			p.teams(v)
 		case "users":
 			p.users(v)
 		case "cases":
 			p.cases(v)
 		default:
-			p.errs = append(p.errs, p.errorf(k, "unknown key %q: want users or cases", k.Value))
+			p.errs = append(p.errs, p.errorf(k, "unknown key %q: want teams, users or cases", k.Value))
 		}
 	})
 	if len(p.s.Cases) == 0 && len(p.errs) == 0 {
@@ -49,6 +52,7 @@ func ParseSuite(file string, data []byte) (*Suite, []error) {
 			p.errs = append(p.errs, &LineError{File: file, Num: c.Line, Msg: fmt.Sprintf("user %q is not listed under users: (list it, with [] for no roles)", c.User)})
 		}
 	}
+	p.undeclaredTeams()
 	if len(p.errs) > 0 {
 		return nil, p.errs
 	}
@@ -59,6 +63,9 @@ func ParseSuite(file string, data []byte) (*Suite, []error) {
 type suiteParser struct {
 	s    *Suite
 	errs []error
+	// memberships are the team:NAME entries of users' lists, checked
+	// against teams: once the whole file is read (teams: may come last).
+	memberships []*yaml.Node
 }
 
 func (p *suiteParser) errorf(n *yaml.Node, format string, args ...any) error {
@@ -101,6 +108,15 @@ func (p *suiteParser) users(n *yaml.Node) {
 		u := UserFixture{Name: k.Value, Line: k.Line}
 		for _, r := range v.Content {
 			r = resolve(r)
+			if team, ok := strings.CutPrefix(r.Value, TeamPrefix); ok && r.Kind == yaml.ScalarNode {
+				if !ValidName(team) {
+					p.errs = append(p.errs, p.errorf(r, "user %s: invalid team %q: names use [A-Za-z0-9._@-]", k.Value, r.Value))
+					continue
+				}
+				u.Teams = append(u.Teams, team)
+				p.memberships = append(p.memberships, r)
+				continue
+			}
 			if r.Kind != yaml.ScalarNode || !ValidName(r.Value) {
 				p.errs = append(p.errs, p.errorf(r, "user %s: invalid role %q: names use [A-Za-z0-9._@-]", k.Value, r.Value))
 				continue
@@ -109,6 +125,59 @@ func (p *suiteParser) users(n *yaml.Node) {
 		}
 		p.s.Users = append(p.s.Users, u)
 	})
+}
+
+// teams reads the team fixtures: each team's name and the roles it holds.
+// A team holds roles only (see edgeProblem): a team:NAME in its list is
+// refused here rather than when the policy loads, so that the message
+// names the tests file.
+func (p *suiteParser) teams(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		p.errs = append(p.errs, p.errorf(n, "teams: want a mapping of team names to role lists, e.g. ml: [editor]"))
+		return
+	}
+	p.mapping(n, func(k, v *yaml.Node) {
+		if !ValidName(k.Value) {
+			hint := ""
+			if name, ok := strings.CutPrefix(k.Value, TeamPrefix); ok && ValidName(name) {
+				hint = fmt.Sprintf("; under teams: write the name alone, %s", name)
+			}
+			p.errs = append(p.errs, p.errorf(k, "invalid team name %q: names use [A-Za-z0-9._@-]%s", k.Value, hint))
+			return
+		}
+		if v.Kind != yaml.SequenceNode {
+			p.errs = append(p.errs, p.errorf(v, "team %s: want a list of roles, [] for none", k.Value))
+			return
+		}
+		t := TeamFixture{Name: k.Value, Line: k.Line}
+		for _, r := range v.Content {
+			r = resolve(r)
+			switch {
+			case r.Kind == yaml.ScalarNode && strings.HasPrefix(r.Value, TeamPrefix):
+				p.errs = append(p.errs, p.errorf(r, "team %s: %q: teams may not contain teams (a team holds roles; list its members under users:)", k.Value, r.Value))
+			case r.Kind != yaml.ScalarNode || !ValidName(r.Value):
+				p.errs = append(p.errs, p.errorf(r, "team %s: invalid role %q: names use [A-Za-z0-9._@-]", k.Value, r.Value))
+			default:
+				t.Roles = append(t.Roles, r.Value)
+			}
+		}
+		p.s.Teams = append(p.s.Teams, t)
+	})
+}
+
+// undeclaredTeams reports each team:NAME of a user's list that teams:
+// does not list, as an undeclared user of a case is: a misspelt team
+// would hold nothing, and a deny case of its member would pass.
+func (p *suiteParser) undeclaredTeams() {
+	declared := map[string]bool{}
+	for _, t := range p.s.Teams {
+		declared[t.Name] = true
+	}
+	for _, r := range p.memberships {
+		if team := strings.TrimPrefix(r.Value, TeamPrefix); !declared[team] {
+			p.errs = append(p.errs, p.errorf(r, "team %q is not listed under teams: (list it, with [] for no roles)", team))
+		}
+	}
 }
 
 func (p *suiteParser) cases(n *yaml.Node) {

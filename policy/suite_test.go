@@ -187,3 +187,162 @@ g, carol, read
 		t.Errorf("BareUsers:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestSuiteTeams: a team's roles reach its members through the two g
+// lines the admin API writes, g, user:U, team:T and g, team:T, ROLE; a
+// user outside the team is denied.
+func TestSuiteTeams(t *testing.T) {
+	s, errs := ParseSuite("tests.yaml", []byte(`teams:
+  ml: [releaser]
+  empty: []
+users:
+  tom: [team:ml]
+  gus: [guest, team:empty]
+cases:
+  - {user: tom, method: POST, path: /api/v1/deployments/d1, allow: true}
+  - {user: gus, method: POST, path: /api/v1/deployments/d1, allow: false}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	wantTeams := []TeamFixture{{Name: "ml", Roles: []string{"releaser"}, Line: 2}, {Name: "empty", Line: 3}}
+	if !slices.EqualFunc(s.Teams, wantTeams, func(a, b TeamFixture) bool {
+		return a.Name == b.Name && slices.Equal(a.Roles, b.Roles) && a.Line == b.Line
+	}) {
+		t.Errorf("Teams = %+v, want %+v", s.Teams, wantTeams)
+	}
+	if u := s.Users[1]; !slices.Equal(u.Roles, []string{"guest"}) || !slices.Equal(u.Teams, []string{"empty"}) {
+		t.Errorf("gus = %+v: want roles [guest], teams [empty]", u)
+	}
+	files := testFiles(t, "", string(defaultPolicy)+"p, releaser, /api/v1/deployments/{id}, POST\n")
+	if errs := s.UnknownRoles(files); len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	results, err := s.Run(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"tests.yaml:8: tom POST /api/v1/deployments/d1: want allow, got allow (allowed by p, releaser, /api/v1/deployments/{id}, POST (policy.csv:11))",
+		"tests.yaml:9: gus POST /api/v1/deployments/d1: want deny, got deny (no rule allows it)",
+	}
+	if len(results) != len(want) {
+		t.Fatalf("%d results, want %d", len(results), len(want))
+	}
+	for i, w := range want {
+		if !results[i].Passed() || results[i].String() != w {
+			t.Errorf("case %d: passed=%v %q\nwant %q", i, results[i].Passed(), results[i].String(), w)
+		}
+	}
+}
+
+func TestParseSuiteTeamProblems(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{
+			"undeclared team",
+			"teams:\n  ml: []\nusers:\n  rita: []\n  tom:\n    - guest\n    - team:lm\ncases:\n  - {user: tom, method: GET, path: /, allow: false}\n",
+			[]string{`tests.yaml:7: team "lm" is not listed under teams:`},
+		},
+		{
+			"no teams section",
+			"users:\n  tom: [team:ml]\ncases:\n  - {user: tom, method: GET, path: /, allow: false}\n",
+			[]string{`tests.yaml:2: team "ml" is not listed under teams:`},
+		},
+		{
+			"team in a team",
+			"teams:\n  ml: [editor, team:data]\n  data: []\nusers: {}\ncases:\n  - {method: GET, path: /, allow: false}\n",
+			[]string{`tests.yaml:2: team ml: "team:data": teams may not contain teams (a team holds roles; list its members under users:)`},
+		},
+		{
+			"bad values",
+			"teams:\n  team:ml: []\n  bad name: []\n  ops: editor\n  qa: [ok, 'no good', user:rita]\nusers:\n  tom: ['team:no good']\ncases:\n  - {method: GET, path: /, allow: false}\n",
+			[]string{
+				`tests.yaml:2: invalid team name "team:ml": names use [A-Za-z0-9._@-]; under teams: write the name alone, ml`,
+				`tests.yaml:3: invalid team name "bad name"`,
+				"tests.yaml:4: team ops: want a list of roles, [] for none",
+				`tests.yaml:5: team qa: invalid role "no good"`,
+				`tests.yaml:5: team qa: invalid role "user:rita"`,
+				`tests.yaml:7: user tom: invalid team "team:no good"`,
+			},
+		},
+		{
+			"not a mapping",
+			"teams: [ml]\ncases:\n  - {method: GET, path: /, allow: false}\n",
+			[]string{"tests.yaml:1: teams: want a mapping of team names to role lists"},
+		},
+		{
+			"duplicate team",
+			"teams:\n  ml: []\n  ml: [editor]\ncases:\n  - {method: GET, path: /, allow: false}\n",
+			[]string{`tests.yaml:3: "ml" is given twice (first on line 2)`},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, errs := ParseSuite("tests.yaml", []byte(c.yaml))
+			if s != nil {
+				t.Errorf("a suite with problems was returned")
+			}
+			SortProblems(errs)
+			if len(errs) != len(c.want) {
+				t.Fatalf("got %d problems, want %d:\n%v", len(errs), len(c.want), errors.Join(errs...))
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(errs[i].Error(), w) {
+					t.Errorf("problem %d = %q, want prefix %q", i, errs[i], w)
+				}
+			}
+		})
+	}
+}
+
+// TestUnknownTeamFixtureRoles: a role of a team fixture that the policy
+// files do not define is reported as one of a user fixture is, on the
+// team's line.
+func TestUnknownTeamFixtureRoles(t *testing.T) {
+	f := testFiles(t, "", string(defaultPolicy)+"p, releaser, /d, POST\n")
+	s, errs := ParseSuite("tests.yaml", []byte("teams:\n  ml: [releaser, gueest]\nusers:\n  rita: [auditor, team:ml]\ncases:\n  - {user: rita, method: GET, path: /, allow: true}\n"))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	got := s.UnknownRoles(f)
+	want := []string{
+		`tests.yaml:2: team ml: unknown role or permission "gueest": the policy files do not define it; did you mean "guest"?`,
+		`tests.yaml:4: user rita: unknown role or permission "auditor": the policy files do not define it`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i, w := range want {
+		if got[i].Error() != w || !errors.Is(got[i], ErrUnknownName) {
+			t.Errorf("problem %d = %q, want %q", i, got[i], w)
+		}
+	}
+}
+
+// TestSuiteWithoutTeamsIsUnchanged: a suite without teams: parses as it
+// did before teams, with no team fixtures and no team lines in Run.
+func TestSuiteWithoutTeamsIsUnchanged(t *testing.T) {
+	s, errs := ParseSuite("tests.yaml", []byte("users:\n  rita: [releaser]\n  nob: []\ncases:\n  - {user: rita, method: POST, path: /d, allow: true}\n  - {method: GET, path: /, allow: false}\n"))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	if s.Teams != nil {
+		t.Errorf("Teams = %+v, want none", s.Teams)
+	}
+	wantUsers := []UserFixture{{Name: "rita", Roles: []string{"releaser"}, Line: 2}, {Name: "nob", Line: 3}}
+	if !slices.EqualFunc(s.Users, wantUsers, func(a, b UserFixture) bool {
+		return a.Name == b.Name && slices.Equal(a.Roles, b.Roles) && a.Teams == nil && a.Line == b.Line
+	}) {
+		t.Errorf("Users = %+v, want %+v", s.Users, wantUsers)
+	}
+	wantCases := []Case{
+		{User: "rita", Method: "POST", Path: "/d", Allow: true, File: "tests.yaml", Line: 5},
+		{Method: "GET", Path: "/", File: "tests.yaml", Line: 6},
+	}
+	if !slices.Equal(s.Cases, wantCases) {
+		t.Errorf("Cases = %+v, want %+v", s.Cases, wantCases)
+	}
+}
