@@ -153,12 +153,21 @@ func unknownParents(f *Files, reported []error) []error {
 	return errs
 }
 
-// UnknownRoles reports each role a user fixture holds that the policy
-// files f do not define (see Files.Names), on the user's line: a misspelt
-// role would hold nothing, and a deny case of that user would pass.
+// UnknownRoles reports each role a team or user fixture holds that the
+// policy files f do not define (see Files.Names), on the team's or user's
+// line: a misspelt role would hold nothing, and a deny case of that user
+// (or of the team's members) would pass.
 func (s *Suite) UnknownRoles(f *Files) []error {
 	names := f.Names()
 	var errs []error
+	for _, t := range s.Teams {
+		for _, r := range t.Roles {
+			if !names.Has(r) {
+				errs = append(errs, &LineError{File: s.File, Num: t.Line, Err: ErrUnknownName, Msg: fmt.Sprintf(
+					"team %s: %v %q: the policy files do not define it%s", t.Name, ErrUnknownName, r, names.Hint(r))})
+			}
+		}
+	}
 	for _, u := range s.Users {
 		for _, r := range u.Roles {
 			if !names.Has(r) {
