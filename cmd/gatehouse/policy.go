@@ -98,13 +98,17 @@ func (a *app) policyTestCmd() *cobra.Command {
 		Short: "Run the decision tests of DIR/tests.yaml",
 		Long: `Decide every case of DIR/tests.yaml with the policy of DIR and print each
 failing case with the rule that decided it. Users get the roles listed under
-users: (each a line g, user:NAME, ROLE); a user's id is its name, so {self}
-matches it; a case without user is an anonymous request. Paths are
-canonicalized as the proxy does. Exit code 1 when a case fails or the files
-have problems.
+users: (each a line g, user:NAME, ROLE), teams the roles under teams: (each
+a line g, team:NAME, ROLE), and a user listing team:NAME is a member; a
+user's id is its name, so {self} matches it; a case without user is an
+anonymous request. Paths are canonicalized as the proxy does. Exit code 1
+when a case fails or the files have problems.
 
+  teams:
+    ops: [releaser]
   users:
     rita: [releaser]
+    tom: [team:ops]
   cases:
     - {user: rita, method: POST, path: /api/v1/deployments/d1, allow: true}
     - {method: GET, path: /health, allow: true}`,
