@@ -76,6 +76,9 @@ type Service struct {
 	logins  *limiter // failed logins per username and client address
 	clients *limiter // failed logins per client address
 	invites *limiter // wrong invitation tokens per client address
+	// signInFailures counts refused single sign-on callbacks per client
+	// address.
+	signInFailures *limiter
 	// checksPerClient bounds the password checks a client causes, failed
 	// or not; verifiedPerUser bounds a user's verified passwords (logins,
 	// current-password checks), whoever sends them.
@@ -105,6 +108,9 @@ func New(ctx context.Context, db *gorm.DB, eng *policy.Engine, cfg Config, log *
 		logins:        newLimiter(10, 5*time.Minute, 1<<16),
 		clients:       newLimiter(100, 5*time.Minute, 1<<16),
 		invites:       newLimiter(20, 5*time.Minute, 1<<16),
+		// A person's sign-in fails rarely; a client failing more is
+		// probing or flooding.
+		signInFailures: newLimiter(30, 5*time.Minute, 1<<16),
 		// A user logs in a few times a minute at most; a client address
 		// can be a whole office.
 		verifiedPerUser: newLimiter(20, time.Minute, 1<<16),

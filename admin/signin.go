@@ -125,7 +125,18 @@ func (s *Service) FinishSignIn(ctx context.Context, flow, state, code, idpErr st
 	if s.idp == nil {
 		return Session{}, errSignInOff
 	}
+	// A client's refused callbacks are limited as failed logins are: each
+	// may cost a request to the provider. Counted when they start,
+	// refunded on success.
+	client := requestFrom(ctx).client
+	if wait := s.signInFailures.attempt(client, s.now()); wait > 0 {
+		s.audit(ctx, AuditSSO, "sso sign-in refused", slog.String("reason", "rate limited"), slog.Bool("success", false))
+		return Session{}, &RateLimitError{RetryAfter: wait}
+	}
 	sess, reason, err := s.finishSignIn(ctx, flow, state, code, idpErr)
+	if err == nil {
+		s.signInFailures.refund(client)
+	}
 	s.auth.metrics.count(kindSSO, err == nil)
 	if err != nil {
 		if reason != "" {

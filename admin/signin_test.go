@@ -394,3 +394,33 @@ func TestSignInCallbackErrorText(t *testing.T) {
 		t.Errorf("error %q", err)
 	}
 }
+
+// TestSignInFailuresLimited: a client's refused callbacks are limited (30
+// per five minutes); a successful sign-in gives its attempt back, and
+// another client is not affected.
+func TestSignInFailuresLimited(t *testing.T) {
+	p := testkit.NewIdP(t)
+	var logs testkit.LockedBuffer
+	s := signInService(t, p, &logs, nil)
+	p.SignInAs(p.Claims())
+	from := func(client string) context.Context { return WithRequest(context.Background(), "", client) }
+	for range 5 {
+		f := startFlow(t, s, "/")
+		if _, err := s.FinishSignIn(from("10.0.0.1"), f.cookie, f.state, f.code, ""); err != nil {
+			t.Fatalf("a real sign-in: %v", err)
+		}
+	}
+	for i := range 30 {
+		if _, err := s.FinishSignIn(from("10.0.0.1"), "", "x", "y", ""); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("refused callback %d: %v", i, err)
+		}
+	}
+	var rl *RateLimitError
+	if _, err := s.FinishSignIn(from("10.0.0.1"), "", "x", "y", ""); !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+		t.Errorf("the 31st refused callback: %v, want rate limited", err)
+	}
+	f := startFlow(t, s, "/")
+	if _, err := s.FinishSignIn(from("10.0.0.2"), f.cookie, f.state, f.code, ""); err != nil {
+		t.Errorf("another client: %v", err)
+	}
+}

@@ -74,6 +74,9 @@ func (a *API) signedOut(c *gin.Context) {
 // for anything else.
 func (a *API) ssoFail(c *gin.Context, err error) {
 	status, code, msg := errorStatus(err)
+	if status == http.StatusTooManyRequests {
+		setRetryAfter(c, err)
+	}
 	if errors.Is(err, admin.ErrUnavailable) {
 		a.log.Error("sign-in failed", "error", err)
 		msg = "sign-in is unavailable right now (the identity provider or the store cannot be reached); try again later"
