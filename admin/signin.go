@@ -29,11 +29,15 @@ const (
 	LogoutPath = "/gatehouse/logout"
 	// SignedOutPath is where the browser lands after logging out.
 	SignedOutPath = "/gatehouse/signed-out"
-	// SessionCookie carries the session's Gatehouse token.
+	// SessionCookie carries the session's Gatehouse token; with an https
+	// public URL its name is "__Host-" + SessionCookie (SessionCookieName).
 	SessionCookie = "gatehouse_session"
 	// FlowCookie carries a sign-in in progress from SignInPath to
-	// CallbackPath.
+	// CallbackPath; with an https public URL its name is "__Secure-" +
+	// FlowCookie (FlowCookieName).
 	FlowCookie = "gatehouse_oauth2"
+	// flowPath is the flow cookie's path: the two routes of a sign-in.
+	flowPath = "/gatehouse/oauth2/"
 )
 
 // flowTTL bounds a sign-in from start to callback; maxFlows bounds the
@@ -259,22 +263,47 @@ func (s *Service) RenewSession(token string) *http.Cookie {
 // requests), and Secure when the public URL is https.
 func (s *Service) SessionCookie(token string, exp time.Time) *http.Cookie {
 	return &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: exp.UTC(), MaxAge: int(exp.Sub(s.now()) / time.Second),
+		Name: s.SessionCookieName(), Value: token, Path: "/", Expires: exp.UTC(), MaxAge: int(exp.Sub(s.now()) / time.Second),
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode,
 	}
 }
 
-// FlowCookieFor returns the flow cookie carrying flow, and ClearCookie a
-// cookie that removes name (path as it was set).
+// SessionCookieName is the session cookie's name. With an https public
+// URL it carries the "__Host-" prefix: browsers then take it only when it
+// is Secure, for the whole host and set by the host itself, so a sibling
+// subdomain cannot plant a session of its choosing.
+func (s *Service) SessionCookieName() string {
+	if s.secureCookies() {
+		return "__Host-" + SessionCookie
+	}
+	return SessionCookie
+}
+
+// FlowCookieName is the flow cookie's name: "__Secure-" prefixed with an
+// https public URL ("__Host-" needs the path /).
+func (s *Service) FlowCookieName() string {
+	if s.secureCookies() {
+		return "__Secure-" + FlowCookie
+	}
+	return FlowCookie
+}
+
+// FlowCookieFor returns the flow cookie carrying flow.
 func (s *Service) FlowCookieFor(flow string) *http.Cookie {
 	return &http.Cookie{
-		Name: FlowCookie, Value: flow, Path: "/gatehouse/oauth2/", MaxAge: int(flowTTL / time.Second),
+		Name: s.FlowCookieName(), Value: flow, Path: flowPath, MaxAge: int(flowTTL / time.Second),
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode,
 	}
 }
 
-// ClearCookie returns a cookie that removes the cookie name set on path.
-func (s *Service) ClearCookie(name, path string) *http.Cookie {
+// ClearSessionCookie and ClearFlowCookie return cookies that remove the
+// session and the flow cookie.
+func (s *Service) ClearSessionCookie() *http.Cookie { return s.clearCookie(s.SessionCookieName(), "/") }
+
+// ClearFlowCookie: see ClearSessionCookie.
+func (s *Service) ClearFlowCookie() *http.Cookie { return s.clearCookie(s.FlowCookieName(), flowPath) }
+
+func (s *Service) clearCookie(name, path string) *http.Cookie {
 	return &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode}
 }
 

@@ -424,3 +424,26 @@ func TestSignInFailuresLimited(t *testing.T) {
 		t.Errorf("another client: %v", err)
 	}
 }
+
+// TestCookieNames: with an https public URL the session cookie is a
+// __Host- cookie and the flow cookie a __Secure- one, both Secure; over
+// http (a loopback address) they keep their plain names.
+func TestCookieNames(t *testing.T) {
+	p := testkit.NewIdP(t)
+	var logs testkit.LockedBuffer
+	plain := signInService(t, p, &logs, nil)
+	if plain.SessionCookieName() != SessionCookie || plain.FlowCookieName() != FlowCookie || plain.SessionCookie("t", time.Now().Add(time.Hour)).Secure {
+		t.Errorf("http: %s %s", plain.SessionCookieName(), plain.FlowCookieName())
+	}
+	secure := signInService(t, p, &logs, func(c *Config) { c.PublicURL = "https://gatehouse.example.com" })
+	c := secure.SessionCookie("t", time.Now().Add(time.Hour))
+	if c.Name != "__Host-gatehouse_session" || !c.Secure || c.Path != "/" || c.Domain != "" {
+		t.Errorf("https session cookie %+v", c)
+	}
+	if f := secure.FlowCookieFor("f"); f.Name != "__Secure-gatehouse_oauth2" || !f.Secure {
+		t.Errorf("https flow cookie %+v", f)
+	}
+	if cl := secure.ClearSessionCookie(); cl.Name != c.Name || cl.MaxAge >= 0 || cl.Path != "/" {
+		t.Errorf("clearing %+v", cl)
+	}
+}

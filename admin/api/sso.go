@@ -38,9 +38,9 @@ func (a *API) signInStart(c *gin.Context) {
 // signInCallback completes the sign-in the provider sent the browser back
 // from: the session cookie is set and the browser returns where it was.
 func (a *API) signInCallback(c *gin.Context) {
-	flow, _ := c.Cookie(admin.FlowCookie)
+	flow, _ := c.Cookie(a.svc.FlowCookieName())
 	// The flow is over whatever the outcome: a second try starts again.
-	http.SetCookie(c.Writer, a.svc.ClearCookie(admin.FlowCookie, "/gatehouse/oauth2/"))
+	http.SetCookie(c.Writer, a.svc.ClearFlowCookie())
 	idpErr := c.Query("error")
 	if d := c.Query("error_description"); idpErr != "" && d != "" {
 		idpErr += ": " + d
@@ -58,9 +58,9 @@ func (a *API) signInCallback(c *gin.Context) {
 // logout ends the browser session and, when the provider can, its session
 // there too.
 func (a *API) logout(c *gin.Context) {
-	tok, _ := c.Cookie(admin.SessionCookie)
+	tok, _ := c.Cookie(a.svc.SessionCookieName())
 	next := a.svc.SignOut(c.Request.Context(), tok)
-	http.SetCookie(c.Writer, a.svc.ClearCookie(admin.SessionCookie, "/"))
+	http.SetCookie(c.Writer, a.svc.ClearSessionCookie())
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusFound, next)
 }

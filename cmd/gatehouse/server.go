@@ -128,8 +128,8 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 	var sessions *proxy.Sessions
 	if svc.SignInEnabled() {
 		sessions = &proxy.Sessions{
-			Cookie: admin.SessionCookie, SignIn: admin.SignInPath, Renew: svc.RenewSession,
-			Clear: svc.ClearCookie(admin.SessionCookie, "/"), TrustedOrigins: []string{origin(publicURL)},
+			Cookie: svc.SessionCookieName(), SignIn: admin.SignInPath, Renew: svc.RenewSession,
+			Clear: svc.ClearSessionCookie(), TrustedOrigins: []string{origin(publicURL)},
 		}
 	}
 	dataPlane, err := proxy.New(proxy.Config{
