@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -160,24 +162,59 @@ func accessClaims(userID string, ver int64, now, exp time.Time, keyID string, ss
 
 // sign signs c with the current key.
 func (k *keyring) sign(c jwt.Claims) (string, error) {
+	return k.signWith(k.currentID(), c)
+}
+
+// currentID returns the id of the key that signs.
+func (k *keyring) currentID() string {
 	k.mu.RLock()
-	kid, secret := k.current, k.keys[k.current]
+	defer k.mu.RUnlock()
+	return k.current
+}
+
+// signWith signs c with the key kid.
+func (k *keyring) signWith(kid string, c jwt.Claims) (string, error) {
+	k.mu.RLock()
+	secret, ok := k.keys[kid]
 	k.mu.RUnlock()
+	if !ok {
+		return "", errNoKey
+	}
 	t := jwt.NewWithClaims(signingMethod, c)
 	t.Header["kid"] = kid
 	return t.SignedString(secret)
 }
 
+// derive returns a secret value for purpose and id under the key kid:
+// HMAC-SHA256 of both, base64url (43 characters). Every replica derives
+// the same value, and nobody without the key can.
+func (k *keyring) derive(kid, purpose, id string) (string, error) {
+	k.mu.RLock()
+	secret, ok := k.keys[kid]
+	k.mu.RUnlock()
+	if !ok {
+		return "", errNoKey
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose + "\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
 // parseSigned verifies a token sign made for another purpose than access
-// (its issuer is iss, never tokenIssuer) into out.
-func (k *keyring) parseSigned(token, iss string, out jwt.Claims) error {
+// (its issuer is iss, never tokenIssuer) into out, and returns the id of
+// the key that signed it.
+func (k *keyring) parseSigned(token, iss string, out jwt.Claims) (string, error) {
 	if len(token) > MaxTokenLen || !compactJWS(token) {
-		return errMalformed
+		return "", errMalformed
 	}
 	p := jwt.NewParser(jwt.WithValidMethods([]string{signingMethod.Alg()}), jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(), jwt.WithIssuer(iss), jwt.WithLeeway(tokenLeeway), jwt.WithTimeFunc(k.now))
-	_, err := p.ParseWithClaims(token, out, k.secretOf)
-	return err
+	t, err := p.ParseWithClaims(token, out, k.secretOf)
+	if err != nil {
+		return "", err
+	}
+	kid, _ := t.Header["kid"].(string)
+	return kid, nil
 }
 
 // secretOf returns the secret of the key a token's header names.

@@ -53,14 +53,24 @@ const (
 const flowIssuer = "gatehouse-oauth2-flow"
 
 // flowClaims are a sign-in in progress, signed with the token keys and
-// kept in FlowCookie: the state (the JWT ID), the nonce the ID token must
-// carry, the PKCE verifier and where to return. The browser that started
-// the sign-in holds them; PKCE makes a code useless to anyone without it.
+// kept in FlowCookie: the state (the JWT ID) and where to return. The
+// nonce the ID token must carry and the PKCE verifier are derived from the
+// state with the key that signed the cookie (flowSecrets), so the cookie
+// does not hold them: a log line or a proxy that sees both the cookie and
+// the callback's code still cannot redeem the code.
 type flowClaims struct {
 	jwt.RegisteredClaims
-	Nonce    string `json:"nonce"`
-	Verifier string `json:"pkce"`
-	Return   string `json:"rd"`
+	Return string `json:"rd"`
+}
+
+// flowSecrets returns the nonce and the PKCE verifier of the sign-in with
+// state, under the signing key kid.
+func (k *keyring) flowSecrets(kid, state string) (nonce, verifier string, err error) {
+	if nonce, err = k.derive(kid, "oauth2-nonce", state); err != nil {
+		return "", "", err
+	}
+	verifier, err = k.derive(kid, "oauth2-pkce", state)
+	return nonce, verifier, err
 }
 
 // Session is a signed-in browser's session: the token its cookie carries.
@@ -92,12 +102,17 @@ func (s *Service) StartSignIn(returnTo string) (authURL, flow string, err error)
 			Issuer: flowIssuer, ID: rand.Text(),
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(flowTTL)),
 		},
-		Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(), Return: LocalPath(returnTo),
+		Return: LocalPath(returnTo),
 	}
-	if flow, err = s.keys.sign(fc); err != nil {
+	kid := s.keys.currentID()
+	nonce, verifier, err := s.keys.flowSecrets(kid, fc.ID)
+	if err != nil {
 		return "", "", err
 	}
-	authURL = d.oauth2.AuthCodeURL(fc.ID, oauth2.S256ChallengeOption(fc.Verifier), oidc.Nonce(fc.Nonce))
+	if flow, err = s.keys.signWith(kid, fc); err != nil {
+		return "", "", err
+	}
+	authURL = d.oauth2.AuthCodeURL(fc.ID, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce))
 	return authURL, flow, nil
 }
 
@@ -164,11 +179,18 @@ func (s *Service) finishSignIn(ctx context.Context, flow, state, code, idpErr st
 		return Session{}, "identity provider unreachable", errIdPUnavailable
 	}
 	var fc flowClaims
-	switch {
-	case flow == "":
+	if flow == "" {
 		return refuse("no sign-in in progress in this browser (its cookie is missing); start again")
-	case s.keys.parseSigned(flow, flowIssuer, &fc) != nil:
+	}
+	kid, err := s.keys.parseSigned(flow, flowIssuer, &fc)
+	if err != nil {
 		return refuse("the sign-in expired or its cookie is not valid; start again")
+	}
+	nonce, verifier, err := s.keys.flowSecrets(kid, fc.ID)
+	if err != nil {
+		return refuse("the sign-in's key is gone; start again")
+	}
+	switch {
 	case subtle.ConstantTimeCompare([]byte(state), []byte(fc.ID)) != 1:
 		return refuse("the state does not match this browser's sign-in")
 	case idpErr != "":
@@ -180,7 +202,7 @@ func (s *Service) finishSignIn(ctx context.Context, flow, state, code, idpErr st
 	}
 	xctx, cancel := context.WithTimeout(context.WithValue(ctx, oauth2.HTTPClient, s.idp.client), 10*time.Second)
 	defer cancel()
-	tok, err := d.oauth2.Exchange(xctx, code, oauth2.VerifierOption(fc.Verifier))
+	tok, err := d.oauth2.Exchange(xctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
@@ -197,7 +219,7 @@ func (s *Service) finishSignIn(ctx context.Context, flow, state, code, idpErr st
 	if err != nil {
 		return refuse(strings.TrimPrefix(err.Error(), ErrUnauthenticated.Error()+": "))
 	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(fc.Nonce)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return refuse("the ID token's nonce does not match this sign-in")
 	}
 	id, err := s.signInIdP(c) // audits its own refusals

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -445,5 +446,36 @@ func TestCookieNames(t *testing.T) {
 	}
 	if cl := secure.ClearSessionCookie(); cl.Name != c.Name || cl.MaxAge >= 0 || cl.Path != "/" {
 		t.Errorf("clearing %+v", cl)
+	}
+}
+
+// TestFlowCookieHoldsNoSecrets: the flow cookie carries the state and the
+// return path, not the nonce or the PKCE verifier, which are derived from
+// the state with the signing key.
+func TestFlowCookieHoldsNoSecrets(t *testing.T) {
+	p := testkit.NewIdP(t)
+	var logs testkit.LockedBuffer
+	s := signInService(t, p, &logs, nil)
+	authURL, flow, err := s.StartSignIn("/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := u.Query().Get("nonce")
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(flow, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc flowClaims
+	kid, err := s.keys.parseSigned(flow, flowIssuer, &fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, verifier, _ := s.keys.flowSecrets(kid, fc.ID)
+	if nonce == "" || strings.Contains(string(payload), nonce) || strings.Contains(string(payload), verifier) {
+		t.Errorf("the flow cookie %s holds the nonce or the verifier", payload)
 	}
 }
