@@ -77,21 +77,27 @@ func (a *API) render(c *gin.Context, status int, v signupView) {
 	v.CSS = template.CSS(signupCSS)
 	v.MinLen = admin.MinPasswordLen
 	v.Action = admin.SignupPath
-	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", signupCSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
 	// The page's URL holds the token: strict-origin keeps it out of every
 	// Referer header. Not no-referrer: under it browsers send "Origin: null"
 	// with the form post, which sameOrigin rightly refuses, so no browser
 	// could sign up.
-	h.Set("Referrer-Policy", "strict-origin")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	pageHeaders(c.Writer.Header(), "strict-origin")
 	c.Status(status)
 	if err := signupTmpl.Execute(c.Writer, v); err != nil {
 		a.log.Error("signup page: rendering failed", "error", err)
 	}
+}
+
+// pageHeaders sets the headers of Gatehouse's own HTML pages: a
+// Content-Security-Policy that allows the one style sheet and nothing
+// else, no framing, no sniffing, no caching, and the referrer policy.
+func pageHeaders(h http.Header, referrer string) {
+	h.Set("Content-Security-Policy", signupCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", referrer)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
 }
 
 // signupPage shows the form for an invitation token.

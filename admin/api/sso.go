@@ -113,13 +113,7 @@ var ssoTmpl = template.Must(template.New("sso").Parse(`<!doctype html>
 
 func (a *API) ssoPage(c *gin.Context, status int, v ssoView) {
 	v.CSS = template.CSS(signupCSS)
-	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", signupCSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	pageHeaders(c.Writer.Header(), "no-referrer")
 	c.Status(status)
 	if err := ssoTmpl.Execute(c.Writer, v); err != nil {
 		a.log.Error("sign-in page: rendering failed", "error", err)

@@ -22,13 +22,7 @@ func TestServeIdPTokens(t *testing.T) {
 	}
 	idp := testkit.NewIdP(t)
 	up := testkit.NewUpstream(t)
-	dir := t.TempDir()
-	var csv strings.Builder
-	for _, l := range policy.DefaultFiles().Lines {
-		csv.WriteString(l.String() + "\n")
-	}
-	csv.WriteString("g, oidc:staff, guest\ng, oidc:eng, admin\n")
-	testkit.WriteFile(t, filepath.Join(dir, "policy.csv"), csv.String())
+	dir := policyDirWith(t, "g, oidc:staff, guest", "g, oidc:eng, admin")
 	env := []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.URL,
 		"GATEHOUSE_OIDC_CLIENT_ID=gatehouse", "GATEHOUSE_POLICY_DIR=" + dir}
 	gh := testkit.StartServe(t, append(env, "GATEHOUSE_DB=sqlite:"+filepath.Join(t.TempDir(), "a.db")), "--oidc-issuer", idp.URL)
@@ -154,13 +148,7 @@ func TestServeBrowserSignIn(t *testing.T) {
 	}
 	idp := testkit.NewIdP(t)
 	up := testkit.NewUpstream(t)
-	dir := t.TempDir()
-	var csv strings.Builder
-	for _, l := range policy.DefaultFiles().Lines {
-		csv.WriteString(l.String() + "\n")
-	}
-	csv.WriteString("g, oidc:staff, guest\n")
-	testkit.WriteFile(t, filepath.Join(dir, "policy.csv"), csv.String())
+	dir := policyDirWith(t, "g, oidc:staff, guest")
 	const secret = "client-secret-0123456789"
 	gh := testkit.StartServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_UPSTREAM=" + up.URL,
 		"GATEHOUSE_OIDC_CLIENT_SECRET=" + secret, "GATEHOUSE_DB=sqlite:" + filepath.Join(t.TempDir(), "g.db")},
@@ -262,4 +250,20 @@ func TestServeSSOOnly(t *testing.T) {
 	if status != http.StatusUnauthorized || !strings.Contains(body, `"detail"`) || !strings.Contains(body, "--sso-only") {
 		t.Errorf("the preset's login: %d %s", status, body)
 	}
+}
+
+// policyDirWith writes a policy directory: the default policy's lines and
+// then lines.
+func policyDirWith(t *testing.T, lines ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var csv strings.Builder
+	for _, l := range policy.DefaultFiles().Lines {
+		csv.WriteString(l.String() + "\n")
+	}
+	for _, l := range lines {
+		csv.WriteString(l + "\n")
+	}
+	testkit.WriteFile(t, filepath.Join(dir, "policy.csv"), csv.String())
+	return dir
 }
