@@ -93,21 +93,33 @@ func (s *Service) Assign(ctx context.Context, user, role string) (Assignment, er
 		if err != nil {
 			return err
 		}
-		if ok, err := s.roleExistsTx(c.DB(), role); err != nil {
+		if err := s.addRole(ctx, c, "user", u.Username, policy.UserSubject(u.Username), role); err != nil {
 			return err
-		} else if !ok {
-			return notFoundf("role %s not found", quote(role))
 		}
-		sub := policy.UserSubject(u.Username)
-		if l, ok := s.eng.Source("g", sub, role); ok {
-			return conflictf("user %q already has role %q (%s)", u.Username, role, l.Origin())
-		}
-		c.auditChange(ctx, "role.assign", u.Username, sub, sub)
-		c.Add("g", sub, role)
 		out = Assignment{User: u.Username, Role: role, Source: policy.OriginDatabase}
 		return nil
 	})
 	return out, err
+}
+
+// addRole gives the subject sub (a kind such as "user", called name) the
+// role in c: the role must exist, and sub must not hold it directly yet.
+func (s *Service) addRole(ctx context.Context, c *tx, kind, name, sub, role string) error {
+	if ok, err := s.roleExistsTx(c.DB(), role); err != nil {
+		return err
+	} else if !ok {
+		return notFoundf("role %s not found", quote(role))
+	}
+	if l, ok := s.eng.Source("g", sub, role); ok {
+		return conflictf("%s %q already has role %q (%s)", kind, name, role, l.Origin())
+	}
+	target := name
+	if kind != "user" {
+		target = sub
+	}
+	c.auditChange(ctx, "role.assign", target, sub, sub)
+	c.Add("g", sub, role)
+	return nil
 }
 
 // Revoke takes a role from a user. The last active admin keeps admin.

@@ -351,17 +351,9 @@ func (s *Service) AssignTeam(ctx context.Context, team, role string) (Assignment
 		if err != nil {
 			return err
 		}
-		if ok, err := s.roleExistsTx(c.DB(), role); err != nil {
+		if err := s.addRole(ctx, c, "team", t.Name, policy.TeamSubject(t.Name), role); err != nil {
 			return err
-		} else if !ok {
-			return notFoundf("role %s not found", quote(role))
 		}
-		sub := policy.TeamSubject(t.Name)
-		if l, ok := s.eng.Source("g", sub, role); ok {
-			return conflictf("team %q already has role %q (%s)", t.Name, role, l.Origin())
-		}
-		c.auditChange(ctx, "role.assign", sub, sub, sub)
-		c.Add("g", sub, role)
 		out = Assignment{Team: t.Name, Role: role, Source: policy.OriginDatabase}
 		return nil
 	})
