@@ -145,6 +145,7 @@ func (a *API) mount(r gin.IRouter) {
 	v.POST("/role-assignments", write, a.assign)
 	v.DELETE("/role-assignments", write, a.revoke)
 	v.POST("/check", read, a.check)
+	v.GET("/access-report", read, a.accessReport)
 	v.POST("/signing-keys", write, a.rotateKey)
 	a.mountServiceAccounts(v, read, write)
 	a.mountTeams(v, read, write)

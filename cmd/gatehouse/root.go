@@ -121,7 +121,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(a.serveCmd(), a.demoCmd(), a.versionCmd())
 	root.AddCommand(a.loginCmd(), a.logoutCmd(), a.whoamiCmd(), a.meCmd())
-	root.AddCommand(a.userCmd(), a.serviceAccountCmd(), a.teamCmd(), a.roleCmd(), a.permissionCmd())
+	root.AddCommand(a.userCmd(), a.serviceAccountCmd(), a.teamCmd(), a.roleCmd(), a.permissionCmd(), a.accessCmd())
 	root.AddCommand(a.policyCmd())
 	root.AddCommand(a.tokenCmd())
 	return root
