@@ -273,7 +273,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if fromCookie {
-		if err := h.crossOrigin.Check(r); err != nil {
+		if err := h.crossOrigin.Check(r); err != nil || h.crossOriginUpgrade(r) {
 			h.refuseCrossOrigin(w, r, rid, path)
 			return
 		}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -71,6 +72,31 @@ func stripCookie(h http.Header, name string) {
 		return
 	}
 	h["Cookie"] = out
+}
+
+// crossOriginUpgrade reports whether r asks to upgrade the connection (a
+// WebSocket) from another origin's page. An upgrade is a GET, which
+// CrossOriginProtection lets through, yet it opens a channel both ways
+// that the page can read: with the session cookie it must come from the
+// site's own pages, as changes must. Browsers always send Origin with a
+// WebSocket; a client that sends neither header is no browser.
+func (h *Handler) crossOriginUpgrade(r *http.Request) bool {
+	if len(r.Header["Upgrade"]) == 0 {
+		return false
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "":
+	default:
+		return true
+	}
+	o := r.Header.Get("Origin")
+	if o == "" || slices.Contains(h.sessions.TrustedOrigins, o) {
+		return false
+	}
+	u, err := url.Parse(o)
+	return err != nil || u.Host != r.Host
 }
 
 // wantsPage reports whether r is a browser asking for a page: a GET or

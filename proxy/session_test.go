@@ -144,6 +144,27 @@ func TestSessionCrossOrigin(t *testing.T) {
 			}
 		})
 	}
+	// A WebSocket upgrade with the cookie from another origin's page is
+	// refused; from the site's own page it goes through.
+	for _, tc := range []struct {
+		headers []string
+		status  int
+	}{
+		{[]string{"Origin: https://evil.example"}, http.StatusForbidden},
+		{[]string{"Origin: https://sibling.gatehouse.test", "Sec-Fetch-Site: same-site"}, http.StatusForbidden},
+		{[]string{"Origin: http://gatehouse.test"}, http.StatusOK},
+		{[]string{"Origin: https://gatehouse.example.com"}, http.StatusOK},
+	} {
+		before := up.Count()
+		hdr := append([]string{"Cookie: sess=alice-token", "Connection: Upgrade", "Upgrade: websocket"}, tc.headers...)
+		res, body := send(t, g.addr(), "GET", "/api/x", hdr...)
+		if tc.status == http.StatusForbidden && (res.StatusCode != tc.status || up.Count() != before) {
+			t.Errorf("upgrade %v: %d, reached upstream %v; want 403 and nothing forwarded; %s", tc.headers, res.StatusCode, up.Count() != before, body)
+		}
+		if tc.status == http.StatusOK && up.Count() == before {
+			t.Errorf("upgrade %v: %d, not forwarded; %s", tc.headers, res.StatusCode, body)
+		}
+	}
 	// A cross-site GET (a link followed) is fine: SameSite=Lax sends the
 	// cookie with it, and reads change nothing.
 	res, body := send(t, g.addr(), "GET", "/api/x", "Cookie: sess=alice-token", "Sec-Fetch-Site: cross-site")
