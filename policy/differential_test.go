@@ -68,6 +68,9 @@ func newOracle(t *testing.T, model, csv string) *oracle {
 		t.Fatalf("Casbin refuses the policy Gatehouse loaded: %v\nmodel:\n%s\npolicy:\n%s", err, model, csv)
 	}
 	registerFunctions(enf, selfIDs)
+	if err := InstallScopedRoles(enf); err != nil {
+		t.Fatal(err)
+	}
 	return &oracle{enf: enf, custom: !isDefaultModel(model)}
 }
 
