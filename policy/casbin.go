@@ -31,6 +31,9 @@ func (e *Engine) newCasbin(m model.Model, lines []Line) (enf *casbin.Enforcer, e
 	enf.EnableAutoSave(false)
 	enf.EnableLog(false)
 	registerFunctions(enf, e.lookupSelfID)
+	if err := InstallScopedRoles(enf); err != nil {
+		return nil, err
+	}
 	// A first decision compiles the matcher and reports bad expressions
 	// now rather than on the first request. An eval() matcher with no p
 	// lines fails on nothing to evaluate; that is not a bad model.
@@ -85,10 +88,40 @@ func (e *Engine) lookupSelfID(username string) string {
 
 // registerFunctions adds Gatehouse's matcher functions to a Casbin
 // enforcer: pathMatch(r.obj, p.obj[, r.sub]) matches the patterns of the
-// default model ({id}, :id, {self}, a final *), and methodMatch(r.act,
-// p.act) matches method lists like "GET|HEAD".
+// default model ({id}, :id, {self}, {workspace}, a final *),
+// methodMatch(r.act, p.act) matches method lists like "GET|HEAD", and
+// workspace(r.obj, p.obj) returns the path's segment at the pattern's
+// {workspace} parameter ("" when it has none).
 func registerFunctions(enf *casbin.Enforcer, selfID func(string) string) {
 	var patterns sync.Map // pattern text → *pattern or error
+	compiled := func(pat string) (*pattern, error) {
+		v, ok := patterns.Load(pat)
+		if !ok {
+			p, err := compilePattern(pat)
+			if err != nil {
+				v = err
+			} else {
+				v = p
+			}
+			patterns.Store(pat, v)
+		}
+		if err, bad := v.(error); bad {
+			return nil, err
+		}
+		return v.(*pattern), nil
+	}
+	enf.AddFunction("workspace", func(args ...any) (any, error) {
+		if len(args) != 2 {
+			return "", errors.New("workspace takes (path, pattern)")
+		}
+		path, _ := args[0].(string)
+		pat, _ := args[1].(string)
+		p, err := compiled(pat)
+		if err != nil {
+			return "", err
+		}
+		return p.workspace(path), nil
+	})
 	enf.AddFunction("pathMatch", func(args ...any) (any, error) {
 		if len(args) < 2 || len(args) > 3 {
 			return false, errors.New("pathMatch takes (path, pattern[, subject])")
@@ -102,20 +135,11 @@ func registerFunctions(enf *casbin.Enforcer, selfID func(string) string) {
 				self1, self2 = name, selfID(name)
 			}
 		}
-		v, ok := patterns.Load(pat)
-		if !ok {
-			p, err := compilePattern(pat)
-			if err != nil {
-				v = err
-			} else {
-				v = p
-			}
-			patterns.Store(pat, v)
-		}
-		if err, bad := v.(error); bad {
+		p, err := compiled(pat)
+		if err != nil {
 			return false, err
 		}
-		return v.(*pattern).match(path, self1, self2), nil
+		return p.match(path, self1, self2), nil
 	})
 	enf.AddFunction("methodMatch", func(args ...any) (any, error) {
 		if len(args) != 2 {

@@ -163,16 +163,20 @@ func (c *Change) Names(name string) (Line, bool) {
 }
 
 // RemoveSubject removes every database g line in which sub is the child or
-// the parent. Lines from files are kept (see FileLines).
+// the parent, and every g2 line in which it is the subject or the role.
+// Lines from files are kept (see FileLines).
 func (c *Change) RemoveSubject(sub string) {
 	for k := range c.e.dbKey {
 		if child, parent, ok := edgeOf(k); ok && (child == sub || parent == sub) {
+			c.del = append(c.del, lineOf(k))
+		} else if s, sc, ok := scopeOf(k); ok && (s == sub || sc.role == sub) {
 			c.del = append(c.del, lineOf(k))
 		}
 	}
 }
 
 // RenameSubject rewrites every database line that names old to name new.
+// A g2 line's workspace is not a subject: it keeps its name.
 func (c *Change) RenameSubject(old, new string) {
 	for k := range c.e.dbKey {
 		if !strings.Contains(k, old) {
@@ -182,7 +186,7 @@ func (c *Change) RenameSubject(old, new string) {
 		renamed := false
 		fields := make([]string, len(l.Fields))
 		for i, f := range l.Fields {
-			if f == old {
+			if f == old && !(l.Ptype == "g2" && i == 2) {
 				f, renamed = new, true
 			}
 			fields[i] = f
@@ -308,10 +312,12 @@ func (e *Engine) link(k string) {
 	if child, parent, ok := edgeOf(k); ok {
 		e.parents[child] = append(e.parents[child], parent)
 	}
+	e.linkScope(k)
 }
 
 // unlink removes a union line from the role graph. Callers hold mu.
 func (e *Engine) unlink(l Line) {
+	e.unlinkScope(l)
 	if l.Ptype == "g" && len(l.Fields) == 2 {
 		ps := e.parents[l.Fields[0]]
 		for i, p := range ps {

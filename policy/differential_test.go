@@ -68,6 +68,9 @@ func newOracle(t *testing.T, model, csv string) *oracle {
 		t.Fatalf("Casbin refuses the policy Gatehouse loaded: %v\nmodel:\n%s\npolicy:\n%s", err, model, csv)
 	}
 	registerFunctions(enf, selfIDs)
+	if err := InstallScopedRoles(enf); err != nil {
+		t.Fatal(err)
+	}
 	return &oracle{enf: enf, custom: !isDefaultModel(model)}
 }
 
@@ -285,6 +288,7 @@ func reloads(t *testing.T, g gen, model string, records func(gen) []string, rule
 	e := newTestEngine(t, sqliteDB(t), files(fileCSV))
 	e.SetSelfResolver(selfIDs)
 	var dbLines []Line
+	caches := map[string]*GrantCache{}
 	done := 0
 	for step := 0; step < 8 && done < budget; step++ {
 		switch g.rng.IntN(4) {
@@ -325,7 +329,11 @@ func reloads(t *testing.T, g gen, model string, records func(gen) []string, rule
 		for _, l := range dbLines {
 			union += l.CSV() + "\n"
 		}
-		compare(t, e, newOracle(t, model, union), g, 50, union)
+		o := newOracle(t, model, union)
+		compare(t, e, o, g, 50, union)
+		if isDefaultModel(model) { // with a GrantCache per user held across the changes
+			compareScoped(t, e, o, g, 20, union, caches)
+		}
 		done += 50
 	}
 	return done

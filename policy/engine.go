@@ -51,6 +51,7 @@ type Engine struct {
 	fileKey map[string]Line     // file layer lines by content
 	dbKey   keySet              // database layer lines, by content
 	parents map[string][]string // 2-field g lines of the union: child → parents
+	scopes  map[string][]scope  // g2 lines of the union: subject → (role, workspace)
 	checks  *lineChecks         // how every line is validated, whatever its origin
 	model   model.Model         // the model, for a non-default one
 	casbin  *casbin.Enforcer    // non-default models only
@@ -72,6 +73,9 @@ type snapshot struct {
 type grantSet struct {
 	bits  bitset
 	roles string // direct roles, sorted and comma-separated
+	// scoped is what the subject reaches per workspace through g2 lines
+	// (see scopedBits); nil for a subject that holds no workspace role.
+	scoped map[string]bitset
 }
 
 // New builds an engine from the file layer and, when db is not nil, the
@@ -254,6 +258,7 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 	if s.x != nil {
 		g.bits = e.reachBits(s.x, sub)
 		g.bits.or(s.public)
+		g.scoped = e.scopedBits(s.x, sub)
 	}
 	e.mu.RUnlock()
 	if s.n.Load() < maxCachedSubjects {
@@ -291,7 +296,8 @@ func (e *Engine) DecideCached(c *GrantCache, sub, userID, username, method, path
 	if s.x == nil || sub == "" {
 		return e.Decide(sub, userID, username, method, path)
 	}
-	if i := s.x.lookup(method, path, e.cached(c, s, sub).bits, username, userID); i >= 0 {
+	g := e.cached(c, s, sub)
+	if i := s.x.lookupScoped(method, path, g.bits, g.scoped, username, userID); i >= 0 {
 		return Decision{Allowed: true, Permission: s.x.subjects[i]}, nil
 	}
 	return Decision{}, nil
@@ -313,11 +319,12 @@ func (e *Engine) Decide(sub, userID, username, method, path string) (Decision, e
 	}
 	s := e.snap.Load()
 	if s.x != nil {
-		g := s.public
+		g, scoped := s.public, map[string]bitset(nil)
 		if sub != Public {
-			g = e.grants(s, sub).bits
+			gs := e.grants(s, sub)
+			g, scoped = gs.bits, gs.scoped
 		}
-		if i := s.x.lookup(method, path, g, username, userID); i >= 0 {
+		if i := s.x.lookupScoped(method, path, g, scoped, username, userID); i >= 0 {
 			return Decision{Allowed: true, Permission: s.x.subjects[i]}, nil
 		}
 		return Decision{}, nil
@@ -341,23 +348,32 @@ func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, 
 		return e.decideCasbin(sub, method, path, true)
 	}
 	d, _ := e.Decide(sub, userID, username, method, path)
-	if d.Allowed {
-		i := s.x.subject[d.Permission]
-		if l, ok := s.x.explain(i, method, path, username, userID); ok {
-			d.Rule = l.String() + " (" + l.Origin() + ")"
-			e.mu.RLock()
-			own := e.reachBits(s.x, sub)
-			e.mu.RUnlock()
-			if sub != Public && !own.has(i) {
-				d.Rule += viaPublic
-			}
+	if !d.Allowed {
+		return d, nil
+	}
+	i := s.x.subject[d.Permission]
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	own := e.reachBits(s.x, sub)
+	if sub != Public && !own.has(i) && !s.public.has(i) {
+		// Neither the subject's global roles nor public's: a role it
+		// holds in the path's workspace.
+		d.Rule = e.explainScoped(s.x, i, sub, userID, username, method, path)
+		return d, nil
+	}
+	if l, ok := s.x.explain(i, method, path, username, userID); ok {
+		d.Rule = l.String() + " (" + l.Origin() + ")"
+		if sub != Public && !own.has(i) {
+			d.Rule += viaPublic
 		}
 	}
 	return d, nil
 }
 
 // Reaches reports whether sub reaches target through g lines (a user holding
-// a role, a role holding a permission), or is target.
+// a role, a role holding a permission), or is target. Roles held in a
+// workspace only (g2 lines) do not count: a user who is admin in one
+// workspace is not an administrator of Gatehouse.
 func (e *Engine) Reaches(sub, target string) bool {
 	e.mu.RLock()
 	defer e.mu.RUnlock()

@@ -10,6 +10,13 @@ import (
 //go:embed defaults/model.conf
 var defaultModel string
 
+// previousDefaultModel is the default model before workspace-scoped roles
+// (no g2): a policy directory holding a copy of it keeps the compiled
+// path, and its g2 lines are refused.
+//
+//go:embed defaults/model_previous.conf
+var previousDefaultModel string
+
 //go:embed defaults/policy.csv
 var defaultPolicy []byte
 
@@ -58,10 +65,11 @@ func revision(model string, data ...[]byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// isDefaultModel reports whether text is the default model, ignoring
-// comments and white space.
+// isDefaultModel reports whether text is the default model, or the
+// previous default model (without g2), ignoring comments and white space.
 func isDefaultModel(text string) bool {
-	return normalizeModel(text) == normalizeModel(defaultModel)
+	n := normalizeModel(text)
+	return n == normalizeModel(defaultModel) || n == normalizeModel(previousDefaultModel)
 }
 
 func normalizeModel(text string) string {

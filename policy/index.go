@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,7 @@ type node struct {
 	lit   map[string]*node
 	param *node
 	self  *node
+	ws    *node // {workspace}: below it, the caller's roles in that workspace count too
 	end   []uint64
 	star  []uint64
 }
@@ -119,6 +121,11 @@ func (n *node) child(seg segment) *node {
 			n.self = &node{}
 		}
 		return n.self
+	case segWorkspace:
+		if n.ws == nil {
+			n.ws = &node{}
+		}
+		return n.ws
 	}
 	if n.lit == nil {
 		n.lit = map[string]*node{}
@@ -146,56 +153,87 @@ func (x *index) mark(mask []uint64, r rule) []uint64 {
 // on path for, or -1. path must be canonical; self1 and self2 are the
 // caller's own username and id.
 func (x *index) lookup(method, path string, grants bitset, self1, self2 string) int {
+	return x.lookupScoped(method, path, grants, nil, self1, self2)
+}
+
+// query is one lookup's request and caller, shared by the whole walk.
+type query struct {
+	mi           int               // method index
+	g            bitset            // what the caller reaches everywhere
+	scoped       map[string]bitset // what the caller reaches per workspace; nil for none
+	self1, self2 string            // the caller's own username and id
+}
+
+// lookupScoped is lookup for a caller that also holds roles in some
+// workspaces: below a {workspace} segment, a rule opens the path for a
+// subject in grants or in scoped[W], W being the path's segment there.
+func (x *index) lookupScoped(method, path string, grants bitset, scoped map[string]bitset, self1, self2 string) int {
 	mi, ok := x.methods[decisionMethod(method)]
 	if !ok || len(path) == 0 || path[0] != '/' {
 		return -1
 	}
-	return x.walk(&x.root, path[1:], mi, grants, self1, self2)
+	q := query{mi: mi, g: grants, scoped: scoped, self1: self1, self2: self2}
+	return x.walk(&x.root, path[1:], &q, nil)
 }
 
-// walk matches rest, the path after a '/', below n.
-func (x *index) walk(n *node, rest string, mi int, g bitset, self1, self2 string) int {
+// walk matches rest, the path after a '/', below n. ws is what the caller
+// reaches in the workspace that a {workspace} segment above n captured
+// (nil when none did, or when the caller holds no role there).
+func (x *index) walk(n *node, rest string, q *query, ws bitset) int {
 	if n.star != nil {
-		if s := x.first(n.star, mi, g); s >= 0 {
+		if s := x.first(n.star, q.mi, q.g, ws); s >= 0 {
 			return s
 		}
 	}
 	seg, tail, more := strings.Cut(rest, "/")
 	if c := n.lit[seg]; c != nil {
-		if s := x.next(c, tail, more, mi, g, self1, self2); s >= 0 {
+		if s := x.next(c, tail, more, q, ws); s >= 0 {
 			return s
 		}
 	}
 	if seg == "" {
 		return -1
 	}
-	if n.self != nil && (seg == self1 || seg == self2) {
-		if s := x.next(n.self, tail, more, mi, g, self1, self2); s >= 0 {
+	if n.self != nil && (seg == q.self1 || seg == q.self2) {
+		if s := x.next(n.self, tail, more, q, ws); s >= 0 {
+			return s
+		}
+	}
+	if n.ws != nil {
+		var in bitset
+		if q.scoped != nil {
+			in = q.scoped[seg]
+		}
+		if s := x.next(n.ws, tail, more, q, in); s >= 0 {
 			return s
 		}
 	}
 	if n.param != nil {
-		return x.next(n.param, tail, more, mi, g, self1, self2)
+		return x.next(n.param, tail, more, q, ws)
 	}
 	return -1
 }
 
-func (x *index) next(c *node, tail string, more bool, mi int, g bitset, self1, self2 string) int {
+func (x *index) next(c *node, tail string, more bool, q *query, ws bitset) int {
 	if more {
-		return x.walk(c, tail, mi, g, self1, self2)
+		return x.walk(c, tail, q, ws)
 	}
-	return x.first(c.end, mi, g)
+	return x.first(c.end, q.mi, q.g, ws)
 }
 
-// first returns the lowest subject index set in both mask (for method mi)
-// and g, or -1.
-func (x *index) first(mask []uint64, mi int, g bitset) int {
+// first returns the lowest subject index set in mask (for method mi) and
+// in g or ws (nil for none), or -1.
+func (x *index) first(mask []uint64, mi int, g, ws bitset) int {
 	if mask == nil {
 		return -1
 	}
 	m := mask[mi*x.words : (mi+1)*x.words]
 	for w := range m {
-		if v := m[w] & g[w]; v != 0 {
+		gw := g[w]
+		if ws != nil {
+			gw |= ws[w]
+		}
+		if v := m[w] & gw; v != 0 {
 			return w*64 + bits.TrailingZeros64(v)
 		}
 	}
@@ -216,4 +254,20 @@ func (x *index) explain(si int, method, path, self1, self2 string) (Line, bool) 
 		}
 	}
 	return Line{}, false
+}
+
+// explainScoped returns the first rule of subject si that opens method on
+// path through the caller's roles in the path's workspace (scoped), and
+// that workspace.
+func (x *index) explainScoped(si int, method, path, self1, self2 string, scoped map[string]bitset) (Line, string, bool) {
+	m := decisionMethod(method)
+	for _, r := range x.rules {
+		if r.subject != si || !r.pat.match(path, self1, self2) || !slices.Contains(r.methods, m) {
+			continue
+		}
+		if w := r.pat.workspace(path); w != "" && scoped[w] != nil && scoped[w].has(si) {
+			return r.line, w, true
+		}
+	}
+	return Line{}, "", false
 }

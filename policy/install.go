@@ -64,6 +64,7 @@ func (e *Engine) install(files *Files, dbKey keySet) error {
 	}
 	e.mu.Lock()
 	e.files, e.fileKey, e.dbKey, e.parents, e.casbin = files, fileKey, dbKey, parents, enf
+	e.scopes = buildScopes(fileKey, dbKey)
 	e.checks, e.model = checks, m
 	e.publish(x)
 	e.mu.Unlock()
@@ -161,6 +162,13 @@ func lineChecksFor(m model.Model, layout *modelLayout, fast bool) *lineChecks {
 		}
 	}
 	c.patterns = matcherArgs(m, matchers.String(), "pathMatch")
+	for ptype, is := range matcherArgs(m, matchers.String(), "workspace") {
+		for _, i := range is {
+			if !slices.Contains(c.patterns[ptype], i) {
+				c.patterns[ptype] = append(c.patterns[ptype], i)
+			}
+		}
+	}
 	c.methods = matcherArgs(m, matchers.String(), "methodMatch")
 	return c
 }
@@ -187,6 +195,9 @@ func matcherArgs(m model.Model, matcher, fn string) map[string][]int {
 func (c *lineChecks) check(l Line) error {
 	sec := l.Ptype[:1]
 	ast, ok := c.m[sec][l.Ptype]
+	if !ok && c.fast && l.Ptype == "g2" {
+		return l.errorf("line type \"g2\" is not defined by the model: workspace-scoped roles (%s) need the role definition g2 = _, _, _ and the matcher term g2(r.sub, p.sub, workspace(r.obj, p.obj)) of the current default model; this policy's model.conf is the previous default, so delete it (the embedded default then applies) or copy the current one", scopeLineRule)
+	}
 	if !ok {
 		return l.errorf("line type %q is not defined by the model", l.Ptype)
 	}
@@ -250,6 +261,8 @@ func checkNames(l Line) error {
 		if msg := edgeProblem(l.Fields[0], l.Fields[1]); msg != "" {
 			return l.errorf("%s", msg)
 		}
+	case "g2":
+		return checkScope(l)
 	}
 	return nil
 }

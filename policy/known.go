@@ -132,9 +132,11 @@ func unknownParents(f *Files, reported []error) []error {
 		}
 	}
 	names := f.Names()
+	fast := isDefaultModel(f.Model)
 	var errs []error
 	for _, l := range f.Lines {
-		if l.Ptype != "g" || len(l.Fields) != 2 || skip[place{l.File, l.Num}] {
+		scoped := l.Ptype == "g2" && len(l.Fields) == 3 && fast // a role held in a workspace
+		if (l.Ptype != "g" || len(l.Fields) != 2) && !scoped || skip[place{l.File, l.Num}] {
 			continue
 		}
 		parent := l.Fields[1]

@@ -26,7 +26,13 @@ func TestEveryLineIsValidatedAlike(t *testing.T) {
 		{"p", []string{"read", "no-slash", "GET"}, "must start with /"},
 		{"p", []string{"read", "/x", "get"}, "method"},
 		{"p2", []string{"read", "/x", "GET"}, `line type "p2" is not defined`},
-		{"g2", []string{"a", "b"}, `line type "g2" is not defined`},
+		{"g3", []string{"a", "b"}, `line type "g3" is not defined`},
+		{"g2", []string{"user:bob", "editor"}, "g2 line has 2 values, the model's g2 wants 3"},
+		{"g2", []string{"user:bob", "editor", "ws-a", "x"}, "g2 line has 4 values"},
+		{"g2", []string{"bob", "editor", "ws-a"}, `invalid subject "bob": the subject of a g2 line is a user, a team or an IdP's group`},
+		{"g2", []string{"user:bob", "team:ml", "ws-a"}, `invalid role "team:ml"`},
+		{"g2", []string{"user:bob", "editor", "ws a"}, `invalid workspace "ws a"`},
+		{"p", []string{"read", "/w/{workspace}/x/{workspace}", "GET"}, "{workspace} appears twice"},
 	} {
 		line := Line{Ptype: c.ptype, Fields: c.fields}
 		err := e.Update(context.Background(), func(ch *Change) error {

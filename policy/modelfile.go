@@ -27,7 +27,7 @@ var requiredSections = []string{"request_definition", "policy_definition", "poli
 
 // gatehouseFunctions are the matcher functions Gatehouse registers on top of
 // Casbin's own (see registerFunctions).
-var gatehouseFunctions = []string{"pathMatch", "methodMatch"}
+var gatehouseFunctions = []string{"pathMatch", "methodMatch", "workspace"}
 
 // modelLayout says where things are in a model.conf, for messages that
 // name a line. Casbin's own parser reports no line numbers.

@@ -11,10 +11,11 @@ import (
 type segKind uint8
 
 const (
-	segLiteral segKind = iota // matches itself
-	segParam                  // {name} or :name, one non-empty segment
-	segSelf                   // {self}, the caller's own username or user id
-	segStar                   // *, the rest of the path (last segment only)
+	segLiteral   segKind = iota // matches itself
+	segParam                    // {name} or :name, one non-empty segment
+	segSelf                     // {self}, the caller's own username or user id
+	segWorkspace                // {workspace}, one non-empty segment: the request's workspace
+	segStar                     // *, the rest of the path (last segment only)
 )
 
 // segment is one compiled segment of a path pattern.
@@ -34,6 +35,10 @@ type segment struct {
 //	:name    one non-empty segment; name is [A-Za-z0-9_]+
 //	{name}   the same
 //	{self}   one segment equal to the caller's own username or user id
+//	{workspace}
+//	         one non-empty segment, like {name}, that names the request's
+//	         workspace: roles assigned for that workspace (g2 lines) apply
+//	         to the rule; at most once in a pattern
 //	*        the last segment only: the rest of the path, possibly empty,
 //	         so "/api/*" matches "/api/" and "/api/a/b" but not "/api"
 //
@@ -70,9 +75,43 @@ func compilePattern(s string) (*pattern, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %v", errPattern, s, err)
 		}
+		if seg.kind == segWorkspace && p.workspaceAt() >= 0 {
+			return nil, fmt.Errorf("%w %q: {workspace} appears twice; a request is about one workspace", errPattern, s)
+		}
 		p.segs = append(p.segs, seg)
 	}
 	return p, nil
+}
+
+// workspaceAt returns the index of p's {workspace} segment, or -1.
+func (p *pattern) workspaceAt() int {
+	for i, seg := range p.segs {
+		if seg.kind == segWorkspace {
+			return i
+		}
+	}
+	return -1
+}
+
+// workspace returns the segment of path at p's {workspace} parameter: the
+// workspace a request that p matches is about. It is "" when p has no
+// {workspace} or path has no such segment.
+func (p *pattern) workspace(path string) string {
+	at := p.workspaceAt()
+	if at < 0 || !strings.HasPrefix(path, "/") {
+		return ""
+	}
+	rest := path[1:]
+	for i := 0; ; i++ {
+		part, tail, more := strings.Cut(rest, "/")
+		if i == at {
+			return part
+		}
+		if !more {
+			return ""
+		}
+		rest = tail
+	}
 }
 
 func compileSegment(part string, last bool) (segment, error) {
@@ -84,6 +123,8 @@ func compileSegment(part string, last bool) (segment, error) {
 		return segment{kind: segStar}, nil
 	case part == "{self}":
 		return segment{kind: segSelf}, nil
+	case part == "{workspace}":
+		return segment{kind: segWorkspace}, nil
 	case strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") && validParamName(part[1:len(part)-1]):
 		return segment{kind: segParam}, nil
 	case strings.HasPrefix(part, ":") && validParamName(part[1:]):
@@ -153,7 +194,7 @@ func (s segment) matches(part, self1, self2 string) bool {
 	switch s.kind {
 	case segLiteral:
 		return part == s.text
-	case segParam:
+	case segParam, segWorkspace:
 		return part != ""
 	case segSelf:
 		return part != "" && (part == self1 || part == self2)
