@@ -97,6 +97,16 @@ func TestWorkspaceAssignments(t *testing.T) {
 			t.Error("bob reaches admin through a workspace role")
 		}
 
+		// The access report: bob's admin in ws-b, by route and through the role.
+		rows := report(t, s, ReportFilter{Method: "POST", Path: "/ws/ws-b/runs", Role: "admin"})
+		if len(rows) != 2 || rows[0].User != "admin" || rows[1].User != "bob" || rows[1].Workspace != "ws-b" ||
+			strings.Join(rows[1].Via, " > ") != "user:bob > team:ml > admin > write" {
+			t.Errorf("route query POST /ws/ws-b/runs --role admin: %+v", rows)
+		}
+		if rows := report(t, s, ReportFilter{Method: "POST", Path: "/ws/ws-a/runs"}); len(rows) != 1 || rows[0].User != "admin" || rows[0].Workspace != "" {
+			t.Errorf("route query POST /ws/ws-a/runs: %+v", rows)
+		}
+
 		as, err := s.ListAssignments(ctx, "", "", "", "ws-a")
 		if err != nil || len(as) != 2 || as[0].Role != "guest" || as[1].Role != "reporter" {
 			t.Fatalf("list ws-a = %+v, %v", as, err)
