@@ -279,7 +279,7 @@ func TestAPIKeyNarrowed(t *testing.T) {
 	if !allows(t, s, bearer(writer), "POST", "/api/v1/pipelines") {
 		t.Fatal("the key narrowed to admin cannot write")
 	}
-	if err := s.Revoke(context.Background(), "ci", policy.RoleAdmin); err != nil {
+	if err := s.Revoke(context.Background(), "ci", policy.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if allows(t, s, bearer(writer), "POST", "/api/v1/pipelines") {

@@ -69,16 +69,15 @@ func (s *Service) AuditRefusal(ctx context.Context, method, path string, status 
 
 // auditChange registers an audit line for this change, written after it
 // commits: action on target, with what subject held before (beforeSub, now)
-// and after the commit (afterSub). For a user these are its roles, for a
-// role its permissions.
+// and after the commit (afterSub). For a user these are its roles, then
+// its roles in one workspace as ROLE@WORKSPACE; for a role its
+// permissions.
 func (t *tx) auditChange(ctx context.Context, action, target, beforeSub, afterSub string) {
-	before := t.s.eng.Parents(beforeSub)
-	slices.Sort(before)
+	before := t.s.heldState(beforeSub)
 	t.OnCommit(func() {
 		after := []string{}
 		if afterSub != "" {
-			after = t.s.eng.Parents(afterSub)
-			slices.Sort(after)
+			after = t.s.heldState(afterSub)
 		}
 		if before == nil {
 			before = []string{}
@@ -87,4 +86,15 @@ func (t *tx) auditChange(ctx context.Context, action, target, beforeSub, afterSu
 			slog.String("action", action), slog.String("target", target),
 			slog.Any("before", before), slog.Any("after", after))
 	})
+}
+
+// heldState is what sub holds, for an audit line: its parents sorted,
+// then its workspace roles as ROLE@WORKSPACE.
+func (s *Service) heldState(sub string) []string {
+	out := s.eng.Parents(sub)
+	slices.Sort(out)
+	for _, p := range s.eng.ScopedRoles(sub) {
+		out = append(out, p[0]+"@"+p[1])
+	}
+	return out
 }

@@ -101,7 +101,7 @@ func TestIdentityHeadersFollowRoles(t *testing.T) {
 	if again := bob.IdentityHeaders(); &again.Groups[0] != &first.Groups[0] {
 		t.Error("the groups header was built again with the same roles")
 	}
-	if _, err := f.svc.Assign(context.Background(), "bob", policy.RoleAdmin); err != nil {
+	if _, err := f.svc.Assign(context.Background(), "bob", policy.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := bob.IdentityHeaders().Groups; !slices.Equal(got, []string{"admin,guest"}) {

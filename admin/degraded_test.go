@@ -97,7 +97,7 @@ func TestDegradedWhileStoreUnreachable(t *testing.T) {
 	mustCreate(t, direct.Service, CreateUser{Username: "rev", Password: "rev-password", Roles: &[]string{"admin"}})
 	gus, _ := direct.Login(ctx, "gus", "gus-password", "c")
 	rev, _ := direct.Login(ctx, "rev", "rev-password", "c")
-	if err := direct.Revoke(ctx, "rev", "admin"); err != nil {
+	if err := direct.Revoke(ctx, "rev", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 2*time.Second, "replica in step", func() bool {
@@ -121,7 +121,7 @@ func TestDegradedWhileStoreUnreachable(t *testing.T) {
 		t.Fatal("Ready reports a reachable store")
 	}
 	// Meanwhile another replica changes things.
-	if err := direct.Revoke(ctx, "gus", "admin"); err != nil {
+	if err := direct.Revoke(ctx, "gus", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	if !r.allowed(gus.AccessToken, "POST", "/x") {

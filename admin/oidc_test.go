@@ -175,7 +175,7 @@ func testIdPTokens(t *testing.T, dsn string) {
 	}
 
 	// A later token refreshes the group roles and leaves an admin's.
-	if _, err := s.Assign(context.Background(), "alice", policy.RoleAdmin); err != nil {
+	if _, err := s.Assign(context.Background(), "alice", policy.RoleAdmin, ""); err != nil {
 		t.Fatal(err)
 	}
 	c = p.Claims()

@@ -48,9 +48,9 @@ func BenchmarkPropagation(b *testing.B) {
 			start := time.Now()
 			var err error
 			if want {
-				_, err = a.Assign(ctx, "gus", policy.RoleAdmin)
+				_, err = a.Assign(ctx, "gus", policy.RoleAdmin, "")
 			} else {
-				err = a.Revoke(ctx, "gus", policy.RoleAdmin)
+				err = a.Revoke(ctx, "gus", policy.RoleAdmin, "")
 			}
 			if err != nil {
 				b.Fatal(err)

@@ -79,7 +79,7 @@ func TestReplicasConverge(t *testing.T) {
 	}
 
 	t.Run("a revoke through A is enforced by B and C", func(t *testing.T) {
-		if err := a.Revoke(ctx, "gus", "admin"); err != nil {
+		if err := a.Revoke(ctx, "gus", "admin", ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range []*replica{b, c} {
@@ -94,7 +94,7 @@ func TestReplicasConverge(t *testing.T) {
 		if _, err := b.CreateRole(ctx, "ops", []string{"read", "write"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Assign(ctx, "gus", "ops"); err != nil {
+		if _, err := c.Assign(ctx, "gus", "ops", ""); err != nil {
 			t.Fatalf("assign on C: %v", err)
 		}
 		for _, r := range rs {
@@ -174,7 +174,7 @@ func TestReplicasHealAfterFaults(t *testing.T) {
 	if n := killListeners(t); n < 3 {
 		t.Fatalf("killed %d listeners, want at least 3", n)
 	}
-	if _, err := a.Assign(ctx, "gus", "admin"); err != nil {
+	if _, err := a.Assign(ctx, "gus", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rs {
@@ -228,7 +228,7 @@ func TestConcurrentChangesOneWinner(t *testing.T) {
 		}
 		for i, r := range rs {
 			wg.Add(1)
-			go func() { defer wg.Done(); _, errs[i] = r.Assign(ctx, "gus", role) }()
+			go func() { defer wg.Done(); _, errs[i] = r.Assign(ctx, "gus", role, "") }()
 		}
 		wg.Wait()
 		if (errs[0] == nil) == (errs[1] == nil) {

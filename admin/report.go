@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -53,12 +54,15 @@ type ReportRow struct {
 	// authentication, so they can do nothing until they are active.
 	Active     bool   `json:"active"`
 	Permission string `json:"permission"`
-	// Workspace is the workspace the permission holds in; "" means every
-	// workspace (the only value until workspace-scoped roles exist).
+	// Workspace is the workspace the permission holds in, for a
+	// permission held through a workspace-scoped role (a g2 line); ""
+	// means every workspace.
 	Workspace string `json:"workspace"`
 	// Via is the chain from the user's subject to the permission:
 	// ["user:bob", "team:ml", "editor", "write"]; it has "public" second
-	// for what every subject reaches through the public role.
+	// for what every subject reaches through the public role. In a row
+	// with a Workspace, one hop is the g2 line: from its subject (the
+	// user, or a team or group the user is in) to the role it gives.
 	Via []string `json:"via"`
 	// Rule is, in a route query, the line that decides the request, with
 	// its origin (as POST /check explains it).
@@ -193,12 +197,19 @@ func (s *Service) reportUsers(ctx context.Context, f ReportFilter, fn func(*stor
 	}
 }
 
-// reportChains emits u's permissions (those through mid, unless "").
+// reportChains emits u's permissions (those through mid, unless ""):
+// global ones, then those held in a workspace, by permission and
+// workspace.
 func (s *Service) reportChains(u *store.User, mid string, emit func(ReportRow) error) error {
-	cs := s.eng.ChainsThrough(policy.UserSubject(u.Username), mid)
-	slices.SortFunc(cs, func(a, b policy.Chain) int { return strings.Compare(a.Permission, b.Permission) })
+	sub := policy.UserSubject(u.Username)
+	cs := append(s.eng.ChainsThrough(sub, mid), s.eng.ScopedChainsThrough(sub, mid)...)
+	slices.SortStableFunc(cs, func(a, b policy.Chain) int {
+		return cmp.Or(strings.Compare(a.Permission, b.Permission), strings.Compare(a.Workspace, b.Workspace))
+	})
 	for _, c := range cs {
-		if err := emit(userRow(u, c.Permission, c.Via, "")); err != nil {
+		r := userRow(u, c.Permission, c.Via, "")
+		r.Workspace = c.Workspace
+		if err := emit(r); err != nil {
 			return err
 		}
 	}
@@ -209,14 +220,30 @@ func (s *Service) reportChains(u *store.User, mid string, emit func(ReportRow) e
 // allows u on the route.
 func (s *Service) reportRoute(u *store.User, f ReportFilter, emit func(ReportRow) error) error {
 	sub := policy.UserSubject(u.Username)
-	if f.Role != "" && !s.eng.Reaches(sub, f.Role) {
-		return nil
+	if f.Role != "" && !s.eng.Reaches(sub, f.Role) && len(s.eng.ScopedChainsThrough(sub, f.Role)) == 0 {
+		return nil // neither globally nor in a workspace
 	}
 	d, err := s.eng.Explain(sub, u.ID, u.Username, f.Method, f.Path)
 	if err != nil || !d.Allowed {
 		return err
 	}
+	if d.Workspace != "" {
+		// Allowed through a role u holds in the path's workspace.
+		r := userRow(u, d.Permission, s.scopedChainTo(sub, d.Permission, d.Workspace), d.Rule)
+		r.Workspace = d.Workspace
+		return emit(r)
+	}
 	return emit(userRow(u, d.Permission, s.chainTo(sub, d.Permission), d.Rule))
+}
+
+// scopedChainTo returns sub's chain to perm in workspace ws, or [sub].
+func (s *Service) scopedChainTo(sub, perm, ws string) []string {
+	for _, c := range s.eng.ScopedChainsThrough(sub, "") {
+		if c.Permission == perm && c.Workspace == ws {
+			return c.Via
+		}
+	}
+	return []string{sub}
 }
 
 // reportAnonymous emits the "*" row when the public role opens the route.

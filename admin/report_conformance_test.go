@@ -38,7 +38,7 @@ func TestAccessReportConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustTeam(t, s, "ml", "bob", "ci")
-		if _, err := s.AssignTeam(ctx, "ml", "writer"); err != nil {
+		if _, err := s.AssignTeam(ctx, "ml", "writer", ""); err != nil {
 			t.Fatal(err)
 		}
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -57,13 +58,17 @@ type genPolicy struct {
 	teams   []string
 	isPerm  map[string]bool
 	members map[string][]string // team subject → usernames
+	scoped  [][3]string         // g2 lines: subject, role, workspace
 }
 
 func (g *genPolicy) line(ptype string, fields ...string) {
 	g.csv.WriteString(ptype + ", " + strings.Join(fields, ", ") + "\n")
-	if ptype == "g" {
+	switch ptype {
+	case "g":
 		g.edges[fields[0]] = append(g.edges[fields[0]], fields[1])
-	} else {
+	case "g2":
+		g.scoped = append(g.scoped, [3]string(fields))
+	default:
 		g.isPerm[fields[0]] = true
 	}
 }
@@ -130,6 +135,18 @@ func generate(seed uint64) *genPolicy {
 		groups = append(groups, o)
 		g.line("g", o, g.roles[r.IntN(len(g.roles))])
 	}
+	// Routes bound to a workspace, and roles held in one (g2 lines) by
+	// users, teams and groups.
+	g.line("p", "perm3", "/ws/{workspace}/*", "GET|POST")
+	g.line("p", "read", "/ws/{workspace}/runs/{id}", "GET")
+	g.line("p", "wsperm", "/ws/{workspace}/deep/*", "*")
+	g.line("g", "wsrole", "wsperm")
+	g.roles = append(g.roles, "wsrole")
+	for _, sub := range slices.Concat(g.teams, groups) {
+		if r.IntN(2) == 0 {
+			g.line("g2", sub, g.roles[r.IntN(len(g.roles))], []string{"wa", "wb"}[r.IntN(2)])
+		}
+	}
 	holders := slices.Concat(g.roles, g.teams, groups)
 	for i := range 30 {
 		u := fmt.Sprintf("u%02d", i)
@@ -144,10 +161,16 @@ func generate(seed uint64) *genPolicy {
 				g.members[h] = append(g.members[h], u)
 			}
 		}
+		if r.IntN(3) == 0 {
+			g.line("g2", policy.UserSubject(u), g.roles[r.IntN(len(g.roles))], []string{"wa", "wb"}[r.IntN(2)])
+		}
 	}
 	g.users = append(g.users, "zfar")
 	g.line("g", policy.UserSubject("zfar"), "far0")
-	paths := []string{"/edge", "/over", "/a/x", "/a/x/x", "/a/x/y", "/c", "/c/d", "/health", "/status/s1", "/far", "/api/runs/r1", "/users/u00", "/nothing"}
+	// In wa, zfar holds far0 itself: the role's side counts its hops
+	// apart, so overperm (10 g lines from far0) is reached there.
+	g.line("g2", policy.UserSubject("zfar"), "far0", "wa")
+	paths := []string{"/ws/wa/x", "/ws/wb/x", "/ws/wa/deep/y", "/ws/wb/deep/y", "/ws/wa/runs/r1", "/ws/wb/runs/r1", "/ws/wa", "/edge", "/over", "/a/x", "/a/x/x", "/a/x/y", "/c", "/c/d", "/health", "/status/s1", "/far", "/api/runs/r1", "/users/u00", "/nothing"}
 	for _, u := range []string{"u01", "u02", "u03", "u07"} {
 		paths = append(paths, "/b/"+u, "/b/"+u+"/deep", "/users/"+u, "/users/"+u+"/keys")
 	}
@@ -192,6 +215,62 @@ func (g *genPolicy) reaches(sub, mid, perm string) bool {
 		return d1 >= 0 && d2 >= 0 && d1+d2 <= testMaxHops
 	}
 	return within(sub) || within(policy.Public)
+}
+
+// within reports whether the chain a → mid → b, mid "" for any, is at
+// most the hop limit.
+func (g *genPolicy) within(a, mid, b string) bool {
+	if mid == "" {
+		d := g.dist(a, b)
+		return d >= 0 && d <= testMaxHops
+	}
+	d1, d2 := g.dist(a, mid), g.dist(mid, b)
+	return d1 >= 0 && d2 >= 0 && d1+d2 <= testMaxHops
+}
+
+// wantScoped returns what the oracle says sub reaches through g2 lines
+// (through mid unless ""), as PERM@WORKSPACE: a g2 line (s, R, W) with s
+// within the hop limit of sub and the permission within it of R, each
+// side counted apart, mid on either side.
+func (g *genPolicy) wantScoped(sub, mid string) []string {
+	set := map[string]bool{}
+	for _, l := range g.scoped {
+		for p := range g.isPerm {
+			ok := g.within(sub, "", l[0]) && g.within(l[1], "", p)
+			if mid != "" {
+				ok = (g.within(sub, mid, l[0]) && g.within(l[1], "", p)) || (g.within(sub, "", l[0]) && g.within(l[1], mid, p))
+			}
+			if ok {
+				set[p+"@"+l[2]] = true
+			}
+		}
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	return out
+}
+
+// wantAll returns every row the oracle expects for sub through mid, as
+// PERM or PERM@WORKSPACE, in the report's order (permission, then
+// workspace with every workspace first).
+func (g *genPolicy) wantAll(sub, mid string) []string {
+	out := append(g.want(sub, mid), g.wantScoped(sub, mid)...)
+	slices.SortFunc(out, func(a, b string) int {
+		pa, wa, _ := strings.Cut(a, "@")
+		pb, wb, _ := strings.Cut(b, "@")
+		return cmp.Or(strings.Compare(pa, pb), strings.Compare(wa, wb))
+	})
+	return out
+}
+
+// rowKey is a report row as wantAll writes it.
+func rowKey(r ReportRow) string {
+	if r.Workspace == "" {
+		return r.Permission
+	}
+	return r.Permission + "@" + r.Workspace
 }
 
 // want returns the permissions the oracle says sub reaches through mid.
@@ -253,13 +332,13 @@ func checkGenerated(t *testing.T, g *genPolicy) {
 		u, sub := users[name], policy.UserSubject(name)
 		var got []string
 		for _, r := range perUser[name] {
-			got = append(got, r.Permission)
-			if r.Kind != u.Kind || r.Active != u.Active || r.Workspace != "" {
+			got = append(got, rowKey(r))
+			if r.Kind != u.Kind || r.Active != u.Active {
 				t.Errorf("%s: row %+v does not describe the user", name, r)
 			}
 			g.checkVia(t, sub, r)
 		}
-		if want := g.want(sub, ""); !slices.Equal(got, want) {
+		if want := g.wantAll(sub, ""); !slices.Equal(got, want) {
 			t.Errorf("report for %s: permissions %v, want %v", name, got, want)
 		}
 		if one := report(t, s, ReportFilter{User: name}); !slices.EqualFunc(one, perUser[name], rowsEqual) {
@@ -273,14 +352,14 @@ func checkGenerated(t *testing.T, g *genPolicy) {
 		}
 		got := map[string][]string{}
 		for _, r := range report(t, s, f) {
-			got[r.User] = append(got[r.User], r.Permission)
+			got[r.User] = append(got[r.User], rowKey(r))
 			if !slices.Contains(r.Via, mid) {
 				t.Errorf("%+v: row %v does not pass through %s", f, r, mid)
 			}
 			g.checkVia(t, policy.UserSubject(r.User), r)
 		}
 		for _, name := range g.users {
-			want := g.want(policy.UserSubject(name), mid)
+			want := g.wantAll(policy.UserSubject(name), mid)
 			if f.Team != "" && !slices.Contains(g.members[mid], name) {
 				want = nil
 			}
@@ -289,6 +368,21 @@ func checkGenerated(t *testing.T, g *genPolicy) {
 			}
 		}
 	}
+	scopedRoutes := 0
+	defer func() {
+		scopedRows := 0
+		for _, rs := range perUser {
+			for _, r := range rs {
+				if r.Workspace != "" {
+					scopedRows++
+				}
+			}
+		}
+		if scopedRows == 0 || scopedRoutes == 0 {
+			t.Errorf("the generated policy gives %d rows and %d route rows in a workspace: it tests nothing of g2", scopedRows, scopedRoutes)
+		}
+		t.Logf("%d rows and %d route rows in a workspace", scopedRows, scopedRoutes)
+	}()
 	for _, rt := range g.routes {
 		method, path := rt[0], rt[1]
 		rows := report(t, s, ReportFilter{Method: method, Path: path})
@@ -313,8 +407,18 @@ func checkGenerated(t *testing.T, g *genPolicy) {
 			if listed && (r.Rule == "" || r.Via[len(r.Via)-1] != d.Permission) {
 				t.Errorf("%s %s: %s's row %+v lacks the rule or the chain", method, path, name, r)
 			}
-			if d.Allowed && !slices.ContainsFunc(perUser[name], func(r ReportRow) bool { return r.Permission == d.Permission }) {
-				t.Errorf("%s %s: Decide allows %s through %s, missing from the user's report", method, path, name, d.Permission)
+			if listed && r.Workspace != "" && !strings.HasPrefix(path, "/ws/"+r.Workspace+"/") {
+				t.Errorf("%s %s: %s's row %+v holds in another workspace", method, path, name, r)
+			}
+			if d.Allowed && !slices.ContainsFunc(perUser[name], func(pr ReportRow) bool {
+				return pr.Permission == d.Permission && pr.Workspace == r.Workspace
+			}) {
+				t.Errorf("%s %s: Decide allows %s through %s (workspace %q), missing from the user's report", method, path, name, d.Permission, r.Workspace)
+			}
+		}
+		for _, r := range rows {
+			if r.Workspace != "" {
+				scopedRoutes++
 			}
 		}
 		if !slices.IsSortedFunc(rows, func(a, b ReportRow) int { return strings.Compare(a.User, b.User) }) {
@@ -334,17 +438,28 @@ func (g *genPolicy) checkVia(t *testing.T, sub string, r ReportRow) {
 		t.Errorf("%s: chain %v does not lead from %s to %s", r.User, v, sub, r.Permission)
 		return
 	}
-	hops := len(v) - 1
+	hops, scoped := len(v)-1, false
 	for i := 1; i < len(v); i++ {
 		if i == 1 && v[1] == policy.Public && !slices.Contains(g.edges[v[0]], policy.Public) {
 			hops-- // the implicit membership costs no hop
+			continue
+		}
+		if r.Workspace != "" && !scoped && slices.Contains(g.scoped, [3]string{v[i-1], v[i], r.Workspace}) {
+			// The g2 hop: each side of it counts its g lines apart.
+			scoped = true
+			if i-1 > testMaxHops || len(v)-1-i > testMaxHops {
+				t.Errorf("%s: chain %v: a side of the g2 line is longer than the hop limit", r.User, v)
+			}
 			continue
 		}
 		if !slices.Contains(g.edges[v[i-1]], v[i]) {
 			t.Errorf("%s: chain %v: no g line %s, %s", r.User, v, v[i-1], v[i])
 		}
 	}
-	if hops > testMaxHops {
+	switch {
+	case r.Workspace != "" && !scoped:
+		t.Errorf("%s: chain %v in workspace %s has no g2 line", r.User, v, r.Workspace)
+	case r.Workspace == "" && hops > testMaxHops:
 		t.Errorf("%s: chain %v is longer than the hop limit", r.User, v)
 	}
 }

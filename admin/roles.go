@@ -282,10 +282,20 @@ func (s *Service) DeleteRole(ctx context.Context, name string) error {
 		if err := c.DB().Where("name = ?", name).Take(&store.Role{}).Error; err != nil {
 			return dbErr(err, "role "+quote(name))
 		}
-		if holders := s.eng.Children(name); len(holders) > 0 {
+		holders := s.eng.Children(name)
+		for _, l := range s.eng.ScopedGroupings() {
+			if l.Fields[1] == name {
+				holders = append(holders, l.Fields[0]+"\x00"+l.Fields[2])
+			}
+		}
+		if len(holders) > 0 {
 			names := make([]string, len(holders))
 			for i, h := range holders {
-				names[i] = holderName(h)
+				sub, ws, scoped := strings.Cut(h, "\x00")
+				names[i] = holderName(sub)
+				if scoped {
+					names[i] += " in workspace " + quote(ws)
+				}
 			}
 			if len(names) > 10 {
 				names = append(names[:10], "…")

@@ -176,7 +176,7 @@ func TestUsersConformance(t *testing.T) {
 		}
 		_, err = s.GetUser(ctx, "ada2")
 		wantIs(t, err, ErrNotFound)
-		as, _ := s.ListAssignments(ctx, "", "", "")
+		as, _ := s.ListAssignments(ctx, "", "", "", "")
 		for _, a := range as {
 			if a.User == "ada2" || a.User == "ada" {
 				t.Fatalf("assignment left after delete: %+v", a)
@@ -212,23 +212,23 @@ func TestRolesAndAssignmentsConformance(t *testing.T) {
 		_, err = s.CreateRole(ctx, "a:b", nil)
 		wantField(t, err, "name")
 
-		if _, err := s.Assign(ctx, "rita", "releaser"); err != nil {
+		if _, err := s.Assign(ctx, "rita", "releaser", ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Assign(ctx, "rita", "releaser")
+		_, err = s.Assign(ctx, "rita", "releaser", "")
 		wantIs(t, err, ErrConflict)
-		_, err = s.Assign(ctx, "rita", "nope")
+		_, err = s.Assign(ctx, "rita", "nope", "")
 		wantIs(t, err, ErrNotFound)
-		_, err = s.Assign(ctx, "nobody", "guest")
+		_, err = s.Assign(ctx, "nobody", "guest", "")
 		wantIs(t, err, ErrNotFound)
 		if !s.eng.Reaches(policy.UserSubject("rita"), "write") {
 			t.Fatal("assignment not in force")
 		}
-		as, err := s.ListAssignments(ctx, "rita", "", "")
+		as, err := s.ListAssignments(ctx, "rita", "", "", "")
 		if err != nil || len(as) != 1 || as[0].Role != "releaser" {
 			t.Fatalf("list by user: %+v %v", as, err)
 		}
-		as, _ = s.ListAssignments(ctx, "", "admin", "")
+		as, _ = s.ListAssignments(ctx, "", "admin", "", "")
 		if len(as) != 1 || as[0].User != "admin" {
 			t.Fatalf("list by role: %+v", as)
 		}
@@ -249,8 +249,8 @@ func TestRolesAndAssignmentsConformance(t *testing.T) {
 		wantIs(t, s.DeleteRole(ctx, "admin"), ErrConflict)
 		wantIs(t, s.DeleteRole(ctx, "guest"), ErrConflict)
 
-		wantIs(t, s.Revoke(ctx, "rita", "guest"), ErrNotFound)
-		if err := s.Revoke(ctx, "rita", "releaser"); err != nil {
+		wantIs(t, s.Revoke(ctx, "rita", "guest", ""), ErrNotFound)
+		if err := s.Revoke(ctx, "rita", "releaser", ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteRole(ctx, "releaser"); err != nil {
@@ -285,20 +285,20 @@ func TestLockOutGuardsConformance(t *testing.T) {
 		_, err := s.UpdateUser(ctx, "", "admin", UpdateUser{Active: &f})
 		wantIs(t, err, ErrConflict)
 		wantIs(t, s.DeleteUser(ctx, "", "admin"), ErrConflict)
-		wantIs(t, s.Revoke(ctx, "admin", "admin"), ErrConflict)
+		wantIs(t, s.Revoke(ctx, "admin", "admin", ""), ErrConflict)
 		wantIs(t, s.DeleteUser(ctx, adminID, "admin"), ErrConflict) // nobody deletes themselves
 		_, err = s.UpdateUser(ctx, adminID, "admin", UpdateUser{Active: &f})
 		wantIs(t, err, ErrConflict)
 
 		// An inactive second admin does not count.
 		mustCreate(t, s, CreateUser{Username: "ida", Roles: &[]string{"admin"}})
-		wantIs(t, s.Revoke(ctx, "admin", "admin"), ErrConflict)
+		wantIs(t, s.Revoke(ctx, "admin", "admin", ""), ErrConflict)
 
 		// An active one does.
-		if _, err := s.Assign(ctx, "gus", "admin"); err != nil {
+		if _, err := s.Assign(ctx, "gus", "admin", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Revoke(ctx, "admin", "admin"); err != nil {
+		if err := s.Revoke(ctx, "admin", "admin", ""); err != nil {
 			t.Fatalf("revoke with another active admin: %v", err)
 		}
 		wantIs(t, s.DeleteUser(ctx, "", "gus"), ErrConflict) // gus is now the last one
@@ -344,11 +344,11 @@ func TestLoginAndRevocationConformance(t *testing.T) {
 		if allowed() {
 			t.Fatal("guest may write")
 		}
-		s.Assign(ctx, "gus", "admin")
+		s.Assign(ctx, "gus", "admin", "")
 		if !allowed() {
 			t.Fatal("assignment not applied to the existing token")
 		}
-		s.Revoke(ctx, "gus", "admin")
+		s.Revoke(ctx, "gus", "admin", "")
 		if allowed() {
 			t.Fatal("revocation not applied to the existing token")
 		}
@@ -500,7 +500,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 		if _, err := s.CreateRole(ctx, "ops", []string{"read", "write"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Assign(ctx, "gus", "ops"); err != nil {
+		if _, err := s.Assign(ctx, "gus", "ops", ""); err != nil {
 			t.Fatal(err)
 		}
 		tok, err := s.Login(ctx, "gus", "gus-password", "c")
@@ -610,7 +610,7 @@ func TestRenameCannotTakeGrantedName(t *testing.T) {
 	_, err = s.UpdateUser(ctx, "", "mallory", UpdateUser{Username: &carol})
 	wantIs(t, err, ErrConflict)
 	// A name held by a database line is refused too.
-	if _, err := s.Assign(ctx, "dan", "admin"); err != nil {
+	if _, err := s.Assign(ctx, "dan", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	dan := "dan"
@@ -692,10 +692,10 @@ func TestBootstrapNeverInvitesAnActiveUser(t *testing.T) {
 		return s, logs
 	}
 	s, _ := open()
-	if _, err := s.Assign(ctx, "admin", "superadmin"); err != nil {
+	if _, err := s.Assign(ctx, "admin", "superadmin", ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Revoke(ctx, "admin", "admin"); err != nil {
+	if err := s.Revoke(ctx, "admin", "admin", ""); err != nil {
 		t.Fatalf("revoking admin from a superadmin: %v", err)
 	}
 	_, logs := open() // a restart

@@ -19,12 +19,15 @@ import (
 // Team is a team as the API shows it: a named group of users whose roles
 // reach every member on the member's next request.
 type Team struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Users     []string  `json:"users"` // member usernames, sorted
-	Roles     []string  `json:"roles"` // the team's roles, sorted
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Users []string `json:"users"` // member usernames, sorted
+	Roles []string `json:"roles"` // the team's roles, sorted
+	// WorkspaceRoles are the roles the team holds in one workspace each
+	// (g2 lines), by role, then workspace.
+	WorkspaceRoles []WorkspaceRole `json:"workspace_roles,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 // TeamUpdate changes a team's members, in one transaction.
@@ -43,7 +46,7 @@ func (s *Service) teamView(t *store.Team) Team {
 	}
 	slices.Sort(roles)
 	return Team{
-		ID: t.ID, Name: t.Name, Users: s.teamMembers(sub), Roles: roles,
+		ID: t.ID, Name: t.Name, Users: s.teamMembers(sub), Roles: roles, WorkspaceRoles: s.workspaceRoles(sub),
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 	}
 }
@@ -343,26 +346,34 @@ func (s *Service) DeleteTeam(ctx context.Context, name string) error {
 	})
 }
 
-// AssignTeam gives a team a role, and with it every member.
-func (s *Service) AssignTeam(ctx context.Context, team, role string) (Assignment, error) {
+// AssignTeam gives a team a role, and with it every member: everywhere
+// when workspace is "", else in that workspace only (as Assign).
+func (s *Service) AssignTeam(ctx context.Context, team, role, workspace string) (Assignment, error) {
+	if err := checkWorkspace(workspace); err != nil {
+		return Assignment{}, err
+	}
 	var out Assignment
 	err := s.update(ctx, func(c *tx) error {
 		t, err := findTeam(c.DB(), team)
 		if err != nil {
 			return err
 		}
-		if err := s.addRole(ctx, c, "team", t.Name, policy.TeamSubject(t.Name), role); err != nil {
+		if err := s.addRole(ctx, c, "team", t.Name, policy.TeamSubject(t.Name), role, workspace); err != nil {
 			return err
 		}
-		out = Assignment{Team: t.Name, Role: role, Source: policy.OriginDatabase}
+		out = Assignment{Team: t.Name, Role: role, Workspace: workspace, Source: policy.OriginDatabase}
 		return nil
 	})
-	return out, err
+	return s.warn(out), err
 }
 
-// RevokeTeam takes a role from a team, and with it from every member
-// that holds it through the team only. The last active admin keeps admin.
-func (s *Service) RevokeTeam(ctx context.Context, team, role string) error {
+// RevokeTeam takes a role (in workspace, unless "") from a team, and with
+// it from every member that holds it through the team only. The last
+// active admin keeps admin.
+func (s *Service) RevokeTeam(ctx context.Context, team, role, workspace string) error {
+	if err := checkWorkspace(workspace); err != nil {
+		return err
+	}
 	return s.update(ctx, func(c *tx) error {
 		t, err := findTeam(c.DB(), team)
 		if err != nil {
@@ -371,7 +382,8 @@ func (s *Service) RevokeTeam(ctx context.Context, team, role string) error {
 		sub := policy.TeamSubject(t.Name)
 		admins := s.activeAdmins(c.Holders(policy.RoleAdmin))
 		c.auditChange(ctx, "role.revoke", sub, sub, sub)
-		if err := revokeErr(c.Remove("g", sub, role), "team %q does not have role %s", t.Name, quote(role)); err != nil {
+		ptype, fields := assignmentLine(sub, role, workspace)
+		if err := revokeErr(c.Remove(ptype, fields...), "team %q does not have role %s%s", t.Name, quote(role), inWorkspace(workspace)); err != nil {
 			return err
 		}
 		return s.guardLockout(c, admins, t.Name)

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -31,7 +32,7 @@ func mustTeam(t *testing.T, s *Service, name string, users ...string) Team {
 // assignments renders ListAssignments as "who:role" lines.
 func assignments(t *testing.T, s *Service, user, role, team string) string {
 	t.Helper()
-	as, err := s.ListAssignments(context.Background(), user, role, team)
+	as, err := s.ListAssignments(context.Background(), user, role, team, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,17 +110,17 @@ func TestTeamsConformance(t *testing.T) {
 		}
 
 		// Roles.
-		a, err := s.AssignTeam(ctx, "ops", "admin")
-		if err != nil || a != (Assignment{Team: "ops", Role: "admin", Source: policy.OriginDatabase}) {
+		a, err := s.AssignTeam(ctx, "ops", "admin", "")
+		if err != nil || !reflect.DeepEqual(a, Assignment{Team: "ops", Role: "admin", Source: policy.OriginDatabase}) {
 			t.Fatalf("assign = %+v, %v", a, err)
 		}
-		_, err = s.AssignTeam(ctx, "ops", "admin")
+		_, err = s.AssignTeam(ctx, "ops", "admin", "")
 		wantMsg(t, err, ErrConflict, `team "ops" already has role "admin"`)
-		_, err = s.AssignTeam(ctx, "ops", "nope")
+		_, err = s.AssignTeam(ctx, "ops", "nope", "")
 		wantMsg(t, err, ErrNotFound, `role "nope" not found`)
-		_, err = s.AssignTeam(ctx, "nope", "admin")
+		_, err = s.AssignTeam(ctx, "nope", "admin", "")
 		wantMsg(t, err, ErrNotFound, `team "nope" not found`)
-		err = s.RevokeTeam(ctx, "ops", "guest")
+		err = s.RevokeTeam(ctx, "ops", "guest", "")
 		wantMsg(t, err, ErrNotFound, `team "ops" does not have role "guest"`)
 		if got := assignments(t, s, "", "", "ops"); got != "team:ops=admin" {
 			t.Fatalf("ops's assignments = %q", got)
@@ -130,9 +131,9 @@ func TestTeamsConformance(t *testing.T) {
 		if got := assignments(t, s, "", "admin", ""); got != "user:admin=admin team:ops=admin" {
 			t.Fatalf("admin's holders = %q", got)
 		}
-		_, err = s.ListAssignments(ctx, "bob", "", "ops")
+		_, err = s.ListAssignments(ctx, "bob", "", "ops", "")
 		wantField(t, err, "team")
-		_, err = s.ListAssignments(ctx, "", "", "nope")
+		_, err = s.ListAssignments(ctx, "", "", "nope", "")
 		wantIs(t, err, ErrNotFound)
 		if got := roles(t, s, "bob"); got != "guest" {
 			t.Fatalf("bob's roles = %q: a team is not a role", got)
@@ -140,19 +141,19 @@ func TestTeamsConformance(t *testing.T) {
 		if !s.eng.Reaches(policy.UserSubject("bob"), policy.PermWrite) {
 			t.Fatal("a member of ops does not reach admin's write")
 		}
-		err = s.Revoke(ctx, "bob", policy.TeamSubject("ops"))
+		err = s.Revoke(ctx, "bob", policy.TeamSubject("ops"), "")
 		wantIs(t, err, ErrNotFound)
 
 		// A role a team holds is not deleted from under it.
 		if _, err := s.CreateRole(ctx, "auditor", []string{"read"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AssignTeam(ctx, "ops", "auditor"); err != nil {
+		if _, err := s.AssignTeam(ctx, "ops", "auditor", ""); err != nil {
 			t.Fatal(err)
 		}
 		err = s.DeleteRole(ctx, "auditor")
 		wantMsg(t, err, ErrConflict, `role "auditor" is still assigned to team "ops"`)
-		if err := s.RevokeTeam(ctx, "ops", "auditor"); err != nil {
+		if err := s.RevokeTeam(ctx, "ops", "auditor", ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteRole(ctx, "auditor"); err != nil {
@@ -206,15 +207,15 @@ func TestTeamsKeepAnAdmin(t *testing.T) {
 		ctx := context.Background()
 		s := conformanceService(t, dsn)
 		mustTeam(t, s, "ops", "admin")
-		if _, err := s.AssignTeam(ctx, "ops", "admin"); err != nil {
+		if _, err := s.AssignTeam(ctx, "ops", "admin", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Revoke(ctx, "admin", "admin"); err != nil {
+		if err := s.Revoke(ctx, "admin", "admin", ""); err != nil {
 			t.Fatalf("revoking the direct role while ops still gives it: %v", err)
 		}
 		_, err := s.UpdateTeam(ctx, "ops", TeamUpdate{RemoveUsers: []string{"admin"}})
 		wantMsg(t, err, ErrConflict, `user "admin" is the last active admin (through team "ops")`)
-		wantMsg(t, s.RevokeTeam(ctx, "ops", "admin"), ErrConflict, "is the last active admin")
+		wantMsg(t, s.RevokeTeam(ctx, "ops", "admin", ""), ErrConflict, "is the last active admin")
 		wantMsg(t, s.DeleteTeam(ctx, "ops"), ErrConflict, "is the last active admin")
 		wantMsg(t, s.DeleteUser(ctx, "", "admin"), ErrConflict, "is the last active admin")
 		if got, err := s.GetTeam(ctx, "ops"); err != nil || strings.Join(got.Users, ",") != "admin" || strings.Join(got.Roles, ",") != "admin" {
@@ -237,10 +238,10 @@ func TestTeamsKeepAnAdmin(t *testing.T) {
 		if _, err := s.UpdateTeam(ctx, "ops", TeamUpdate{AddUsers: []string{"admin"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RevokeTeam(ctx, "ops", "admin"); err != nil {
+		if err := s.RevokeTeam(ctx, "ops", "admin", ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AssignTeam(ctx, "ops", "admin"); err != nil {
+		if _, err := s.AssignTeam(ctx, "ops", "admin", ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteTeam(ctx, "ops"); err != nil {
@@ -281,7 +282,7 @@ func TestTeamRolesReachAnAuthenticatedUser(t *testing.T) {
 		t.Fatal("a guest may write")
 	}
 	mustTeam(t, s, "ops", "bob")
-	if _, err := s.AssignTeam(ctx, "ops", "admin"); err != nil {
+	if _, err := s.AssignTeam(ctx, "ops", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	if !write(bob) {
@@ -311,7 +312,7 @@ func TestTeamsReplicate(t *testing.T) {
 	const name = "ops" // each test has a schema of its own
 	mustCreate(t, a, CreateUser{Username: name + "-u", Password: "rep-password-1"})
 	mustTeam(t, a, name, name+"-u")
-	if _, err := a.AssignTeam(ctx, name, "admin"); err != nil {
+	if _, err := a.AssignTeam(ctx, name, "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Sync(ctx); err != nil {
@@ -368,7 +369,7 @@ func TestTeamsInPolicyFiles(t *testing.T) {
 	if strings.Join(tm.Users, ",") != "carol" || strings.Join(tm.Roles, ",") != "admin" {
 		t.Fatalf("ops = %+v, want the file's member and role", tm)
 	}
-	wantMsg(t, s.RevokeTeam(ctx, "ops", "admin"), ErrConflict, "read-only")
+	wantMsg(t, s.RevokeTeam(ctx, "ops", "admin", ""), ErrConflict, "read-only")
 	_, err = s.UpdateTeam(ctx, "ops", TeamUpdate{RemoveUsers: []string{"carol"}})
 	wantMsg(t, err, ErrConflict, "read-only")
 	wantMsg(t, s.DeleteTeam(ctx, "ops"), ErrConflict, `team "ops" is named in policy/policy.csv`)

@@ -19,17 +19,20 @@ import (
 
 // User is a user as the API shows it.
 type User struct {
-	ID                  string     `json:"id"`
-	Username            string     `json:"username"`
-	FullName            string     `json:"full_name"`
-	Email               string     `json:"email"`
-	EmailVerified       bool       `json:"email_verified"` // set by an admin, not by the user
-	Active              bool       `json:"active"`
-	State               string     `json:"state"` // active, invited (has not signed up) or deactivated
-	Roles               []string   `json:"roles"`
-	CreatedAt           time.Time  `json:"created_at"`
-	InvitationURL       string     `json:"invitation_url,omitempty"`
-	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
+	ID            string   `json:"id"`
+	Username      string   `json:"username"`
+	FullName      string   `json:"full_name"`
+	Email         string   `json:"email"`
+	EmailVerified bool     `json:"email_verified"` // set by an admin, not by the user
+	Active        bool     `json:"active"`
+	State         string   `json:"state"` // active, invited (has not signed up) or deactivated
+	Roles         []string `json:"roles"`
+	// WorkspaceRoles are the roles the user holds in one workspace each
+	// (g2 lines), by role, then workspace; a team's are shown by the team.
+	WorkspaceRoles      []WorkspaceRole `json:"workspace_roles,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	InvitationURL       string          `json:"invitation_url,omitempty"`
+	InvitationExpiresAt *time.Time      `json:"invitation_expires_at,omitempty"`
 }
 
 // CreateUser is the input of a user creation. Without a password the user
@@ -77,7 +80,8 @@ func (s *Service) view(u *store.User) User {
 	slices.Sort(roles)
 	return User{
 		ID: u.ID, Username: u.Username, FullName: u.FullName, Email: u.Email, EmailVerified: u.EmailVerified,
-		Active: u.Active, State: userState(u), Roles: roles, CreatedAt: u.CreatedAt.UTC(),
+		Active: u.Active, State: userState(u), Roles: roles, WorkspaceRoles: s.workspaceRoles(policy.UserSubject(u.Username)),
+		CreatedAt: u.CreatedAt.UTC(),
 	}
 }
 

@@ -1,6 +1,9 @@
 package policy
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Chain is one permission a subject reaches and the subjects through which
 // it reaches it: the answer to "why may this subject do that".
@@ -19,6 +22,11 @@ type Chain struct {
 	// without a g line: Via then reads [sub, "public", …, Permission], and
 	// is [sub, "public"] for public's own p lines.
 	Public bool
+	// Workspace is, for a chain through a workspace-scoped role (a g2
+	// line), the workspace the permission holds in; "" means every
+	// workspace. In such a chain one hop of Via is the g2 line: from its
+	// subject (sub, or a team or group sub reaches) to its role.
+	Workspace string
 }
 
 // Chains returns every permission sub reaches, each once, with the
@@ -139,5 +147,77 @@ func (t *walkTree) path(n string) []string {
 		n = p
 	}
 	slices.Reverse(out)
+	return out
+}
+
+// ScopedChainsThrough returns what sub reaches through workspace-scoped
+// roles (g2 lines), restricted to chains that pass through mid unless mid
+// is "": one Chain per (permission, workspace), Workspace set, Via from
+// sub through the g2 line's subject, the g2 line's role, to the
+// permission. Hops are counted as the decision path counts them: at most
+// maxHops g lines from sub to the g2 line's subject, and, separately, at
+// most maxHops from its role to the permission (the g2 line itself is no
+// g hop). Chains are found breadth first from sub, each subject's g2
+// lines in (role, workspace) order, so the first chain of a pair is a
+// shortest one on sub's side.
+func (e *Engine) ScopedChainsThrough(sub, mid string) []Chain {
+	s := e.snap.Load()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if len(e.scopes) == 0 || sub == Public {
+		return nil
+	}
+	isPerm := e.permissionTest(s)
+	var out []Chain
+	seen := map[[2]string]bool{}
+	// roleSide adds the permissions role reaches (through mid when mid is
+	// not "") in ws, after the chain head.
+	roleSide := func(head []string, role, ws, mid string) {
+		t := walk(e.parents, role, maxHops)
+		prefix := head
+		if mid != "" {
+			d, ok := t.depth[mid]
+			if !ok {
+				return
+			}
+			p := t.path(mid)
+			prefix = append(slices.Clone(head), p[:len(p)-1]...)
+			t = walk(e.parents, mid, maxHops-d)
+		}
+		for _, n := range t.order {
+			if k := [2]string{n, ws}; isPerm(n) && !seen[k] {
+				seen[k] = true
+				out = append(out, Chain{Permission: n, Workspace: ws, Via: append(slices.Clone(prefix), t.path(n)...)})
+			}
+		}
+	}
+	// subjectSide walks from start (hops g lines at most) to the g2
+	// lines' subjects, the chain so far being head.
+	subjectSide := func(head []string, start string, hops int, roleMid string) {
+		t := walk(e.parents, start, hops)
+		for _, n := range t.order {
+			scs := slices.Clone(e.scopes[n])
+			slices.SortFunc(scs, func(a, b scope) int {
+				if c := strings.Compare(a.role, b.role); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ws, b.ws)
+			})
+			for _, sc := range scs {
+				roleSide(append(slices.Clone(head), t.path(n)...), sc.role, sc.ws, roleMid)
+			}
+		}
+	}
+	if mid == "" {
+		subjectSide(nil, sub, maxHops, "")
+		return out
+	}
+	// Through mid on the subject's side: sub → mid → a g2 subject.
+	if t := walk(e.parents, sub, maxHops); t.depth[mid] > 0 || mid == sub {
+		p := t.path(mid)
+		subjectSide(p[:len(p)-1], mid, maxHops-t.depth[mid], "")
+	}
+	// Through mid on the role's side: a g2 role → mid → the permission.
+	subjectSide(nil, sub, maxHops, mid)
 	return out
 }

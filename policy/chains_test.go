@@ -101,3 +101,47 @@ func TestChainsCountHopsAsDecide(t *testing.T) {
 		t.Fatalf("ChainsThrough(far) = %v", chainsOf(cs))
 	}
 }
+
+// TestScopedChains: the chains through workspace roles name the g2
+// line's subject and role, carry the workspace, and are filtered through
+// a subject on either side of the g2 line; WorkspaceBound,
+// ScopedGroupings, ScopedRoles and Explain's Workspace agree.
+func TestScopedChains(t *testing.T) {
+	e := scopedEngine(t, "g2, user:bob, editor, ws-a\ng, user:tom, team:ml\ng2, team:ml, editor, ws-b\ng, reporter, me\ng2, team:ml, reporter, ws-b\np, me, /api/v1/current-user, GET\n")
+	render := func(cs []Chain) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Permission+"@"+c.Workspace+": "+strings.Join(c.Via, " > "))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		sub, mid string
+		want     []string
+	}{
+		{"user:bob", "", []string{"read@ws-a: user:bob > editor > read", "write@ws-a: user:bob > editor > write"}},
+		{"user:tom", "", []string{"read@ws-b: user:tom > team:ml > editor > read", "write@ws-b: user:tom > team:ml > editor > write",
+			"me@ws-b: user:tom > team:ml > reporter > me"}},
+		{"user:tom", "team:ml", []string{"read@ws-b: user:tom > team:ml > editor > read", "write@ws-b: user:tom > team:ml > editor > write",
+			"me@ws-b: user:tom > team:ml > reporter > me"}},
+		{"user:tom", "reporter", []string{"me@ws-b: user:tom > team:ml > reporter > me"}},
+		{"user:bob", "team:ml", nil},
+		{"user:ann", "", nil},
+	} {
+		if got := render(e.ScopedChainsThrough(c.sub, c.mid)); !slices.Equal(got, c.want) {
+			t.Errorf("ScopedChainsThrough(%s, %q) = %q, want %q", c.sub, c.mid, got, c.want)
+		}
+	}
+	if !e.WorkspaceBound("editor") || e.WorkspaceBound("reporter") || e.WorkspaceBound("nope") {
+		t.Error("WorkspaceBound: editor opens {workspace} routes, reporter and nope do not")
+	}
+	if ls := e.ScopedGroupings(); len(ls) != 3 || ls[0].String() != "g2, user:bob, editor, ws-a" || ls[0].Origin() != "policy.csv:9" {
+		t.Errorf("ScopedGroupings = %v", ls)
+	}
+	if rs := e.ScopedRoles("team:ml"); !slices.Equal(rs, [][2]string{{"editor", "ws-b"}, {"reporter", "ws-b"}}) {
+		t.Errorf("ScopedRoles(team:ml) = %v", rs)
+	}
+	if d, _ := e.Explain("user:tom", "tom", "tom", "GET", "/api/v1/workspaces/ws-b/runs"); !d.Allowed || d.Workspace != "ws-b" {
+		t.Errorf("Explain in ws-b = %+v, want the workspace", d)
+	}
+}

@@ -32,6 +32,9 @@ type Decision struct {
 	// ", via public" ends it when the line applies through the public role
 	// (every subject reaches what public reaches).
 	Rule string
+	// Workspace is, filled by Explain only, the workspace whose role (a
+	// g2 line) allowed the request; "" when a global role or public did.
+	Workspace string
 }
 
 // viaPublic ends the Rule of a decision made through the public role.
@@ -358,7 +361,7 @@ func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, 
 	if sub != Public && !own.has(i) && !s.public.has(i) {
 		// Neither the subject's global roles nor public's: a role it
 		// holds in the path's workspace.
-		d.Rule = e.explainScoped(s.x, i, sub, userID, username, method, path)
+		d.Rule, d.Workspace = e.explainScoped(s.x, i, sub, userID, username, method, path)
 		return d, nil
 	}
 	if l, ok := s.x.explain(i, method, path, username, userID); ok {

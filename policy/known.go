@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -163,7 +164,7 @@ func (s *Suite) UnknownRoles(f *Files) []error {
 	names := f.Names()
 	var errs []error
 	for _, t := range s.Teams {
-		for _, r := range t.Roles {
+		for _, r := range slices.Concat(t.Roles, scopedRoleNames(t.Scoped)) {
 			if !names.Has(r) {
 				errs = append(errs, &LineError{File: s.File, Num: t.Line, Err: ErrUnknownName, Msg: fmt.Sprintf(
 					"team %s: %v %q: the policy files do not define it%s", t.Name, ErrUnknownName, r, names.Hint(r))})
@@ -171,7 +172,7 @@ func (s *Suite) UnknownRoles(f *Files) []error {
 		}
 	}
 	for _, u := range s.Users {
-		for _, r := range u.Roles {
+		for _, r := range slices.Concat(u.Roles, scopedRoleNames(u.Scoped)) {
 			if !names.Has(r) {
 				errs = append(errs, &LineError{File: s.File, Num: u.Line, Err: ErrUnknownName, Msg: fmt.Sprintf(
 					"user %s: %v %q: the policy files do not define it%s", u.Name, ErrUnknownName, r, names.Hint(r))})
@@ -179,4 +180,13 @@ func (s *Suite) UnknownRoles(f *Files) []error {
 		}
 	}
 	return errs
+}
+
+// scopedRoleNames returns the roles of a fixture's workspace roles.
+func scopedRoleNames(sc [][2]string) []string {
+	out := make([]string, len(sc))
+	for i, p := range sc {
+		out[i] = p[0]
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package policy
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Lines returns every line in force: file lines in file order, then
 // database lines in content order. A line in both layers is reported from
@@ -70,4 +73,56 @@ func (e *Engine) Source(ptype string, fields ...string) (Line, bool) {
 		return lineOf(k), true
 	}
 	return Line{}, false
+}
+
+// ScopedGroupings returns the g2 lines in force (workspace-scoped role
+// assignments: subject, role, workspace), file lines first, each with its
+// origin.
+func (e *Engine) ScopedGroupings() []Line {
+	var out []Line
+	for _, l := range e.Lines() {
+		if l.Ptype == "g2" && len(l.Fields) == 3 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// WorkspaceBound reports whether role reaches, through g lines, a subject
+// with a p line whose path has a {workspace} parameter: whether holding
+// role in a workspace (a g2 line) can allow any request at all.
+func (e *Engine) WorkspaceBound(role string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	reach := closure(e.parents, role)
+	for _, l := range ruleLines(e.files, e.fileKey, e.dbKey) {
+		if len(l.Fields) > 1 && slices.Contains(reach, l.Fields[0]) && hasWorkspaceParam(l.Fields[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasWorkspaceParam reports whether a p line's path pattern has a
+// {workspace} segment.
+func hasWorkspaceParam(path string) bool {
+	return slices.Contains(strings.Split(path, "/"), "{workspace}")
+}
+
+// ScopedRoles returns the workspace-scoped roles sub holds directly (its
+// g2 lines), as (role, workspace) pairs sorted by role, then workspace.
+func (e *Engine) ScopedRoles(sub string) [][2]string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([][2]string, 0, len(e.scopes[sub]))
+	for _, sc := range e.scopes[sub] {
+		out = append(out, [2]string{sc.role, sc.ws})
+	}
+	slices.SortFunc(out, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	return out
 }

@@ -133,11 +133,11 @@ func (e *Engine) scopedBits(x *index, sub string) map[string]bitset {
 // explainScoped names the rule of subject si that opens method on path to
 // sub through a role sub holds in the path's workspace, and the g2 line
 // that gives it: "RULE (ORIGIN), via g2, SUBJECT, ROLE, WORKSPACE
-// (ORIGIN)". Callers hold mu.
-func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string) string {
+// (ORIGIN)", and the workspace. Callers hold mu.
+func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string) (string, string) {
 	l, ws, ok := x.explainScoped(si, method, path, username, userID, e.scopedBits(x, sub))
 	if !ok {
-		return ""
+		return "", ""
 	}
 	rule := l.String() + " (" + l.Origin() + ")"
 	for _, s := range closure(e.parents, sub) {
@@ -149,10 +149,10 @@ func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, 
 			if f, ok := e.fileKey[g.key()]; ok {
 				g = f
 			}
-			return rule + ", via " + g.String() + " (" + g.Origin() + ")"
+			return rule + ", via " + g.String() + " (" + g.Origin() + ")", ws
 		}
 	}
-	return rule
+	return rule, ws
 }
 
 // checkScope checks a g2 line under the default model.

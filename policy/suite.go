@@ -17,6 +17,7 @@ import (
 //	users:            # role fixtures for the cases
 //	  rita: [releaser]
 //	  tom: [team:ml]  # a member of the team ml
+//	  wes: [editor@ws-a]  # editor in workspace ws-a only
 //	cases:
 //	  - {user: rita, method: POST, path: /api/v1/deployments/d1, allow: true}
 //	  - {user: tom, method: POST, path: /api/v1/pipelines, allow: true}
@@ -25,7 +26,10 @@ import (
 // In a test a user's id is its name, so {self} matches it. Every user a
 // case names must be listed under users (with [] for no roles), and every
 // team a user's list names under teams, so that a misspelt name cannot make
-// a deny case pass. Teams hold roles only, never other teams.
+// a deny case pass. Teams hold roles only, never other teams. An entry
+// ROLE@WORKSPACE (split at its last @) gives the role in that workspace
+// only: a line "g2, user:NAME, ROLE, WORKSPACE" (for a team, team:NAME);
+// so a role whose name has an @ cannot be a fixture's global role.
 type Suite struct {
 	File  string // the file's name, for messages
 	Teams []TeamFixture
@@ -36,19 +40,21 @@ type Suite struct {
 // TeamFixture gives a test team roles: each becomes a line
 // "g, team:NAME, ROLE".
 type TeamFixture struct {
-	Name  string
-	Roles []string
-	Line  int
+	Name   string
+	Roles  []string
+	Scoped [][2]string // (role, workspace): a line "g2, team:NAME, ROLE, WORKSPACE"
+	Line   int
 }
 
 // UserFixture gives a test user roles and teams: each role becomes a line
 // "g, user:NAME, ROLE", each team (written team:TEAM in the file, held
 // here without the prefix) a line "g, user:NAME, team:TEAM".
 type UserFixture struct {
-	Name  string
-	Roles []string
-	Teams []string
-	Line  int
+	Name   string
+	Roles  []string
+	Scoped [][2]string // (role, workspace): a line "g2, user:NAME, ROLE, WORKSPACE"
+	Teams  []string
+	Line   int
 }
 
 // Case is one expected decision.
@@ -123,10 +129,16 @@ func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]Cas
 		for _, r := range t.Roles {
 			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{TeamSubject(t.Name), r}, File: s.File, Num: t.Line})
 		}
+		for _, sc := range t.Scoped {
+			f.Lines = append(f.Lines, Line{Ptype: "g2", Fields: []string{TeamSubject(t.Name), sc[0], sc[1]}, File: s.File, Num: t.Line})
+		}
 	}
 	for _, u := range s.Users {
 		for _, r := range u.Roles {
 			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: s.File, Num: u.Line})
+		}
+		for _, sc := range u.Scoped {
+			f.Lines = append(f.Lines, Line{Ptype: "g2", Fields: []string{UserSubject(u.Name), sc[0], sc[1]}, File: s.File, Num: u.Line})
 		}
 		for _, t := range u.Teams {
 			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), TeamSubject(t)}, File: s.File, Num: u.Line})
@@ -171,11 +183,17 @@ func (s *Suite) BareUsers(f *Files) []error {
 		for _, r := range t.Roles {
 			roles[r] = true
 		}
+		for _, sc := range t.Scoped {
+			roles[sc[0]] = true
+		}
 	}
 	for _, u := range s.Users {
 		users[u.Name] = true
 		for _, r := range u.Roles {
 			roles[r] = true
+		}
+		for _, sc := range u.Scoped {
+			roles[sc[0]] = true
 		}
 	}
 	for _, c := range s.Cases {

@@ -121,10 +121,33 @@ func (p *suiteParser) users(n *yaml.Node) {
 				p.errs = append(p.errs, p.errorf(r, "user %s: invalid role %q: names use [A-Za-z0-9._@-]", k.Value, r.Value))
 				continue
 			}
+			if sc, ok, err := scopedFixture(r.Value); err != "" {
+				p.errs = append(p.errs, p.errorf(r, "user %s: %s", k.Value, err))
+				continue
+			} else if ok {
+				u.Scoped = append(u.Scoped, sc)
+				continue
+			}
 			u.Roles = append(u.Roles, r.Value)
 		}
 		p.s.Users = append(p.s.Users, u)
 	})
+}
+
+// scopedFixture reads an entry ROLE@WORKSPACE of a fixture's list, split
+// at its last @, as a role held in one workspace; an entry without @ is a
+// global role (ok false). err says what is wrong with an entry that has
+// an @ but no role or no workspace.
+func scopedFixture(v string) (sc [2]string, ok bool, err string) {
+	i := strings.LastIndexByte(v, '@')
+	if i < 0 {
+		return sc, false, ""
+	}
+	role, ws := v[:i], v[i+1:]
+	if !ValidName(role) || !ValidName(ws) {
+		return sc, false, fmt.Sprintf("%q: a role held in one workspace is written ROLE@WORKSPACE, both non-empty", v)
+	}
+	return [2]string{role, ws}, true, ""
 }
 
 // teams reads the team fixtures: each team's name and the roles it holds.
@@ -158,7 +181,13 @@ func (p *suiteParser) teams(n *yaml.Node) {
 			case r.Kind != yaml.ScalarNode || !ValidName(r.Value):
 				p.errs = append(p.errs, p.errorf(r, "team %s: invalid role %q: names use [A-Za-z0-9._@-]", k.Value, r.Value))
 			default:
-				t.Roles = append(t.Roles, r.Value)
+				if sc, ok, err := scopedFixture(r.Value); err != "" {
+					p.errs = append(p.errs, p.errorf(r, "team %s: %s", k.Value, err))
+				} else if ok {
+					t.Scoped = append(t.Scoped, sc)
+				} else {
+					t.Roles = append(t.Roles, r.Value)
+				}
 			}
 		}
 		p.s.Teams = append(p.s.Teams, t)

@@ -346,3 +346,53 @@ func TestSuiteWithoutTeamsIsUnchanged(t *testing.T) {
 		t.Errorf("Cases = %+v, want %+v", s.Cases, wantCases)
 	}
 }
+
+// TestSuiteWorkspaceRoles: ROLE@WORKSPACE in a user's or a team's list is
+// the role in that workspace only (a g2 line), decided as such; an entry
+// with an empty side is refused with its line, and an unknown scoped role
+// is reported as an unknown global one is.
+func TestSuiteWorkspaceRoles(t *testing.T) {
+	s, errs := ParseSuite("tests.yaml", []byte(`teams:
+  ml: [editor@ws-b]
+users:
+  wes: [editor@ws-a]
+  tom: [team:ml]
+cases:
+  - {user: wes, method: POST, path: /api/v1/workspaces/ws-a/stacks, allow: true}
+  - {user: wes, method: POST, path: /api/v1/workspaces/ws-b/stacks, allow: false}
+  - {user: wes, method: GET, path: /api/v1/pipelines, allow: false}
+  - {user: tom, method: POST, path: /api/v1/workspaces/ws-b/stacks, allow: true}
+  - {user: tom, method: POST, path: /api/v1/workspaces/ws-a/stacks, allow: false}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	if u := s.Users[0]; len(u.Roles) != 0 || !slices.Equal(u.Scoped, [][2]string{{"editor", "ws-a"}}) {
+		t.Errorf("wes = %+v", u)
+	}
+	files := testFiles(t, "", string(defaultPolicy)+"p, write, /api/v1/workspaces/{workspace}/*, POST\ng, editor, write\n")
+	if errs := s.UnknownRoles(files); len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	results, err := s.Run(files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.Passed() {
+			t.Errorf("%s", r)
+		}
+	}
+	if got := results[0].Decision.Rule; !strings.Contains(got, "via g2, user:wes, editor, ws-a (tests.yaml:4)") {
+		t.Errorf("rule %q does not name the fixture's g2 line", got)
+	}
+
+	_, errs = ParseSuite("tests.yaml", []byte("users:\n  wes: [editor@]\ncases:\n  - {user: wes, method: GET, path: /, allow: false}\n"))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `tests.yaml:2: user wes: "editor@": a role held in one workspace is written ROLE@WORKSPACE`) {
+		t.Errorf("errs = %v", errs)
+	}
+	s, _ = ParseSuite("tests.yaml", []byte("users:\n  wes: [nope@ws-a]\ncases:\n  - {user: wes, method: GET, path: /, allow: false}\n"))
+	if errs := s.UnknownRoles(files); len(errs) != 1 || !strings.Contains(errs[0].Error(), `"nope"`) {
+		t.Errorf("unknown scoped role: %v", errs)
+	}
+}

@@ -130,16 +130,18 @@ func (a *API) deleteRole(c *gin.Context) {
 }
 
 func (a *API) listAssignments(c *gin.Context) {
-	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"), c.Query("team"))
+	as, err := a.svc.ListAssignments(c.Request.Context(), c.Query("user"), c.Query("role"), c.Query("team"), c.Query("workspace"))
 	a.reply(c, http.StatusOK, items[admin.Assignment]{as}, err)
 }
 
-// assignmentInput is the body of POST /role-assignments: a role and
-// exactly one of a user and a team.
+// assignmentInput is the body of POST /role-assignments: a role,
+// exactly one of a user and a team, and optionally the workspace the role
+// holds in.
 type assignmentInput struct {
-	User string `json:"user"`
-	Team string `json:"team"`
-	Role string `json:"role"`
+	User      string `json:"user"`
+	Team      string `json:"team"`
+	Role      string `json:"role"`
+	Workspace string `json:"workspace"`
 }
 
 func (a *API) assign(c *gin.Context) {
@@ -159,9 +161,9 @@ func (a *API) assign(c *gin.Context) {
 	var as admin.Assignment
 	var err error
 	if in.Team != "" {
-		as, err = a.svc.AssignTeam(c.Request.Context(), in.Team, in.Role)
+		as, err = a.svc.AssignTeam(c.Request.Context(), in.Team, in.Role, in.Workspace)
 	} else {
-		as, err = a.svc.Assign(c.Request.Context(), in.User, in.Role)
+		as, err = a.svc.Assign(c.Request.Context(), in.User, in.Role, in.Workspace)
 	}
 	a.reply(c, http.StatusCreated, as, err)
 }
@@ -179,7 +181,7 @@ func holderOnce(user, team, missing string) error {
 }
 
 func (a *API) revoke(c *gin.Context) {
-	user, team, role := c.Query("user"), c.Query("team"), c.Query("role")
+	user, team, role, ws := c.Query("user"), c.Query("team"), c.Query("role"), c.Query("workspace")
 	if err := holderOnce(user, team, "query parameter is required"); err != nil {
 		a.fail(c, err)
 		return
@@ -189,10 +191,10 @@ func (a *API) revoke(c *gin.Context) {
 		return
 	}
 	if team != "" {
-		a.reply(c, http.StatusNoContent, nil, a.svc.RevokeTeam(c.Request.Context(), team, role))
+		a.reply(c, http.StatusNoContent, nil, a.svc.RevokeTeam(c.Request.Context(), team, role, ws))
 		return
 	}
-	a.reply(c, http.StatusNoContent, nil, a.svc.Revoke(c.Request.Context(), user, role))
+	a.reply(c, http.StatusNoContent, nil, a.svc.Revoke(c.Request.Context(), user, role, ws))
 }
 
 func (a *API) check(c *gin.Context) {

@@ -28,7 +28,7 @@ func TestAccessReportAPI(t *testing.T) {
 	if _, err := f.svc.CreateTeam(ctx, "ml", []string{"bob"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AssignTeam(ctx, "ml", "admin"); err != nil {
+	if _, err := f.svc.AssignTeam(ctx, "ml", "admin", ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -124,11 +124,7 @@ func (a *app) reportTable(body io.Reader, route bool) error {
 		return err
 	}
 	err := client.ReportRows(body, func(r client.ReportRow) error {
-		ws := r.Workspace
-		if ws == "" {
-			ws = "*"
-		}
-		row := []string{r.User, r.Kind, fmt.Sprint(r.Active), r.Permission, ws, strings.Join(r.Via, " > ")}
+		row := []string{r.User, r.Kind, fmt.Sprint(r.Active), r.Permission, orStar(r.Workspace), strings.Join(r.Via, " > ")}
 		if route {
 			row = append(row, r.Rule)
 		}

@@ -16,6 +16,7 @@ import (
 // whose members reach its roles.
 type subject struct {
 	user, serviceAccount, team string
+	workspace                  string // the workspace of a scoped role; "" for everywhere
 }
 
 // Subject kinds, as messages name them.
@@ -29,6 +30,7 @@ func (s *subject) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.user, "user", "", "username or id")
 	cmd.Flags().StringVar(&s.serviceAccount, "service-account", "", "service account name or id")
 	cmd.Flags().StringVar(&s.team, "team", "", "team name")
+	cmd.Flags().StringVar(&s.workspace, "workspace", "", "in this workspace only (the policy's {workspace} routes)")
 }
 
 // name checks that exactly one of --user, --service-account and --team is
@@ -62,15 +64,22 @@ func (s *subject) account() (string, error) {
 func (a *app) roleAssignCmd(o *clientOptions) *cobra.Command {
 	var who subject
 	cmd := &cobra.Command{
-		Use:   "assign ROLE (--user USERNAME | --service-account NAME | --team TEAM)",
+		Use:   "assign ROLE (--user USERNAME | --service-account NAME | --team TEAM) [--workspace W]",
 		Short: "Give a user, a service account or a team a role",
 		Long: `Give a user, a service account or a team a role. Their existing tokens and
 API keys carry the new permissions from their next request; no new login is
 needed. A team's members hold the team's roles for as long as they are
 members. A key narrowed to some roles (api-key create --role) keeps its
-narrowing.`,
-		Example: "  gatehouse role assign releaser --user alice\n  gatehouse role assign releaser --service-account ci-bot\n  gatehouse role assign releaser --team ml-platform",
-		Args:    exactArgs("ROLE"),
+narrowing.
+
+With --workspace W the role holds in workspace W only: on the routes whose
+policy path binds a workspace ({workspace}) and whose segment there is W.
+A role that opens no such route is still assigned, with a warning on
+stderr, since it allows nothing. A workspace role never makes a Gatehouse
+admin.`,
+		Example: "  gatehouse role assign releaser --user alice\n  gatehouse role assign releaser --service-account ci-bot\n  gatehouse role assign releaser --team ml-platform\n" +
+			"  gatehouse role assign guest --user ann --workspace ws-a",
+		Args: exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, kind, err := who.name()
 			if err != nil {
@@ -82,17 +91,20 @@ narrowing.`,
 			}
 			var res client.Result[client.Assignment]
 			if kind == kindTeam {
-				res, err = c.AssignTeam(cmd.Context(), name, args[0])
+				res, err = c.AssignTeam(cmd.Context(), name, args[0], who.workspace)
 			} else {
-				res, err = c.Assign(cmd.Context(), name, args[0])
+				res, err = c.Assign(cmd.Context(), name, args[0], who.workspace)
 			}
 			if err != nil {
 				return o.apiError(err)
 			}
+			for _, w := range res.Value.Warnings {
+				fmt.Fprintf(a.stderr, "warning: %s\n", w)
+			}
 			if o.output != "table" {
 				return printAs(a.stdout, o.output, res.Body)
 			}
-			fmt.Fprintf(a.stdout, "Assigned role %s to %s %s.\n", res.Value.Role, kind, res.Value.User+res.Value.Team)
+			fmt.Fprintf(a.stdout, "Assigned role %s to %s %s%s.\n", res.Value.Role, kind, res.Value.User+res.Value.Team, inWorkspace(res.Value.Workspace))
 			return nil
 		},
 	}
@@ -103,13 +115,15 @@ narrowing.`,
 func (a *app) roleRevokeCmd(o *clientOptions) *cobra.Command {
 	var who subject
 	cmd := &cobra.Command{
-		Use:   "revoke ROLE (--user USERNAME | --service-account NAME | --team TEAM)",
+		Use:   "revoke ROLE (--user USERNAME | --service-account NAME | --team TEAM) [--workspace W]",
 		Short: "Take a role from a user, a service account or a team",
 		Long: `Take a role from a user, a service account or a team. Their existing tokens
 and API keys (for a team: its members') lose its permissions on the next
-request. The last active admin keeps the admin role.`,
-		Example: "  gatehouse role revoke releaser --user alice\n  gatehouse role revoke releaser --service-account ci-bot\n  gatehouse role revoke releaser --team ml-platform",
-		Args:    exactArgs("ROLE"),
+request. The last active admin keeps the admin role. With --workspace W
+it takes the role held in workspace W (a global one stays).`,
+		Example: "  gatehouse role revoke releaser --user alice\n  gatehouse role revoke releaser --service-account ci-bot\n  gatehouse role revoke releaser --team ml-platform\n" +
+			"  gatehouse role revoke guest --user ann --workspace ws-a",
+		Args: exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, kind, err := who.name()
 			if err != nil {
@@ -120,15 +134,15 @@ request. The last active admin keeps the admin role.`,
 				return err
 			}
 			if kind == kindTeam {
-				err = c.RevokeTeam(cmd.Context(), name, args[0])
+				err = c.RevokeTeam(cmd.Context(), name, args[0], who.workspace)
 			} else {
-				err = c.Revoke(cmd.Context(), name, args[0])
+				err = c.Revoke(cmd.Context(), name, args[0], who.workspace)
 			}
 			if err != nil {
 				return o.apiError(err)
 			}
 			if o.output == "table" {
-				fmt.Fprintf(a.stdout, "Revoked role %s from %s %s.\n", args[0], kind, name)
+				fmt.Fprintf(a.stdout, "Revoked role %s from %s %s%s.\n", args[0], kind, name, inWorkspace(who.workspace))
 			}
 			return nil
 		},
@@ -147,9 +161,11 @@ func (a *app) roleAssignmentCmd(o *clientOptions) *cobra.Command {
 		Short: "List role assignments, optionally of one user, service account, team or role",
 		Long: `List role assignments: the roles users and service accounts hold themselves
 (USER set) and the roles teams hold (TEAM set). A member of a team also
-holds the team's roles; "gatehouse team describe TEAM" lists its members.`,
+holds the team's roles; "gatehouse team describe TEAM" lists its members.
+WORKSPACE is the workspace a scoped role holds in, "*" for a global role;
+--workspace W lists the roles held in W only.`,
 		Example: "  gatehouse role assignment list\n  gatehouse role assignment list --user alice\n  gatehouse role assignment list --service-account ci-bot\n" +
-			"  gatehouse role assignment list --team ml-platform\n  gatehouse role assignment list --role admin -o json",
+			"  gatehouse role assignment list --team ml-platform\n  gatehouse role assignment list --workspace ws-a\n  gatehouse role assignment list --role admin -o json",
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			user, err := who.account()
@@ -157,13 +173,13 @@ holds the team's roles; "gatehouse team describe TEAM" lists its members.`,
 				return err
 			}
 			return show(a, o, nil, func(c *client.Client) (client.Result[[]client.Assignment], error) {
-				return c.ListAssignments(cmd.Context(), client.AssignmentFilter{User: user, Team: who.team, Role: role})
+				return c.ListAssignments(cmd.Context(), client.AssignmentFilter{User: user, Team: who.team, Role: role, Workspace: who.workspace})
 			}, func(as []client.Assignment) error {
 				rows := make([][]string, len(as))
 				for i, as := range as {
-					rows[i] = []string{orDash(as.User), orDash(as.Team), as.Role, as.Source}
+					rows[i] = []string{orDash(as.User), orDash(as.Team), as.Role, orStar(as.Workspace), as.Source}
 				}
-				return table(a.stdout, "USER\tTEAM\tROLE\tSOURCE", rows)
+				return table(a.stdout, "USER\tTEAM\tROLE\tWORKSPACE\tSOURCE", rows)
 			})
 		},
 	}
@@ -171,6 +187,16 @@ holds the team's roles; "gatehouse team describe TEAM" lists its members.`,
 	list.Flags().StringVar(&who.serviceAccount, "service-account", "", "only this service account (name or id)")
 	list.Flags().StringVar(&who.team, "team", "", "only this team")
 	list.Flags().StringVar(&role, "role", "", "only this role")
+	list.Flags().StringVar(&who.workspace, "workspace", "", "only the roles held in this workspace")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// inWorkspace is the end of a sentence about a role held in workspace
+// ("" for everywhere).
+func inWorkspace(workspace string) string {
+	if workspace == "" {
+		return ""
+	}
+	return " in workspace " + workspace
 }

@@ -145,6 +145,23 @@ func table(w io.Writer, header string, rows [][]string) error {
 }
 
 // orDash shows an empty value as "-".
+// orStar shows a workspace, "*" (every workspace) for "".
+func orStar(ws string) string {
+	if ws == "" {
+		return "*"
+	}
+	return ws
+}
+
+// workspaceRoles shows workspace roles as ROLE@WORKSPACE, comma-separated.
+func workspaceRoles(rs []client.WorkspaceRole) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Role + "@" + r.Workspace
+	}
+	return strings.Join(out, ", ")
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"

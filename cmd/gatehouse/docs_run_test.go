@@ -297,6 +297,7 @@ var docPages = []struct {
 	{page: "docs/zenml.md", demo: []string{"--preset", "zenml"}},
 	{page: "docs/service-accounts.md", demo: []string{"--preset", "zenml"}},
 	{page: "docs/teams.md", demo: []string{}},
+	{page: "docs/workspaces.md", demo: []string{"--preset", "zenml"}},
 	{page: "docs/access-report.md", demo: []string{}},
 	{page: "docs/operations.md", demo: []string{}},
 	{page: "docs/policy.md", dir: func(t *testing.T) string {

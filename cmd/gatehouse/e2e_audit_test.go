@@ -54,6 +54,7 @@ func TestAuditTrail(t *testing.T) {
 	gusTok := login(t, gh.URL, "gus", "gus-password")
 	do(t, "DELETE", gh.URL+"/api/v1/pipelines/p1", gusTok, "", "X-Request-Id", "req-denied")
 	do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"admin"}`, "X-Request-Id", "req-assign")
+	do(t, "POST", gh.URL+"/gatehouse/v1/role-assignments", adminTok, `{"user":"gus","role":"guest","workspace":"ws-a"}`, "X-Request-Id", "req-assign-ws")
 	do(t, "PATCH", gh.URL+"/gatehouse/v1/me", gusTok, `{"password":"gus-password-2","current_password":"gus-password"}`)
 
 	var lines map[string][]map[string]any
@@ -88,11 +89,18 @@ func TestAuditTrail(t *testing.T) {
 			t.Fatalf("login outcomes %v lack %s", outcomes, want)
 		}
 	}
-	var assign map[string]any
+	var assign, assignWS map[string]any
 	for _, l := range lines["admin_change"] {
-		if l["action"] == "role.assign" {
+		switch {
+		case l["action"] == "role.assign" && l["request_id"] == "req-assign":
 			assign = l
+		case l["action"] == "role.assign" && l["request_id"] == "req-assign-ws":
+			assignWS = l
 		}
+	}
+	// A workspace role shows in the user's state as ROLE@WORKSPACE.
+	if assignWS == nil || !equalJSON(assignWS["before"], []any{"admin", "guest"}) || !equalJSON(assignWS["after"], []any{"admin", "guest", "guest@ws-a"}) {
+		t.Fatalf("role.assign line of a workspace role: %v", assignWS)
 	}
 	if assign == nil || assign["actor"] != "admin" || assign["target"] != "gus" || assign["request_id"] != "req-assign" ||
 		!equalJSON(assign["before"], []any{"guest"}) || !equalJSON(assign["after"], []any{"admin", "guest"}) {

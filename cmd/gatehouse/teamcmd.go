@@ -85,13 +85,13 @@ func (a *app) teamDescribeCmd(o *clientOptions) *cobra.Command {
 }
 
 func (a *app) describeTeam(t client.Team) error {
-	return table(a.stdout, "Name:\t"+t.Name, [][]string{
+	return table(a.stdout, "Name:\t"+t.Name, withWorkspaceRoles([][]string{
 		{"ID:", t.ID},
 		{"Members:", orDash(strings.Join(t.Users, ", "))},
 		{"Roles:", orDash(strings.Join(t.Roles, ", "))},
 		{"Created:", timestamp(t.CreatedAt)},
 		{"Updated:", timestamp(t.UpdatedAt)},
-	})
+	}, t.WorkspaceRoles))
 }
 
 func (a *app) teamUpdateCmd(o *clientOptions) *cobra.Command {

@@ -60,9 +60,9 @@ func TestTeamCommands(t *testing.T) {
 			"DELETE /gatehouse/v1/role-assignments?role=releaser&team=ml-platform", "",
 			[]string{"Revoked role releaser from team ml-platform."}},
 		{[]string{"role", "assignment", "list"}, "GET /gatehouse/v1/role-assignments", "",
-			[]string{"USER    TEAM          ROLE       SOURCE", "alice   -             guest      database", "-       ml-platform   releaser   database"}},
+			[]string{"USER    TEAM          ROLE       WORKSPACE   SOURCE", "alice   -             guest      *           database", "-       ml-platform   releaser   *           database"}},
 		{[]string{"role", "assignment", "list", "--team", "ml-platform"}, "GET /gatehouse/v1/role-assignments?team=ml-platform", "",
-			[]string{"-      ml-platform   releaser   database"}},
+			[]string{"-      ml-platform   releaser   *           database"}},
 	}
 	for _, tt := range ok {
 		stdout, stderr, code := clientRun(t, env, "", tt.args...)

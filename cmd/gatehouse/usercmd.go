@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -133,14 +134,28 @@ func (a *app) userDescribeCmd(o *clientOptions) *cobra.Command {
 }
 
 func (a *app) describeUser(u client.User) error {
-	return table(a.stdout, "Username:\t"+u.Username, [][]string{
+	return table(a.stdout, "Username:\t"+u.Username, withWorkspaceRoles([][]string{
 		{"ID:", u.ID},
 		{"Full name:", orDash(u.FullName)},
 		{"Email:", orDash(u.Email)},
 		{"State:", describeState(u.State)},
 		{"Roles:", orDash(strings.Join(u.Roles, ", "))},
 		{"Created:", timestamp(u.CreatedAt)},
-	})
+	}, u.WorkspaceRoles))
+}
+
+// withWorkspaceRoles adds, after the "Roles:" row of a description, a
+// "Workspace roles:" row (ROLE@WORKSPACE, …) when there are any.
+func withWorkspaceRoles(rows [][]string, rs []client.WorkspaceRole) [][]string {
+	if len(rs) == 0 {
+		return rows
+	}
+	for i, r := range rows {
+		if r[0] == "Roles:" {
+			return slices.Insert(rows, i+1, []string{"Workspace roles:", workspaceRoles(rs)})
+		}
+	}
+	return append(rows, []string{"Workspace roles:", workspaceRoles(rs)})
 }
 
 // describeState says what a user's state means.

@@ -165,15 +165,36 @@ func (c *Client) DeleteRole(ctx context.Context, role string) error {
 	return err
 }
 
-// Assign gives a user or a service account a role.
-func (c *Client) Assign(ctx context.Context, user, role string) (Result[Assignment], error) {
-	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, map[string]string{"user": user, "role": role})
+// Assign gives a user or a service account a role, in workspace only
+// unless it is "".
+func (c *Client) Assign(ctx context.Context, user, role, workspace string) (Result[Assignment], error) {
+	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, assignmentBody("user", user, role, workspace))
 }
 
-// Revoke takes a role from a user or a service account.
-func (c *Client) Revoke(ctx context.Context, user, role string) error {
-	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", url.Values{"user": {user}, "role": {role}}, nil)
+// Revoke takes a role (held in workspace, unless "") from a user or a
+// service account.
+func (c *Client) Revoke(ctx context.Context, user, role, workspace string) error {
+	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", assignmentQuery("user", user, role, workspace), nil)
 	return err
+}
+
+// assignmentBody is the body of POST /role-assignments for the holder
+// (kind "user" or "team") called name.
+func assignmentBody(kind, name, role, workspace string) map[string]string {
+	body := map[string]string{kind: name, "role": role}
+	if workspace != "" {
+		body["workspace"] = workspace
+	}
+	return body
+}
+
+// assignmentQuery is the query of DELETE /role-assignments.
+func assignmentQuery(kind, name, role, workspace string) url.Values {
+	q := url.Values{kind: {name}, "role": {role}}
+	if workspace != "" {
+		q.Set("workspace", workspace)
+	}
+	return q
 }
 
 // SigningKey is a new signing key's id.

@@ -65,7 +65,7 @@ func TestRequestsCarryTokenAndJSON(t *testing.T) {
 
 func TestRevokeSendsQuery(t *testing.T) {
 	c, rec := fakeAPI(t, http.StatusNoContent, "")
-	if err := c.Revoke(context.Background(), "bob", "releaser"); err != nil {
+	if err := c.Revoke(context.Background(), "bob", "releaser", ""); err != nil {
 		t.Fatal(err)
 	}
 	if rec.method != "DELETE" || rec.path != "/gatehouse/v1/role-assignments" || rec.query != "role=releaser&user=bob" {

@@ -14,19 +14,21 @@ import (
 type (
 	Team       = admin.Team
 	Assignment = admin.Assignment
+	// WorkspaceRole is a role held in one workspace.
+	WorkspaceRole = admin.WorkspaceRole
 )
 
 // AssignmentFilter narrows a list of assignments; an empty field does not
 // filter.
 type AssignmentFilter struct {
-	User, Team, Role string
+	User, Team, Role, Workspace string
 }
 
 // ListAssignments returns the role assignments of users and teams that
 // match f.
 func (c *Client) ListAssignments(ctx context.Context, f AssignmentFilter) (Result[[]Assignment], error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"user": f.User, "team": f.Team, "role": f.Role} {
+	for k, v := range map[string]string{"user": f.User, "team": f.Team, "role": f.Role, "workspace": f.Workspace} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -34,15 +36,15 @@ func (c *Client) ListAssignments(ctx context.Context, f AssignmentFilter) (Resul
 	return list[Assignment](ctx, c, "/role-assignments", q)
 }
 
-// AssignTeam gives a team a role; its members hold it from their next
-// request.
-func (c *Client) AssignTeam(ctx context.Context, team, role string) (Result[Assignment], error) {
-	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, map[string]string{"team": team, "role": role})
+// AssignTeam gives a team a role (in workspace, unless ""); its members
+// hold it from their next request.
+func (c *Client) AssignTeam(ctx context.Context, team, role, workspace string) (Result[Assignment], error) {
+	return do[Assignment](ctx, c, http.MethodPost, "/role-assignments", nil, assignmentBody("team", team, role, workspace))
 }
 
-// RevokeTeam takes a role from a team.
-func (c *Client) RevokeTeam(ctx context.Context, team, role string) error {
-	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", url.Values{"team": {team}, "role": {role}}, nil)
+// RevokeTeam takes a role (held in workspace, unless "") from a team.
+func (c *Client) RevokeTeam(ctx context.Context, team, role, workspace string) error {
+	_, err := c.send(ctx, http.MethodDelete, "/role-assignments", assignmentQuery("team", team, role, workspace), nil)
 	return err
 }
 
