@@ -408,9 +408,19 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path strin
 		h.writeError(w, r, rid, http.StatusServiceUnavailable, codeUnavailable, "the request could not be decided; try again")
 		return
 	}
-	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
+	h.auditDeny(r, rid, path, status, user, "")
+}
+
+// auditDeny writes the audit line of a refused request; reason, when not
+// empty, says why in words the status does not.
+func (h *Handler) auditDeny(r *http.Request, rid, path string, status int, user, reason string) {
+	attrs := []slog.Attr{slog.String("audit", "deny"),
 		slog.String("request_id", rid), slog.Int("status", status), slog.String("user", user),
-		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)))
+		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted))}
+	if reason != "" {
+		attrs = append(attrs, slog.String("reason", reason))
+	}
+	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", attrs...)
 }
 
 // refuseSession refuses a request without valid credentials where
@@ -425,10 +435,7 @@ func (h *Handler) refuseSession(w http.ResponseWriter, r *http.Request, rid, pat
 		return
 	}
 	h.metrics.count(outcomeUnauthenticated, "")
-	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
-		slog.String("request_id", rid), slog.Int("status", http.StatusFound), slog.String("user", ""),
-		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)),
-		slog.String("reason", "sent to sign in"))
+	h.auditDeny(r, rid, path, http.StatusFound, "", "sent to sign in")
 	h.signInRedirect(w, r, fromCookie)
 }
 
@@ -436,10 +443,7 @@ func (h *Handler) refuseSession(w http.ResponseWriter, r *http.Request, rid, pat
 // comes from another site's page.
 func (h *Handler) refuseCrossOrigin(w http.ResponseWriter, r *http.Request, rid, path string) {
 	h.metrics.count(outcomeDeny, "")
-	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", slog.String("audit", "deny"),
-		slog.String("request_id", rid), slog.Int("status", http.StatusForbidden), slog.String("user", ""),
-		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)),
-		slog.String("reason", "cross-origin request with the session cookie"))
+	h.auditDeny(r, rid, path, http.StatusForbidden, "", "cross-origin request with the session cookie")
 	h.writeError(w, r, rid, http.StatusForbidden, codeForbidden,
 		"cross-origin request refused: a change sent with the session cookie must come from this site's own pages")
 }
