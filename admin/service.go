@@ -276,14 +276,8 @@ func (s *Service) bootstrap(ctx context.Context) error {
 // directly or through other roles) include an active person (not a
 // service account) other than the one named except.
 func (s *Service) activeAdmin(holders []string, except string) bool {
-	for _, sub := range holders {
-		name, ok := strings.CutPrefix(sub, policy.UserPrefix)
-		if !ok || name == except {
-			continue
-		}
-		// A service account does not count: a person must be able to
-		// sign in and administer.
-		if id := s.dir.get(s.dir.idOf(name)); id != nil && id.active && !id.serviceAccount {
+	for _, name := range s.activeAdmins(holders) {
+		if name != except {
 			return true
 		}
 	}

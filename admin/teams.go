@@ -390,8 +390,9 @@ func (s *Service) RevokeTeam(ctx context.Context, team, role, workspace string) 
 	})
 }
 
-// activeAdmins returns the active people (not service accounts) among
-// holders, the subjects that reach the admin role.
+// activeAdmins returns the active people among holders, the subjects that
+// reach the admin role, sorted. A service account does not count: a
+// person must be able to sign in and administer.
 func (s *Service) activeAdmins(holders []string) []string {
 	var out []string
 	for _, sub := range holders {

@@ -355,13 +355,17 @@ func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, 
 		return d, nil
 	}
 	i := s.x.subject[d.Permission]
+	var scoped map[string]bitset // the grants Decide used (grants locks mu itself)
+	if sub != Public {
+		scoped = e.grants(s, sub).scoped
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	own := e.reachBits(s.x, sub)
 	if sub != Public && !own.has(i) && !s.public.has(i) {
 		// Neither the subject's global roles nor public's: a role it
 		// holds in the path's workspace.
-		d.Rule, d.Workspace = e.explainScoped(s.x, i, sub, userID, username, method, path)
+		d.Rule, d.Workspace = e.explainScoped(s.x, i, sub, userID, username, method, path, scoped)
 		return d, nil
 	}
 	if l, ok := s.x.explain(i, method, path, username, userID); ok {

@@ -57,6 +57,7 @@ type segment struct {
 type pattern struct {
 	text string
 	segs []segment
+	wsAt int // index of the {workspace} segment, -1 for none
 }
 
 // errPattern wraps every pattern syntax error.
@@ -68,36 +69,29 @@ func compilePattern(s string) (*pattern, error) {
 		return nil, fmt.Errorf("%w %q: must start with /", errPattern, s)
 	}
 	parts := strings.Split(s[1:], "/")
-	p := &pattern{text: s, segs: make([]segment, 0, len(parts))}
+	p := &pattern{text: s, segs: make([]segment, 0, len(parts)), wsAt: -1}
 	for i, part := range parts {
 		last := i == len(parts)-1
 		seg, err := compileSegment(part, last)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %v", errPattern, s, err)
 		}
-		if seg.kind == segWorkspace && p.workspaceAt() >= 0 {
-			return nil, fmt.Errorf("%w %q: {workspace} appears twice; a request is about one workspace", errPattern, s)
+		if seg.kind == segWorkspace {
+			if p.wsAt >= 0 {
+				return nil, fmt.Errorf("%w %q: {workspace} appears twice; a request is about one workspace", errPattern, s)
+			}
+			p.wsAt = i
 		}
 		p.segs = append(p.segs, seg)
 	}
 	return p, nil
 }
 
-// workspaceAt returns the index of p's {workspace} segment, or -1.
-func (p *pattern) workspaceAt() int {
-	for i, seg := range p.segs {
-		if seg.kind == segWorkspace {
-			return i
-		}
-	}
-	return -1
-}
-
 // workspace returns the segment of path at p's {workspace} parameter: the
 // workspace a request that p matches is about. It is "" when p has no
 // {workspace} or path has no such segment.
 func (p *pattern) workspace(path string) string {
-	at := p.workspaceAt()
+	at := p.wsAt
 	if at < 0 || !strings.HasPrefix(path, "/") {
 		return ""
 	}

@@ -133,9 +133,10 @@ func (e *Engine) scopedBits(x *index, sub string) map[string]bitset {
 // explainScoped names the rule of subject si that opens method on path to
 // sub through a role sub holds in the path's workspace, and the g2 line
 // that gives it: "RULE (ORIGIN), via g2, SUBJECT, ROLE, WORKSPACE
-// (ORIGIN)", and the workspace. Callers hold mu.
-func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string) (string, string) {
-	l, ws, ok := x.explainScoped(si, method, path, username, userID, e.scopedBits(x, sub))
+// (ORIGIN)", and the workspace; scoped is sub's cached scoped grants.
+// Callers hold mu.
+func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string, scoped map[string]bitset) (string, string) {
+	l, ws, ok := x.explainScoped(si, method, path, username, userID, scoped)
 	if !ok {
 		return "", ""
 	}

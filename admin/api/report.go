@@ -45,7 +45,7 @@ func (a *API) accessReport(c *gin.Context) {
 	w := &reportWriter{c: c, csv: asCSV}
 	err = a.svc.AccessReport(c.Request.Context(), f, w.row)
 	switch {
-	case err != nil && w.n == 0 && !w.started:
+	case err != nil && !w.started:
 		a.fail(c, err)
 	case err != nil:
 		a.log.Warn("access report aborted", "error", err.Error(), "rows", w.n)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -119,7 +118,7 @@ func (a *app) reportTable(body io.Reader, route bool) error {
 		if printed {
 			h = "" // one header, on the first block
 		}
-		err := blockTable(a.stdout, h, rows)
+		err := table(a.stdout, h, rows)
 		rows, printed = rows[:0], true
 		return err
 	}
@@ -138,20 +137,4 @@ func (a *app) reportTable(body io.Reader, route bool) error {
 		return err
 	}
 	return flush()
-}
-
-// blockTable is table without a header line when header is "".
-func blockTable(w io.Writer, header string, rows [][]string) error {
-	if header != "" {
-		return table(w, header, rows)
-	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	for _, r := range rows {
-		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = termSafe(c)
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
-	}
-	return tw.Flush()
 }

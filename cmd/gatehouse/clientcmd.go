@@ -129,11 +129,14 @@ func (o *clientOptions) apiError(err error) error {
 	return err
 }
 
-// table writes rows as aligned columns; every cell goes through termSafe
-// (a tab in a value would also break the columns).
+// table writes rows as aligned columns, under header unless it is "";
+// every cell goes through termSafe (a tab in a value would also break the
+// columns).
 func table(w io.Writer, header string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, header)
+	if header != "" {
+		fmt.Fprintln(tw, header)
+	}
 	for _, r := range rows {
 		cells := make([]string, len(r))
 		for i, c := range r {
@@ -144,7 +147,6 @@ func table(w io.Writer, header string, rows [][]string) error {
 	return tw.Flush()
 }
 
-// orDash shows an empty value as "-".
 // orStar shows a workspace, "*" (every workspace) for "".
 func orStar(ws string) string {
 	if ws == "" {
@@ -162,6 +164,7 @@ func workspaceRoles(rs []client.WorkspaceRole) string {
 	return strings.Join(out, ", ")
 }
 
+// orDash shows an empty value as "-".
 func orDash(s string) string {
 	if s == "" {
 		return "-"

@@ -55,8 +55,8 @@ func TestCLIAccessReport(t *testing.T) {
 			a.OK(step.args...)
 		}
 		got, body, _ := do(t, "POST", srv.URL+"/api/v1/pipelines", tok, `{}`)
-		if got != step.want || listed() != (got == http.StatusOK) {
-			t.Errorf("after %v: alice's POST = %d (want %d), listed by the report: %v\n%s", step.args, got, step.want, listed(), body)
+		if inReport := listed(); got != step.want || inReport != (got == http.StatusOK) {
+			t.Errorf("after %v: alice's POST = %d (want %d), listed by the report: %v\n%s", step.args, got, step.want, inReport, body)
 		}
 	}
 	out := a.OK("access", "report", "--user", "alice")
