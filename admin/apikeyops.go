@@ -145,8 +145,8 @@ func (s *Service) auditKeyRefused(kind, shown, reason string) {
 // CreateAPIKey creates a key for a service account and returns it with
 // the key itself, shown this once.
 func (s *Service) CreateAPIKey(ctx context.Context, account string, in CreateAPIKey) (APIKey, error) {
-	if !policy.ValidName(in.Name) {
-		return APIKey{}, fieldErr("name", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	if err := checkName("name", in.Name); err != nil {
+		return APIKey{}, err
 	}
 	var lifetime time.Duration
 	if in.ExpiresIn != "" {

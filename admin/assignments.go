@@ -44,8 +44,8 @@ func (s *Service) workspaceRoles(sub string) []WorkspaceRole {
 // checkWorkspace refuses a workspace name that cannot be one ("" is no
 // workspace: a global assignment).
 func checkWorkspace(ws string) error {
-	if ws != "" && !policy.ValidName(ws) {
-		return fieldErr("workspace", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	if ws != "" {
+		return checkName("workspace", ws)
 	}
 	return nil
 }

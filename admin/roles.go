@@ -147,8 +147,8 @@ func (s *Service) checkPermissions(perms []string) ([]string, error) {
 
 // CreateRole creates a role with the given permissions.
 func (s *Service) CreateRole(ctx context.Context, name string, perms []string) (Role, error) {
-	if !policy.ValidName(name) {
-		return Role{}, fieldErr("name", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	if err := checkName("name", name); err != nil {
+		return Role{}, err
 	}
 	perms, err := s.checkPermissions(perms)
 	if err != nil {

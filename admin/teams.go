@@ -145,8 +145,8 @@ func (s *Service) roleFolded(db *gorm.DB, key string) (string, error) {
 // CreateTeam creates a team with the given members (usernames or user
 // ids; service accounts may be members too).
 func (s *Service) CreateTeam(ctx context.Context, name string, users []string) (Team, error) {
-	if !policy.ValidName(name) {
-		return Team{}, fieldErr("name", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	if err := checkName("name", name); err != nil {
+		return Team{}, err
 	}
 	for i, u := range users {
 		if slices.Contains(users[:i], u) {

@@ -102,11 +102,20 @@ func userState(u *store.User) string {
 	return StateInvited
 }
 
+// checkName checks a name that policy lines may hold (a username, role,
+// team, key or workspace name), as field.
+func checkName(field, name string) error {
+	if !policy.ValidName(name) {
+		return fieldErr(field, "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	}
+	return nil
+}
+
 // validateUsername checks a new username. A name shaped like a user id is
 // refused: an upstream that takes "name or id" must never confuse the two.
 func validateUsername(name string) error {
-	if !policy.ValidName(name) {
-		return fieldErr("username", "must be 1-%d characters of A-Z a-z 0-9 . _ @ -", policy.MaxNameLen)
+	if err := checkName("username", name); err != nil {
+		return err
 	}
 	if _, err := uuid.Parse(name); err == nil {
 		return fieldErr("username", "must not look like a user id")
