@@ -11,27 +11,35 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// TestSecurityTableNamesRealTests: every test docs/security.md's table
-// points to exists, so the table cannot promise a proof that was renamed
-// or removed.
+// TestSecurityTableNamesRealTests: every test docs/security.md's table and
+// the README's security section point to exists, so neither can promise a
+// proof that was renamed or removed.
 func TestSecurityTableNamesRealTests(t *testing.T) {
-	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(page), "\n## What is guaranteed, and the tests that prove it\n")
-	if !ok {
-		t.Fatal("docs/security.md has no section of guarantees")
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
-	names := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(section, -1)
-	if len(names) < 20 {
-		t.Fatalf("the Security section names %d tests", len(names))
-	}
 	defined := definedTestFuncs(t, filepath.Join("..", ".."))
-	for _, m := range names {
-		if !defined[m[1]] {
-			t.Errorf("docs/security.md names %s, which no test defines", m[1])
+	for _, c := range []struct {
+		file, heading string
+		least         int
+	}{
+		{filepath.Join("docs", "security.md"), "What is guaranteed, and the tests that prove it", 20},
+		{"README.md", "Security: how a request is decided", 10},
+	} {
+		page, err := os.ReadFile(filepath.Join("..", "..", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, section, ok := strings.Cut(string(page), "\n## "+c.heading+"\n")
+		if !ok {
+			t.Fatalf("%s has no section %q", c.file, c.heading)
+		}
+		section, _, _ = strings.Cut(section, "\n## ")
+		names := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]+)`").FindAllStringSubmatch(section, -1)
+		if len(names) < c.least {
+			t.Fatalf("the security section of %s names %d tests", c.file, len(names))
+		}
+		for _, m := range names {
+			if !defined[m[1]] {
+				t.Errorf("%s names %s, which no test defines", c.file, m[1])
+			}
 		}
 	}
 }
