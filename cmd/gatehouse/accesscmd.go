@@ -47,8 +47,8 @@ aligns its columns a block of rows at a time.`,
 			if err := checkReportFlags(f); err != nil {
 				return err
 			}
-			if o.output == "yaml" {
-				return usageError{errors.New(`--output "yaml": the access report prints as "table", "json" or "csv"`)}
+			if err := checkOutput(o.output, "table", "json", "csv"); err != nil {
+				return err
 			}
 			format, out := o.output, o.output
 			if out == "csv" {

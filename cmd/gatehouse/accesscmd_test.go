@@ -50,6 +50,14 @@ func TestAccessReportCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, stdout\n%s\nwant\n%s", c.args, code, stderr, stdout, c.want)
 		}
 	}
+	for route, want := range map[string]string{
+		"GET /gatehouse/v1/access-report?format=json&team=ml":    "application/json",
+		"GET /gatehouse/v1/access-report?format=csv&role=writer": "text/csv",
+	} {
+		if got := f.accept[route]; got != want {
+			t.Errorf("%s sent Accept %q, want %q", route, got, want)
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -61,7 +69,8 @@ func TestAccessReportCommand(t *testing.T) {
 		{[]string{"access", "report", "--method", "GET"}, 2, "--method needs --path"},
 		{[]string{"access", "report", "--path", "/x"}, 2, "--path needs --method"},
 		{[]string{"access", "report", "--user", "a", "--team", "b"}, 2, "give one of --user, --role and --team"},
-		{[]string{"access", "report", "-o", "yaml"}, 2, `"table", "json" or "csv"`},
+		{[]string{"access", "report", "-o", "yaml"}, 2, `want table, json or csv`},
+		{[]string{"access", "report", "-o", "xml"}, 2, `--output "xml": want table, json or csv`},
 		{[]string{"access"}, 2, "needs a command"},
 	} {
 		_, stderr, code := clientRun(t, env, "", c.args...)

@@ -19,8 +19,9 @@ type fakeAPI struct {
 		status int
 		body   string
 	}
-	mu   sync.Mutex // protects sent
-	sent map[string]string
+	mu     sync.Mutex // protects sent and accept
+	sent   map[string]string
+	accept map[string]string // each route's Accept header
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +32,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.sent[route] = string(b)
+	f.accept[route] = r.Header.Get("Accept")
 	f.mu.Unlock()
 	a, ok := f.answers[route]
 	if !ok {
@@ -45,7 +47,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveFake starts f and returns the environment that points the CLI at it.
 func serveFake(t *testing.T, f *fakeAPI) map[string]string {
-	f.sent = map[string]string{}
+	f.sent, f.accept = map[string]string{}, map[string]string{}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return map[string]string{"GATEHOUSE_SERVER": srv.URL, "GATEHOUSE_TOKEN": "t", "HOME": t.TempDir()}

@@ -106,9 +106,9 @@ func do[T any](ctx context.Context, c *Client, method, path string, query url.Va
 	return res, nil
 }
 
-// send performs one request and returns the body of a 2xx answer, or an
-// *Error for an error answer.
-func (c *Client) send(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
+// newRequest builds a request to the admin API: path under APIPrefix, the
+// query, body (when not nil) as JSON, and the client's token.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -131,6 +131,16 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// send performs one request and returns the body of a 2xx answer, or an
+// *Error for an error answer.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, body any) ([]byte, error) {
+	req, err := c.newRequest(ctx, method, path, query, body)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

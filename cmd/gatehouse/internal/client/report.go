@@ -30,11 +30,13 @@ func (c *Client) AccessReport(ctx context.Context, f ReportFilter, format string
 			q.Set(k, v)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+APIPrefix+"/access-report?"+q.Encode(), nil)
+	req, err := c.newRequest(ctx, http.MethodGet, "/access-report", q, nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if format == "csv" {
+		req.Header.Set("Accept", "text/csv")
+	}
 	hc := *c.http
 	hc.Timeout = 0
 	resp, err := hc.Do(req)
