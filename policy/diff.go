@@ -165,30 +165,33 @@ type DiffOptions struct {
 	Audit  []AuditRecord
 }
 
-// diffSide is a side loaded as an engine with the diff's fixtures.
+// diffSide is a side loaded as an engine with its fixtures.
 type diffSide struct {
 	*Side
-	eng *Engine
+	fixtures []Line
+	eng      *Engine
 }
+
+// lines returns the side's policy lines and its fixtures.
+func (s diffSide) lines() []Line { return append(slices.Clone(s.Files.Lines), s.fixtures...) }
 
 // Diff decides the requests of both sides with each and returns the
 // decisions that change, ordered by subject (anonymous, roles, teams,
 // groups, users; by name within a kind), path and method. The error
 // reports a side that does not load with the fixtures.
 func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
-	fx := fixtures(older, newer)
-	sides := [2]diffSide{{Side: older}, {Side: newer}}
+	sides := [2]diffSide{{Side: older, fixtures: fixtures(older, newer)}, {Side: newer, fixtures: fixtures(newer, older)}}
 	for i := range sides {
 		f := *sides[i].Files
-		f.Lines = append(slices.Clone(f.Lines), fx...)
+		f.Lines = append(slices.Clone(f.Lines), sides[i].fixtures...)
 		eng, err := New(context.Background(), nil, &f, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s with the tests.yaml fixtures: %w", sides[i].Dir, err)
 		}
 		sides[i].eng = eng
 	}
-	probes, methods := diffRequests(older, newer, fx, o)
-	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(older, newer, fx), Paths: len(probes), Methods: methods}
+	probes, methods := diffRequests(sides, o)
+	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(sides), Paths: len(probes), Methods: methods}
 	texts := func(file string, num int) (string, bool) {
 		if t, ok := newer.text(file, num); ok {
 			return t, true
@@ -319,39 +322,38 @@ func (s diffSide) chainLines(sub string, d Decision) []Line {
 	return nil
 }
 
-// diffSubjects returns the subjects either side names, sorted: the
-// subjects and parents of g and g2 lines, the subjects of p lines, the
-// teams and users of either tests.yaml. public is left out: anonymous
-// callers are decided as public.
-func diffSubjects(older, newer *Side, fx []Line) []Subject {
+// diffSubjects returns the subjects either side names, sorted: every
+// role (a name without a prefix that holds a role or permission through a
+// g line), and every user, team and group (oidc:GROUP) that a line or a
+// tests.yaml names. A permission that holds nothing is no subject of its
+// own: what it opens is decided for the roles and users that hold it, so
+// renaming it alike everywhere changes nothing. public is left out too:
+// anonymous callers are decided as public.
+func diffSubjects(sides [2]diffSide) []Subject {
 	seen := map[Subject]bool{}
-	add := func(name string) {
-		if s, ok := subjectOf(name); ok {
+	add := func(name string, roleToo bool) {
+		if s, ok := subjectOf(name); ok && (roleToo || s.Kind != KindRole) {
 			seen[s] = true
 		}
 	}
-	for _, side := range []*Side{older, newer} {
-		for _, l := range side.Files.Lines {
-			if len(l.Fields) == 0 {
+	for _, side := range sides {
+		for _, l := range side.lines() {
+			if len(l.Fields) < 2 {
 				continue
 			}
-			add(l.Fields[0])
-			if l.Ptype[0] == 'g' && len(l.Fields) > 1 {
-				add(l.Fields[1])
+			add(l.Fields[0], l.Ptype == "g" && len(l.Fields) == 2)
+			if l.Ptype[0] == 'g' {
+				add(l.Fields[1], false)
 			}
 		}
 		if side.Suite != nil {
 			for _, t := range side.Suite.Teams {
-				add(TeamSubject(t.Name))
+				add(TeamSubject(t.Name), false)
 			}
 			for _, u := range side.Suite.Users {
-				add(UserSubject(u.Name))
+				add(UserSubject(u.Name), false)
 			}
 		}
-	}
-	for _, l := range fx {
-		add(l.Fields[0])
-		add(l.Fields[1])
 	}
 	out := make([]Subject, 0, len(seen))
 	for s := range seen {
@@ -365,15 +367,11 @@ func diffSubjects(older, newer *Side, fx []Line) []Subject {
 // patterns of the new side, then the old side's, then the routes, then
 // the tests.yaml paths of the new side and the old side's; the methods any
 // of them names.
-func diffRequests(older, newer *Side, fx []Line, o DiffOptions) ([]probe, []string) {
+func diffRequests(sides [2]diffSide, o DiffOptions) ([]probe, []string) {
+	older, newer := sides[0].Side, sides[1].Side
 	var ws []string
-	for _, l := range fx {
-		if l.Ptype == "g2" && len(l.Fields) == 3 {
-			ws = append(ws, l.Fields[2])
-		}
-	}
-	for _, side := range []*Side{newer, older} {
-		for _, l := range side.Files.Lines {
+	for _, side := range sides {
+		for _, l := range side.lines() {
 			if l.Ptype == "g2" && len(l.Fields) == 3 {
 				ws = append(ws, l.Fields[2])
 			}

@@ -66,15 +66,15 @@ func (s *Side) text(file string, num int) (string, bool) {
 	return strings.TrimSpace(t), true
 }
 
-// fixtures returns the fixture lines both sides of a diff decide with:
-// the team and user fixtures of newer's tests.yaml, and those of older's
-// for the teams and users newer's does not list. Both sides get the same
-// fixtures, so that a change of a fixture (a test user given another
-// role) is not reported as a change of the policy.
-func fixtures(older, newer *Side) []Line {
+// fixtures returns the fixture lines a side of a diff decides with: the
+// team and user fixtures of its own tests.yaml, and those of the other
+// side's for the teams and users its own does not list. A user added to
+// the tests of one side is thus decided with the same roles on both, and
+// a role renamed in the policy and in tests.yaml alike changes nothing.
+func fixtures(own, other *Side) []Line {
 	var out []Line
 	teams, users := map[string]bool{}, map[string]bool{}
-	if s := newer.Suite; s != nil {
+	if s := own.Suite; s != nil {
 		out = append(out, s.FixtureLines()...)
 		for _, t := range s.Teams {
 			teams[t.Name] = true
@@ -83,7 +83,7 @@ func fixtures(older, newer *Side) []Line {
 			users[u.Name] = true
 		}
 	}
-	if s := older.Suite; s != nil {
+	if s := other.Suite; s != nil {
 		for _, t := range s.Teams {
 			if !teams[t.Name] {
 				out = append(out, t.lines(s.File)...)
