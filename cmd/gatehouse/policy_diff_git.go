@@ -25,10 +25,11 @@ func gitSide(ctx context.Context, dir, ref string) (*policy.Side, error) {
 	if _, _, err := policyDir(dir); err != nil {
 		return nil, err
 	}
-	prefix, err := git(ctx, dir, "rev-parse", "--show-prefix")
+	where, err := git(ctx, dir, "rev-parse", "--show-toplevel", "--show-prefix")
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %s is not in a git checkout: %w", ref, dir, err)
 	}
+	top, prefix, _ := strings.Cut(strings.TrimRight(where, "\n"), "\n")
 	if strings.HasPrefix(ref, "-") {
 		return nil, fmt.Errorf("--base %q: not a git reference", ref)
 	}
@@ -36,7 +37,9 @@ func gitSide(ctx context.Context, dir, ref string) (*policy.Side, error) {
 		return nil, fmt.Errorf("--base %s: no such commit in the checkout of %s", ref, dir)
 	}
 	tree := ref + ":" + strings.TrimSuffix(strings.TrimSpace(prefix), "/")
-	archive, err := git(ctx, dir, "archive", "--format=tar", tree)
+	// From the top: in a subdirectory git archive keeps only that
+	// subdirectory of the tree it is given.
+	archive, err := git(ctx, top, "archive", "--format=tar", tree)
 	if err != nil {
 		return nil, fmt.Errorf("--base %s: %s does not exist at %s: %w", ref, dir, ref, err)
 	}
