@@ -257,3 +257,73 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 		t.Errorf("without --since: exit %d, %+v\n%s", code, doc, out)
 	}
 }
+
+// TestAuditAllowedReplay: serve with GATEHOUSE_AUDIT_ALLOWED writes the
+// allow lines that policy diff --audit-log reads, beside the deny lines;
+// a change that lets guest deploy flips exactly gus's denied deployment.
+func TestAuditAllowedReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	old := releaserDir(t)
+	up := testkit.NewUpstream(t)
+	db := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
+	gh := testkit.StartServe(t, []string{"GATEHOUSE_ADMIN_PASSWORD=admin-password-1", "GATEHOUSE_AUDIT_ALLOWED=true"},
+		"--upstream", up.URL, "--db", db, "--policy-dir", old)
+	adminTok := login(t, gh.URL, "admin", "admin-password-1")
+	for _, u := range []string{`{"username":"gus","password":"gus-password"}`, `{"username":"rita","password":"rita-password","roles":["releaser"]}`} {
+		if status, out, _ := do(t, "POST", gh.URL+"/gatehouse/v1/users", adminTok, u); status != 201 {
+			t.Fatalf("create: %d %s", status, out)
+		}
+	}
+	gusTok, ritaTok := login(t, gh.URL, "gus", "gus-password"), login(t, gh.URL, "rita", "rita-password")
+	for _, r := range []struct {
+		token, method, path string
+		status              int
+	}{
+		{gusTok, "GET", "/api/v1/pipelines", 200},
+		{gusTok, "POST", "/api/v1/deployments/d1", 403},
+		{ritaTok, "POST", "/api/v1/deployments/d1", 200},
+		{"", "GET", "/health", 200},
+	} {
+		if status, out, _ := do(t, r.method, gh.URL+r.path, r.token, ""); status != r.status {
+			t.Fatalf("%s %s: %d, want %d: %s", r.method, r.path, status, r.status, out)
+		}
+	}
+	var allows int
+	deadline := time.Now().Add(5 * time.Second)
+	for allows < 3 && time.Now().Before(deadline) {
+		allows = len(auditLines(t, gh.Logs())["allow"])
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := auditLines(t, gh.Logs())
+	if len(lines["allow"]) != 3 || len(lines["deny"]) != 1 {
+		t.Fatalf("%d allow and %d deny lines, want 3 and 1: %v", len(lines["allow"]), len(lines["deny"]), lines)
+	}
+	for _, l := range lines["allow"] {
+		if l["permission"] == "" || l["request_id"] == "" || l["client"] != "127.0.0.1" {
+			t.Errorf("allow line: %v", l)
+		}
+	}
+	log := filepath.Join(t.TempDir(), "gatehouse.log")
+	testkit.WriteFile(t, log, gh.Logs())
+	changed := releaserDir(t)
+	appendLine(t, changed, "g, guest, deploy")
+	code, out, errOut := policyCLI(t, nil, "policy", "diff", old, changed, "--audit-log", log, "--since", "1h", "-o", "json")
+	var doc struct {
+		Replay struct {
+			Records       int `json:"records"`
+			Replayed      int `json:"replayed"`
+			AllowToDeny   int `json:"allow_to_deny"`
+			DenyToAllow   int `json:"deny_to_allow"`
+			NotReproduced int `json:"not_reproduced"`
+		} `json:"replay"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil {
+		t.Fatalf("exit %d (%v)\n%s%s", code, err, out, errOut)
+	}
+	r := doc.Replay
+	if r.Records != 4 || r.Replayed != 4 || r.AllowToDeny != 0 || r.DenyToAllow != 1 || r.NotReproduced != 0 {
+		t.Errorf("replay %+v, want 4 records, 4 replayed, 1 deny → allow, all reproduced\n%s", r, out)
+	}
+}
