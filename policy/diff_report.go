@@ -64,7 +64,7 @@ func verdictDoc(v Verdict) verdictJSON {
 func (r *DiffResult) WriteJSON(w io.Writer) error {
 	doc := diffJSON{Old: r.Old, New: r.New, Changes: []changeJSON{}, Summary: summaryJSON{
 		Changes: len(r.Changes), AllowToDeny: r.AllowToDeny(), DenyToAllow: r.DenyToAllow(),
-		SubjectsChanged: []string{}, SubjectsChecked: len(r.Subjects), PathsChecked: r.Paths, MethodsChecked: r.Methods,
+		SubjectsChanged: []string{}, SubjectsChecked: len(r.Subjects), PathsChecked: r.Paths, MethodsChecked: nonNil(r.Methods),
 	}}
 	for _, s := range r.ChangedSubjects() {
 		doc.Summary.SubjectsChanged = append(doc.Summary.SubjectsChanged, s.String())
