@@ -34,7 +34,7 @@ const (
 func (a *app) policyDiffCmd() *cobra.Command {
 	o := &diffOptions{}
 	cmd := &cobra.Command{
-		Use:   "diff OLD_DIR NEW_DIR | diff --base GIT_REF [DIR]",
+		Use:   "diff (OLD_DIR NEW_DIR | --base GIT_REF [DIR])",
 		Short: "Print every decision that changes between two versions of a policy directory",
 		Long: `Decide the same requests with two versions of a policy directory and print
 every (subject, method, route) whose decision changes, grouped by subject,
@@ -44,15 +44,19 @@ With --base, OLD is DIR as it is at GIT_REF in the git checkout DIR belongs to
 (read with git archive) and NEW is DIR in the working tree. DIR defaults to
 GATEHOUSE_POLICY_DIR, else policy.
 
-Subjects: anonymous callers, every role and permission, every team, group
-and user that a policy line or a tests.yaml on either side names. Users and
-teams hold the roles their lines and their tests.yaml fixtures give them (the
-new side's fixture when both list one). Routes: the path pattern of every p
-line on either side, decided on a sample path ({name} as 1, a final * as x,
-{self} as the subject's own name, {workspace} as any-workspace and as each
-workspace a g2 line names), the routes of --routes FILE (a table of
-METHOD<TAB>PATH lines, concrete paths or patterns) and the paths of either
-tests.yaml. Every route is decided with every method any of them names.
+Subjects: anonymous callers, every role (a name holding a role or permission
+through a g line), every team, group and user that a policy line or a
+tests.yaml on either side names; a permission is decided through the roles
+and users that hold it. Users and teams hold the roles their lines and their
+tests.yaml fixtures give them, each side's own (the other side's for one a
+side does not list).
+
+Routes: the path pattern of every p line on either side, decided on a sample
+path ({name} as 1, a final * as x, {self} as the subject's own name,
+{workspace} as any-workspace and as each workspace a g2 line names), the
+routes of --routes FILE (a table of METHOD<TAB>PATH lines, concrete paths or
+patterns) and the paths of either tests.yaml. Every route is decided with
+every method any of them names.
 
 --audit-log FILE replays recorded decisions, the audit lines of Gatehouse's
 JSON log (deny, would_deny, and allow with serve --audit-allowed), with both
@@ -82,7 +86,7 @@ a routes file or log that cannot be read).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.base, "base", "", "compare DIR in the working tree with DIR at this git `REF` (a branch, tag or commit)")
-	f.StringArrayVar(&o.routes, "routes", nil, "also decide the routes of this table (METHOD<TAB>PATH lines; repeatable)")
+	f.StringArrayVar(&o.routes, "routes", nil, "also decide the routes of this table `FILE` (METHOD<TAB>PATH lines; repeatable)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, markdown or json")
 	f.StringVar(&o.auditLog, "audit-log", "", "replay the decisions recorded in this JSON log `FILE` with both sides")
 	f.DurationVar(&o.since, "since", 0, "with --audit-log: only the lines of the last `DURATION` (720h: 30 days)")
