@@ -60,7 +60,7 @@ type DiffResult struct {
 	Replay *Replay
 }
 
-// AllowToDeny and DenyToAllow count the changes of each direction.
+// AllowToDeny counts the changes from allow to deny.
 func (r *DiffResult) AllowToDeny() int {
 	n := 0
 	for _, c := range r.Changes {
