@@ -173,7 +173,7 @@ func (e *Engine) decideCasbin(sub, method, path string, explain bool) (d Decisio
 			if len(rule) > 0 {
 				d.Permission = rule[0]
 				if explain {
-					d.Rule = e.describe("p", rule)
+					d.Rule, d.Lines = e.describe("p", rule)
 					if s == Public && sub != Public {
 						d.Rule += viaPublic
 					}
@@ -188,11 +188,12 @@ func (e *Engine) decideCasbin(sub, method, path string, explain bool) (d Decisio
 	return Decision{}, nil
 }
 
-// describe renders a matched rule with its origin. Callers hold mu.
-func (e *Engine) describe(ptype string, fields []string) string {
+// describe renders a matched rule with its origin, and returns the line.
+// Callers hold mu.
+func (e *Engine) describe(ptype string, fields []string) (string, []Line) {
 	l := Line{Ptype: ptype, Fields: fields}
 	if f, ok := e.fileKey[l.key()]; ok {
 		l = f
 	}
-	return l.String() + " (" + l.Origin() + ")"
+	return l.String() + " (" + l.Origin() + ")", []Line{l}
 }

@@ -12,4 +12,7 @@
 // p line and allocates on each call; the compiled form is checked against
 // Casbin's own decisions by differential tests. Any other model is decided by
 // Casbin itself.
+//
+// Diff compares two versions of a policy directory by the decisions they
+// make, and replays the decisions an audit log recorded with both.
 package policy

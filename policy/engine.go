@@ -35,6 +35,11 @@ type Decision struct {
 	// Workspace is, filled by Explain only, the workspace whose role (a
 	// g2 line) allowed the request; "" when a global role or public did.
 	Workspace string
+	// Lines are, filled by Explain only, the lines Rule names: the
+	// deciding p line, then the g2 line that gives the role in Workspace
+	// when one does. Each has its origin (File and Num; no File for a
+	// database line).
+	Lines []Line
 }
 
 // viaPublic ends the Rule of a decision made through the public role.
@@ -365,11 +370,11 @@ func (e *Engine) Explain(sub, userID, username, method, path string) (Decision, 
 	if sub != Public && !own.has(i) && !s.public.has(i) {
 		// Neither the subject's global roles nor public's: a role it
 		// holds in the path's workspace.
-		d.Rule, d.Workspace = e.explainScoped(s.x, i, sub, userID, username, method, path, scoped)
+		d.Rule, d.Workspace, d.Lines = e.explainScoped(s.x, i, sub, userID, username, method, path, scoped)
 		return d, nil
 	}
 	if l, ok := s.x.explain(i, method, path, username, userID); ok {
-		d.Rule = l.String() + " (" + l.Origin() + ")"
+		d.Rule, d.Lines = l.String()+" ("+l.Origin()+")", []Line{l}
 		if sub != Public && !own.has(i) {
 			d.Rule += viaPublic
 		}

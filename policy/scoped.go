@@ -133,12 +133,12 @@ func (e *Engine) scopedBits(x *index, sub string) map[string]bitset {
 // explainScoped names the rule of subject si that opens method on path to
 // sub through a role sub holds in the path's workspace, and the g2 line
 // that gives it: "RULE (ORIGIN), via g2, SUBJECT, ROLE, WORKSPACE
-// (ORIGIN)", and the workspace; scoped is sub's cached scoped grants.
-// Callers hold mu.
-func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string, scoped map[string]bitset) (string, string) {
+// (ORIGIN)", the workspace and the two lines; scoped is sub's cached
+// scoped grants. Callers hold mu.
+func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, path string, scoped map[string]bitset) (string, string, []Line) {
 	l, ws, ok := x.explainScoped(si, method, path, username, userID, scoped)
 	if !ok {
-		return "", ""
+		return "", "", nil
 	}
 	rule := l.String() + " (" + l.Origin() + ")"
 	for _, s := range closure(e.parents, sub) {
@@ -150,10 +150,10 @@ func (e *Engine) explainScoped(x *index, si int, sub, userID, username, method, 
 			if f, ok := e.fileKey[g.key()]; ok {
 				g = f
 			}
-			return rule + ", via " + g.String() + " (" + g.Origin() + ")", ws
+			return rule + ", via " + g.String() + " (" + g.Origin() + ")", ws, []Line{l, g}
 		}
 	}
-	return rule, ws
+	return rule, ws, []Line{l}
 }
 
 // checkScope checks a g2 line under the default model.

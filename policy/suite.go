@@ -124,26 +124,7 @@ func LoadSuite(fsys fs.FS, dir string) (*Suite, error) {
 // error reports a policy that cannot be loaded with the fixtures.
 func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]CaseResult, error) {
 	f := *files
-	f.Lines = slices.Clone(files.Lines)
-	for _, t := range s.Teams {
-		for _, r := range t.Roles {
-			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{TeamSubject(t.Name), r}, File: s.File, Num: t.Line})
-		}
-		for _, sc := range t.Scoped {
-			f.Lines = append(f.Lines, Line{Ptype: "g2", Fields: []string{TeamSubject(t.Name), sc[0], sc[1]}, File: s.File, Num: t.Line})
-		}
-	}
-	for _, u := range s.Users {
-		for _, r := range u.Roles {
-			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: s.File, Num: u.Line})
-		}
-		for _, sc := range u.Scoped {
-			f.Lines = append(f.Lines, Line{Ptype: "g2", Fields: []string{UserSubject(u.Name), sc[0], sc[1]}, File: s.File, Num: u.Line})
-		}
-		for _, t := range u.Teams {
-			f.Lines = append(f.Lines, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), TeamSubject(t)}, File: s.File, Num: u.Line})
-		}
-	}
+	f.Lines = append(slices.Clone(files.Lines), s.FixtureLines()...)
 	e, err := New(context.Background(), nil, &f, nil)
 	if err != nil {
 		return nil, err
@@ -169,6 +150,49 @@ func (s *Suite) Run(files *Files, canonical func(string) (string, error)) ([]Cas
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// FixtureLines returns the lines the suite's team and user fixtures stand
+// for, each with the tests file and the fixture's line as its origin:
+// "g, team:NAME, ROLE" and "g2, team:NAME, ROLE, WORKSPACE" per team,
+// "g, user:NAME, ROLE", "g2, user:NAME, ROLE, WORKSPACE" and
+// "g, user:NAME, team:TEAM" per user.
+func (s *Suite) FixtureLines() []Line {
+	var out []Line
+	for _, t := range s.Teams {
+		out = append(out, t.lines(s.File)...)
+	}
+	for _, u := range s.Users {
+		out = append(out, u.lines(s.File)...)
+	}
+	return out
+}
+
+// lines returns the lines the team fixture stands for.
+func (t TeamFixture) lines(file string) []Line {
+	var out []Line
+	for _, r := range t.Roles {
+		out = append(out, Line{Ptype: "g", Fields: []string{TeamSubject(t.Name), r}, File: file, Num: t.Line})
+	}
+	for _, sc := range t.Scoped {
+		out = append(out, Line{Ptype: "g2", Fields: []string{TeamSubject(t.Name), sc[0], sc[1]}, File: file, Num: t.Line})
+	}
+	return out
+}
+
+// lines returns the lines the user fixture stands for.
+func (u UserFixture) lines(file string) []Line {
+	var out []Line
+	for _, r := range u.Roles {
+		out = append(out, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: file, Num: u.Line})
+	}
+	for _, sc := range u.Scoped {
+		out = append(out, Line{Ptype: "g2", Fields: []string{UserSubject(u.Name), sc[0], sc[1]}, File: file, Num: u.Line})
+	}
+	for _, t := range u.Teams {
+		out = append(out, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), TeamSubject(t)}, File: file, Num: u.Line})
+	}
+	return out
 }
 
 // BareUsers reports the policy lines whose subject is a name the suite

@@ -135,6 +135,11 @@ type Config struct {
 	// relaxed: a request without valid credentials is still 401, one that
 	// cannot be decided 503, one that cannot be read 400.
 	Shadow bool
+	// AuditAllowed writes an audit line ("audit":"allow") for every
+	// request the policy allows, as every refusal has one, so that a log
+	// records each decision (policy diff --audit-log replays them). Off,
+	// an allowed request writes nothing and its path is unchanged.
+	AuditAllowed bool
 	// DialTimeout and ResponseHeaderTimeout bound the wait for the
 	// upstream; zero means 5s and 60s.
 	DialTimeout           time.Duration
@@ -169,6 +174,7 @@ type Handler struct {
 	ownPaths     []string
 	errs         ErrorShape
 	shadow       bool
+	auditAllowed bool
 	trusted      []netip.Prefix // Config.TrustedProxies
 	metrics      *Metrics
 	log          *slog.Logger
@@ -207,6 +213,7 @@ func New(cfg Config) (*Handler, error) {
 		ownPaths:     cfg.OwnPaths,
 		errs:         cfg.Errors,
 		shadow:       cfg.Shadow,
+		auditAllowed: cfg.AuditAllowed,
 		trusted:      cfg.TrustedProxies,
 		metrics:      cfg.Metrics,
 		log:          cfg.Log,
@@ -296,6 +303,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.metrics.count(outcomeAllow, d.Permission)
+		if h.auditAllowed {
+			h.auditAllow(r, rid, path, p, d.Permission)
+		}
 	}
 	r, err = guardBody(r)
 	if err != nil {
@@ -421,6 +431,18 @@ func (h *Handler) auditDeny(r *http.Request, rid, path string, status int, user,
 		attrs = append(attrs, slog.String("reason", reason))
 	}
 	h.log.LogAttrs(r.Context(), LevelAudit, "request denied", attrs...)
+}
+
+// auditAllow writes the audit line of a request the policy allows, with
+// the permission that allowed it.
+func (h *Handler) auditAllow(r *http.Request, rid, path string, p Principal, permission string) {
+	user := ""
+	if p != nil {
+		user = p.Username()
+	}
+	h.log.LogAttrs(r.Context(), LevelAudit, "request allowed", slog.String("audit", "allow"),
+		slog.String("request_id", rid), slog.String("user", user), slog.String("method", r.Method),
+		slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)), slog.String("permission", permission))
 }
 
 // refuseSession refuses a request without valid credentials where

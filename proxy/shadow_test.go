@@ -30,6 +30,12 @@ func (shadowUser) IdentityHeaders() IdentityHeaders {
 // invalid. The policy allows /allowed only and cannot decide /broken.
 func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *bytes.Buffer) {
 	t.Helper()
+	return shadowHandlerWith(t, func(c *Config) { c.Shadow = shadow })
+}
+
+// shadowHandlerWith is shadowHandler with the configuration set by set.
+func shadowHandlerWith(t *testing.T, set func(*Config)) (*Handler, *prometheus.Registry, *bytes.Buffer) {
+	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "upstream "+r.Header.Get("X-Forwarded-User"))
 	}))
@@ -37,7 +43,7 @@ func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *
 	u, _ := url.Parse(up.URL)
 	reg := prometheus.NewRegistry()
 	var logs bytes.Buffer
-	h, err := New(Config{
+	cfg := Config{
 		Upstream: u,
 		Authenticator: AuthenticatorFunc(func(c Credential) (Principal, error) {
 			if c.Value == "good" {
@@ -54,11 +60,12 @@ func shadowHandler(t *testing.T, shadow bool) (*Handler, *prometheus.Registry, *
 			}
 			return Decision{}, nil
 		}),
-		Shadow:  shadow,
 		Metrics: NewMetrics(reg),
 		// As --log-level warn: audit lines stay, info lines go.
 		Log: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	set(&cfg)
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,6 +59,7 @@ var shellRunBy = []struct{ command, runBy string }{
 	{"GATEHOUSE_ADMIN_PASSWORD=… gatehouse serve --preset zenml --upstream http://127.0.0.1:8237", "TestZenMLClientThroughPreset"},
 	{"gatehouse serve --oidc-issuer", "not run: needs an identity provider; TestServeIdPTokens runs serve with --oidc-issuer against a test provider"},
 	{"gatehouse policy export --policy-dir policy/ --db sqlite:gatehouse.db -o policy/policy.csv", "TestPolicyExportToFile"},
+	{"gatehouse policy diff --base origin/main policy/ -o markdown", "TestPolicyDiffBase"},
 	{"kubectl exec deploy/zenml -c gatehouse -- gatehouse policy export > export.csv", "not run: needs a cluster; TestPolicyExport checks what export prints"},
 	{"make test", ".ci/run"},
 	{"(cd deploy && go test ./...)", ".ci/run"},

@@ -16,7 +16,7 @@ import (
 func (a *app) policyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
-		Short: "Work with policy files kept in git: validate, test, check, export",
+		Short: "Work with policy files kept in git: validate, test, check, export, diff",
 		Long: `A policy directory holds model.conf (optional; the embedded default model
 otherwise), policy.csv (Casbin p and g lines) and tests.yaml (decision tests).
 serve --policy-dir DIR loads it and reloads it when it changes.`,
@@ -33,7 +33,7 @@ serve --policy-dir DIR loads it and reloads it when it changes.`,
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.policyValidateCmd(), a.policyTestCmd(), a.policyCheckCmd(), a.policyExportCmd())
+	cmd.AddCommand(a.policyValidateCmd(), a.policyTestCmd(), a.policyCheckCmd(), a.policyExportCmd(), a.policyDiffCmd())
 	return cmd
 }
 

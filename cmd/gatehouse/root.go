@@ -24,6 +24,22 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitError ends a command with its own exit code, for a command whose
+// codes say more than success and failure (policy diff). An exitError
+// without err prints nothing: the command has printed what it found.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e exitError) Unwrap() error { return e.err }
+
 // problemsError is a list of problems found in files (policy files): run
 // prints each on a line of its own, FILE:LINE: message, and then the
 // one-line summary that Error returns.
@@ -81,6 +97,11 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
+	var xe exitError
+	isExit := errors.As(err, &xe)
+	if isExit && xe.err == nil {
+		return xe.code
+	}
 	var pe *problemsError
 	if errors.As(err, &pe) {
 		for _, p := range pe.problems {
@@ -95,6 +116,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 			fmt.Fprint(a.stderr, cmd.UsageString())
 		}
 		return 2
+	}
+	if isExit {
+		return xe.code
 	}
 	return 1
 }

@@ -49,6 +49,7 @@ type serveSettings struct {
 	forwardToken      bool
 	passHostHeader    bool
 	enforce           bool
+	auditAllowed      bool
 	defaultRole       string
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
@@ -83,6 +84,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.forwardToken, "forward-token", o.forwardToken, "pass the caller's Authorization header to the upstream")
 	fs.BoolVar(&o.passHostHeader, "pass-host-header", o.passHostHeader, "send the client's Host header to the upstream (and as X-Forwarded-Host without --public-url) instead of the upstream's own host; only behind an ingress that admits known hosts alone")
 	fs.BoolVar(&o.enforce, "enforce", o.enforce, "refuse what the policy denies; false is shadow mode for rolling out a policy: denied requests are forwarded, logged as would_deny and counted (authentication is still required)")
+	fs.BoolVar(&o.auditAllowed, "audit-allowed", o.auditAllowed, `also write an audit line ("audit":"allow") for every request the policy allows, so that the log records every decision (policy diff --audit-log replays them)`)
 	fs.StringVar(&o.defaultRole, "default-role", o.defaultRole, "role of users created without --role")
 	fs.DurationVar(&o.upstreamTimeout, "upstream-timeout", o.upstreamTimeout, "longest wait for the upstream's response headers")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")

@@ -144,6 +144,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		OwnPaths:              ownPaths,
 		Errors:                api.Errors,
 		Shadow:                !c.enforce,
+		AuditAllowed:          c.auditAllowed,
 		Sessions:              sessions,
 		TrustedProxies:        c.trusted,
 		ResponseHeaderTimeout: c.upstreamTimeout,

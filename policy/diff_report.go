@@ -1,0 +1,268 @@
+package policy
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The JSON document of a diff (WriteJSON). Its schema is stable: fields
+// may be added, none is renamed or removed.
+type (
+	diffJSON struct {
+		Old     string       `json:"old"`
+		New     string       `json:"new"`
+		Summary summaryJSON  `json:"summary"`
+		Changes []changeJSON `json:"changes"`
+		Replay  *replayJSON  `json:"replay,omitempty"`
+	}
+	summaryJSON struct {
+		Changes         int      `json:"changes"`
+		AllowToDeny     int      `json:"allow_to_deny"`
+		DenyToAllow     int      `json:"deny_to_allow"`
+		SubjectsChanged []string `json:"subjects_changed"`
+		SubjectsChecked int      `json:"subjects_checked"`
+		PathsChecked    int      `json:"paths_checked"`
+		MethodsChecked  []string `json:"methods_checked"`
+	}
+	changeJSON struct {
+		Subject string      `json:"subject"`
+		Kind    string      `json:"kind"`
+		Method  string      `json:"method"`
+		Path    string      `json:"path"`
+		Sample  string      `json:"sample_path"`
+		Before  verdictJSON `json:"before"`
+		After   verdictJSON `json:"after"`
+	}
+	verdictJSON struct {
+		Allow bool         `json:"allow"`
+		Lines []SourceLine `json:"lines"`
+	}
+	replayJSON struct {
+		Records       int          `json:"records"`
+		Replayed      int          `json:"replayed"`
+		AllowToDeny   int          `json:"allow_to_deny"`
+		DenyToAllow   int          `json:"deny_to_allow"`
+		NotReproduced int          `json:"not_reproduced"`
+		UnknownUsers  []UserCount  `json:"unknown_users"`
+		Users         []UserFlips  `json:"users"`
+		TopRoutes     []RouteFlips `json:"top_routes"`
+	}
+)
+
+func verdictDoc(v Verdict) verdictJSON {
+	lines := v.Lines
+	if lines == nil {
+		lines = []SourceLine{}
+	}
+	return verdictJSON{Allow: v.Allow, Lines: lines}
+}
+
+// WriteJSON writes the diff as an indented JSON document.
+func (r *DiffResult) WriteJSON(w io.Writer) error {
+	doc := diffJSON{Old: r.Old, New: r.New, Changes: []changeJSON{}, Summary: summaryJSON{
+		Changes: len(r.Changes), AllowToDeny: r.AllowToDeny(), DenyToAllow: r.DenyToAllow(),
+		SubjectsChanged: []string{}, SubjectsChecked: len(r.Subjects), PathsChecked: r.Paths, MethodsChecked: nonNil(r.Methods),
+	}}
+	for _, s := range r.ChangedSubjects() {
+		doc.Summary.SubjectsChanged = append(doc.Summary.SubjectsChanged, s.String())
+	}
+	for _, c := range r.Changes {
+		doc.Changes = append(doc.Changes, changeJSON{Subject: c.Subject.String(), Kind: c.Subject.Kind,
+			Method: c.Method, Path: c.Path, Sample: c.Sample, Before: verdictDoc(c.Before), After: verdictDoc(c.After)})
+	}
+	if p := r.Replay; p != nil {
+		doc.Replay = &replayJSON{Records: p.Records, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
+			NotReproduced: p.NotReproduced, UnknownUsers: nonNil(p.Unknown), Users: nonNil(p.Users), TopRoutes: nonNil(p.Routes)}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// headline says how many decisions change, for whom.
+func (r *DiffResult) headline() string {
+	if len(r.Changes) == 0 {
+		return "no decision changes"
+	}
+	return fmt.Sprintf("%s change for %s (%d allow → deny, %d deny → allow)",
+		plural(len(r.Changes), "decision"), plural(len(r.ChangedSubjects()), "subject"), r.AllowToDeny(), r.DenyToAllow())
+}
+
+// checked says what was decided.
+func (r *DiffResult) checked() string {
+	return fmt.Sprintf("%s × %s × %s (%s)", plural(len(r.Subjects), "subject"), plural(r.Paths, "path"),
+		plural(len(r.Methods), "method"), strings.Join(r.Methods, ", "))
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func verdictWord(allow bool) string {
+	if allow {
+		return "allow"
+	}
+	return "deny"
+}
+
+// WriteText writes the diff for people: a headline, then the changes
+// grouped by subject, each with the lines responsible on each side.
+func (r *DiffResult) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "policy diff %s → %s: %s\n", r.Old, r.New, r.headline())
+	fmt.Fprintf(bw, "checked: %s\n", r.checked())
+	for i := 0; i < len(r.Changes); {
+		s := r.Changes[i].Subject
+		j := i
+		for j < len(r.Changes) && r.Changes[j].Subject == s {
+			j++
+		}
+		fmt.Fprintf(bw, "\n%s: %s\n", s.Label(), plural(j-i, "change"))
+		for _, c := range r.Changes[i:j] {
+			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, c.Path, verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
+			writeTextLines(bw, "before:", c.Before)
+			writeTextLines(bw, "after: ", c.After)
+		}
+		i = j
+	}
+	if r.Replay != nil {
+		r.Replay.writeText(bw, r.Old)
+	}
+	return bw.Flush()
+}
+
+func writeTextLines(w io.Writer, label string, v Verdict) {
+	if len(v.Lines) == 0 {
+		fmt.Fprintf(w, "    %s no line allows it\n", label)
+		return
+	}
+	for i, l := range v.Lines {
+		if i > 0 {
+			label = strings.Repeat(" ", len(label))
+		}
+		fmt.Fprintf(w, "    %s %s\n", label, l)
+	}
+}
+
+func (p *Replay) writeText(w io.Writer, old string) {
+	fmt.Fprintf(w, "\naudit log replay: %s read, %d replayed: %d allow → deny, %d deny → allow\n",
+		plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+	if p.NotReproduced > 0 {
+		fmt.Fprintf(w, "  %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy)\n",
+			plural(p.NotReproduced, "decision"), old)
+	}
+	if len(p.Unknown) > 0 {
+		n, names := 0, make([]string, 0, len(p.Unknown))
+		for _, u := range p.Unknown {
+			n += u.Records
+			names = append(names, fmt.Sprintf("%s (%d)", u.User, u.Records))
+		}
+		fmt.Fprintf(w, "  not replayed: %s of %s the policy files do not name: %s\n",
+			plural(n, "decision"), plural(len(p.Unknown), "user"), strings.Join(names, ", "))
+	}
+	for _, u := range p.Users {
+		fmt.Fprintf(w, "  user %s: %d allow → deny, %d deny → allow\n", userName(u.User), u.AllowToDeny, u.DenyToAllow)
+	}
+	for _, rt := range p.Routes {
+		fmt.Fprintf(w, "  route %s %s: %d allow → deny, %d deny → allow\n", rt.Method, rt.Path, rt.AllowToDeny, rt.DenyToAllow)
+	}
+}
+
+func userName(u string) string {
+	if u == "" {
+		return KindAnonymous
+	}
+	return u
+}
+
+// WriteMarkdown writes the diff as a pull-request comment: a heading with
+// the counts, then a table per subject with the lines responsible on each
+// side in code spans.
+func (r *DiffResult) WriteMarkdown(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "### Policy diff: %s\n\n", r.headline())
+	fmt.Fprintf(bw, "%s → %s. Checked %s.\n", code(r.Old), code(r.New), r.checked())
+	for i := 0; i < len(r.Changes); {
+		s := r.Changes[i].Subject
+		j := i
+		for j < len(r.Changes) && r.Changes[j].Subject == s {
+			j++
+		}
+		fmt.Fprintf(bw, "\n#### %s: %s\n\n", s.Label(), plural(j-i, "change"))
+		fmt.Fprintln(bw, "| request | before | after | lines before | lines after |")
+		fmt.Fprintln(bw, "|---|---|---|---|---|")
+		for _, c := range r.Changes[i:j] {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+c.Path),
+				verdictWord(c.Before.Allow), verdictWord(c.After.Allow), mdLines(c.Before), mdLines(c.After))
+		}
+		i = j
+	}
+	if p := r.Replay; p != nil {
+		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read, %d replayed: **%d allow → deny, %d deny → allow**.",
+			plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+		if p.NotReproduced > 0 {
+			fmt.Fprintf(bw, " %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy).",
+				plural(p.NotReproduced, "decision"), code(r.Old))
+		}
+		if len(p.Unknown) > 0 {
+			n := 0
+			for _, u := range p.Unknown {
+				n += u.Records
+			}
+			fmt.Fprintf(bw, " Not replayed: %s of %s the policy files do not name.", plural(n, "decision"), plural(len(p.Unknown), "user"))
+		}
+		fmt.Fprintln(bw)
+		if len(p.Users)+len(p.Routes) > 0 {
+			fmt.Fprintln(bw, "\n| who or what | allow → deny | deny → allow |\n|---|---|---|")
+			for _, u := range p.Users {
+				fmt.Fprintf(bw, "| user %s | %d | %d |\n", cell(userName(u.User)), u.AllowToDeny, u.DenyToAllow)
+			}
+			for _, rt := range p.Routes {
+				fmt.Fprintf(bw, "| %s | %d | %d |\n", cell(rt.Method+" "+rt.Path), rt.AllowToDeny, rt.DenyToAllow)
+			}
+		}
+	}
+	return bw.Flush()
+}
+
+// mdLines renders a verdict's lines for a table cell.
+func mdLines(v Verdict) string {
+	if len(v.Lines) == 0 {
+		return "—"
+	}
+	parts := make([]string, len(v.Lines))
+	for i, l := range v.Lines {
+		parts[i] = cell(fmt.Sprintf("%s:%d", l.File, l.Line)) + " " + cell(l.Text)
+	}
+	return strings.Join(parts, "<br>")
+}
+
+// cell renders s as a Markdown code span that a table cell can hold: |
+// escaped, as GitHub's tables want even inside code spans.
+func cell(s string) string { return code(strings.ReplaceAll(s, "|", `\|`)) }
+
+// code renders s as a Markdown code span: a fence longer than any run of
+// backticks in s.
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
