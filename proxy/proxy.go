@@ -148,6 +148,18 @@ type Config struct {
 	// CrossOriginProtection): a cookie comes along with requests another
 	// site's pages make, an Authorization header does not.
 	Sessions *Sessions
+	// MaxStreams bounds the long-lived connections (WebSockets, streaming
+	// responses) open at once; zero means DefaultMaxStreams. A WebSocket
+	// upgrade or an event stream beyond it is refused (503); a response
+	// that is found streaming beyond it (after StreamAfter) is ended.
+	MaxStreams int
+	// StreamAfter is how long a response of unknown or long length
+	// streams before it is registered as a long-lived connection; zero
+	// means 10s. Event streams and WebSockets are registered at once.
+	StreamAfter time.Duration
+	// RecheckEvery is how often every long-lived connection is decided
+	// again (see Run); zero means 250ms.
+	RecheckEvery time.Duration
 	// Transport overrides the transport built from the timeouts.
 	Transport http.RoundTripper
 	Metrics   *Metrics
@@ -175,6 +187,7 @@ type Handler struct {
 	ids          *requestIDs
 	sessions     *Sessions
 	crossOrigin  *http.CrossOriginProtection // checks changes carrying the session cookie
+	streams      *streams                    // the long-lived connections, decided again on every change
 }
 
 // New builds the data plane.
@@ -212,6 +225,7 @@ func New(cfg Config) (*Handler, error) {
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
 		sessions:     cfg.Sessions,
+		streams:      newStreams(&cfg),
 	}
 	if s := cfg.Sessions; s != nil {
 		h.crossOrigin = http.NewCrossOriginProtection()
@@ -233,7 +247,7 @@ func New(cfg Config) (*Handler, error) {
 		Transport:      transport,
 		BufferPool:     newBufferPool(),
 		ErrorHandler:   h.upstreamError,
-		ModifyResponse: modifyResponse,
+		ModifyResponse: h.modifyResponse,
 		// Zero flushes at the end of each response, and at once after
 		// every write for streams: text/event-stream and responses of
 		// unknown length (chunked), as ReverseProxy detects them.
@@ -312,9 +326,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.URL.Path, r.URL.RawPath = path, ""
+	f, r := flightFor(r)
+	*f = flight{on: true, req: r, cred: cred, method: r.Method, path: path, user: username(p), rid: rid}
 	up := time.Now()
-	h.rp.ServeHTTP(w, r)
+	if _, upgrade := r.Header["Upgrade"]; upgrade {
+		h.forwardUpgrade(w, r, f)
+	} else {
+		h.rp.ServeHTTP(w, r)
+	}
+	*f = flight{}
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// username returns p's name, or "" for an anonymous request.
+func username(p Principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.Username()
 }
 
 // ambiguous returns why a request can be read more than one way, or "":
@@ -390,10 +419,7 @@ var (
 
 // refuse answers a request that is not forwarded, and logs it.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path string, p Principal, status int, err error) {
-	user := ""
-	if p != nil {
-		user = p.Username()
-	}
+	user := username(p)
 	switch status {
 	case http.StatusUnauthorized:
 		h.metrics.count(outcomeUnauthenticated, "")
