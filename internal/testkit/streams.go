@@ -191,9 +191,10 @@ func (w *WebSocket) ReadFrame(timeout time.Duration) (Frame, error) {
 
 // Closed is how a WebSocket ended.
 type Closed struct {
-	Code   int    // the close frame's code; 0 without a close frame
-	Reason string // its reason
-	After  time.Duration
+	Code   int           // the close frame's code; 0 without a close frame
+	Reason string        // its reason
+	After  time.Duration // from WaitClose's call to the close frame (or the end)
+	At     time.Time     // when the close frame (or the end) arrived
 	// EOF: the connection was closed after the close frame (or without).
 	EOF bool
 }
@@ -209,7 +210,10 @@ func (w *WebSocket) WaitClose(timeout time.Duration) (Closed, error) {
 		f, err := w.ReadFrame(time.Until(deadline))
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || isReset(err) {
-				out.After, out.EOF = time.Since(start), true
+				if out.At.IsZero() {
+					out.At, out.After = time.Now(), time.Since(start)
+				}
+				out.EOF = true
 				return out, nil
 			}
 			return out, err
@@ -218,7 +222,7 @@ func (w *WebSocket) WaitClose(timeout time.Duration) (Closed, error) {
 			if len(f.Payload) >= 2 {
 				out.Code, out.Reason = int(binary.BigEndian.Uint16(f.Payload)), string(f.Payload[2:])
 			}
-			out.After = time.Since(start)
+			out.At, out.After = time.Now(), time.Since(start)
 		}
 	}
 }
@@ -234,7 +238,13 @@ func (w *WebSocket) Close() { w.c.Close() }
 type EventStream struct {
 	res   *http.Response
 	lines chan string
-	end   chan error // how the body ended: nil for a clean end
+	end   chan streamEnd
+}
+
+// streamEnd is how and when a body ended.
+type streamEnd struct {
+	err error // nil for a clean end
+	at  time.Time
 }
 
 // OpenStream sends a GET for url with header lines ("Name: value") and
@@ -260,7 +270,7 @@ func OpenStream(t testing.TB, url string, headers ...string) *EventStream {
 		b, _ := io.ReadAll(res.Body)
 		t.Fatalf("stream answered %d, want 200: %s", res.StatusCode, b)
 	}
-	s := &EventStream{res: res, lines: make(chan string, 1024), end: make(chan error, 1)}
+	s := &EventStream{res: res, lines: make(chan string, 1024), end: make(chan streamEnd, 1)}
 	go func() {
 		sc := bufio.NewScanner(res.Body)
 		for sc.Scan() {
@@ -269,7 +279,7 @@ func OpenStream(t testing.TB, url string, headers ...string) *EventStream {
 			default:
 			}
 		}
-		s.end <- sc.Err()
+		s.end <- streamEnd{err: sc.Err(), at: time.Now()}
 	}()
 	return s
 }
@@ -288,10 +298,20 @@ func (s *EventStream) WaitLine(timeout time.Duration) bool {
 // that took, whether it ended, and how (nil: the last chunk, a clean end).
 func (s *EventStream) WaitEnd(timeout time.Duration) (time.Duration, bool, error) {
 	start := time.Now()
-	select {
-	case err := <-s.end:
-		return time.Since(start), true, err
-	case <-time.After(timeout):
+	at, ended, err := s.WaitEndAt(timeout)
+	if !ended {
 		return timeout, false, nil
+	}
+	return max(at.Sub(start), 0), true, err
+}
+
+// WaitEndAt waits at most timeout for the body to end and returns when it
+// ended, whether it did, and how (nil: a clean end).
+func (s *EventStream) WaitEndAt(timeout time.Duration) (time.Time, bool, error) {
+	select {
+	case e := <-s.end:
+		return e.at, true, e.err
+	case <-time.After(timeout):
+		return time.Time{}, false, nil
 	}
 }
