@@ -42,6 +42,20 @@ func (s *Service) DataPlane() (proxy.Authenticator, proxy.Authorizer) {
 	return d, d
 }
 
+// RecheckPlane returns what open connections are decided again with: the
+// data plane's checks exactly, but neither counted in
+// gatehouse_authentications_total nor as anonymous requests, since a
+// round of re-decisions is no new request.
+func (s *Service) RecheckPlane() (proxy.Authenticator, proxy.Authorizer) {
+	quiet := *s.auth
+	quiet.metrics = newAuthMetrics() // registered nowhere
+	d := &dataPlane{
+		authenticate: quiet.Authenticate, authenticateBasic: quiet.AuthenticateBasic,
+		tokens: quiet.cache, apiKeys: quiet.apiKeys, eng: s.eng,
+	}
+	return d, d
+}
+
 // Authenticate returns the credential's identity: a bearer token or API
 // key, or an API key in Basic credentials. A credential that is not valid
 // is no principal and no error, which the data plane answers 401; any

@@ -148,6 +148,12 @@ type Config struct {
 	// CrossOriginProtection): a cookie comes along with requests another
 	// site's pages make, an Authorization header does not.
 	Sessions *Sessions
+	// RecheckAuthenticator and RecheckAuthorizer, when set, decide open
+	// long-lived connections again instead of Authenticator and
+	// Authorizer: the same checks, for implementations that count each
+	// call as a request (metrics). An Expirer among them is used.
+	RecheckAuthenticator Authenticator
+	RecheckAuthorizer    Authorizer
 	// MaxStreams bounds the long-lived connections (WebSockets, streaming
 	// responses) open at once; zero means DefaultMaxStreams. A WebSocket
 	// upgrade or an event stream beyond it is refused (503); a response

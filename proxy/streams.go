@@ -91,7 +91,13 @@ func newStreams(cfg *Config) *streams {
 		nudge:  make(chan struct{}, 1),
 		byCred: map[Credential]map[*stream]string{},
 	}
-	s.expirer, _ = cfg.Authenticator.(Expirer)
+	if cfg.RecheckAuthenticator != nil {
+		s.authn = cfg.RecheckAuthenticator
+	}
+	if cfg.RecheckAuthorizer != nil {
+		s.authz = cfg.RecheckAuthorizer
+	}
+	s.expirer, _ = s.authn.(Expirer)
 	if s.max <= 0 {
 		s.max = DefaultMaxStreams
 	}

@@ -127,6 +127,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		}
 	}
 	authn, authz := svc.DataPlane()
+	recheckAuthn, recheckAuthz := svc.RecheckPlane()
 	var sessions *proxy.Sessions
 	if svc.SignInEnabled() {
 		sessions = &proxy.Sessions{
@@ -138,7 +139,11 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		Upstream:      c.upstream,
 		Authenticator: authn,
 		Authorizer:    authz,
-		ForwardToken:  c.forwardToken,
+		// Open connections are decided again without counting as
+		// requests in the authentication metrics.
+		RecheckAuthenticator: recheckAuthn,
+		RecheckAuthorizer:    recheckAuthz,
+		ForwardToken:         c.forwardToken,
 		// Only a public URL the operator set is vouched for upstream; the
 		// derived default (127.0.0.1) would mislead it.
 		PublicURL:             c.publicURL,
