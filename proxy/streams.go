@@ -133,7 +133,9 @@ func (s *streams) unreserve() {
 	s.mu.Unlock()
 }
 
-// add registers st in a place reserve took.
+// add registers st in a place reserve took. It is decided again from the
+// next round on: a WebSocket or an event stream was decided a moment ago,
+// and a full round per new connection would cost the registry's size.
 func (s *streams) add(st *stream) {
 	s.mu.Lock()
 	g := s.byCred[st.cred]
@@ -144,7 +146,6 @@ func (s *streams) add(st *stream) {
 	g[st] = st.kind
 	s.mu.Unlock()
 	s.metrics.streamsOpen[st.kind].Inc()
-	s.Recheck()
 }
 
 // remove unregisters st and gives its place back; false when it was not

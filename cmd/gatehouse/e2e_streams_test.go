@@ -87,8 +87,9 @@ func (c streamsConns) wantOpen(t *testing.T, what string) {
 }
 
 // runStreamScenarios ends a user's connections by deactivation, by a
-// revoked role and by token expiry, and checks a bystander's stay open.
-func runStreamScenarios(t *testing.T, s streamsSetup) {
+// revoked role and by token expiry, and checks a bystander's stay open;
+// it returns the bystander's, still open.
+func runStreamScenarios(t *testing.T, s streamsSetup) streamsConns {
 	const pw = "stream-user-password-1"
 	for _, u := range []string{"bystander", "deact", "revoked", "expiring"} {
 		s.admin.OKStdin(pw+"\n", "user", "create", u, "--role", "guest", "--password-stdin")
@@ -110,6 +111,7 @@ func runStreamScenarios(t *testing.T, s streamsSetup) {
 	c.wantClosed(t, "token expiry", tokenExp(t, tok), "token expired")
 
 	bystander.wantOpen(t, "bystander")
+	return bystander
 }
 
 // tokenExp reads a token's exp claim.
@@ -151,7 +153,7 @@ func TestServeStreamsEndWhenAccessEnds(t *testing.T) {
 	// Connections are opened on g; a second process on the same SQLite
 	// file only issues the short-lived tokens.
 	short := testkit.StartServe(t, env, "--upstream", up, "--db", db, "--token-ttl", "2s")
-	runStreamScenarios(t, streamsSetup{admin: admin, change: g.URL, open: g.URL, shortTTL: short.URL})
+	bystander := runStreamScenarios(t, streamsSetup{admin: admin, change: g.URL, open: g.URL, shortTTL: short.URL})
 	for _, cause := range []string{`"cause":"revoked"`, `"cause":"expired"`} {
 		if !strings.Contains(g.Logs(), `"audit":"stream_closed"`) || !strings.Contains(g.Logs(), cause) {
 			t.Errorf("no stream_closed audit line with %s in the log", cause)
@@ -163,6 +165,18 @@ func TestServeStreamsEndWhenAccessEnds(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// Stopping ends the connections still open: a WebSocket going away.
+	took, err := g.Stop(10 * time.Second)
+	if err != nil {
+		t.Fatalf("stop: %v after %v", err, took)
+	}
+	t.Logf("stopped in %v", took)
+	if got, err := bystander.ws.WaitClose(time.Second); err != nil || got.Code != 1001 {
+		t.Errorf("at shutdown the WebSocket ended with %+v, %v; want 1001", got, err)
+	}
+	if _, ended, err := bystander.sse.WaitEnd(time.Second); !ended || err != nil {
+		t.Errorf("at shutdown the event stream did not end cleanly: ended %v, %v", ended, err)
 	}
 }
 
