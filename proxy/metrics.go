@@ -71,6 +71,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "gatehouse_streams_closed_total",
 		Help: "Long-lived connections Gatehouse closed, by cause (revoked, expired, capacity, shutdown).",
 	}, []string{"cause"})
+	for _, c := range []string{causeRevoked, causeExpired, causeCapacity, causeShutdown} {
+		m.streamsClosed.WithLabelValues(c) // present at 0, for alerts
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, decision, upstream, m.upstreamErrors, open, m.streamsClosed)
 	}

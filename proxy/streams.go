@@ -227,44 +227,57 @@ func (s *streams) snapshot() []group {
 }
 
 // recheckAll decides every registered connection again and closes those
-// whose request would now be refused.
+// whose request would now be refused. Connections that could not be
+// decided stay open; one line a round says how many (not one per
+// connection: a store outage would flood the log).
 func (s *streams) recheckAll(now time.Time) {
+	undecided := 0
+	var last error
 	for _, g := range s.snapshot() {
-		s.recheckGroup(g, now)
+		n, err := s.recheckGroup(g, now)
+		if n > 0 {
+			undecided, last = undecided+n, err
+		}
+	}
+	if undecided > 0 {
+		s.log.Warn("open connections could not be decided again; they stay open until the next round",
+			"connections", undecided, "error", last)
 	}
 }
 
 // recheckGroup decides the connections of one credential: the credential
-// is authenticated once, each connection's request authorized.
-func (s *streams) recheckGroup(g group, now time.Time) {
+// is authenticated once, each connection's request authorized. It returns
+// how many could not be decided, and the last error.
+func (s *streams) recheckGroup(g group, now time.Time) (int, error) {
 	var p Principal
 	if g.cred != (Credential{}) {
 		if s.expirer != nil {
 			if exp := s.expirer.Expires(g.cred); !exp.IsZero() && !now.Before(exp) {
 				s.closeGroup(g.streams, causeExpired)
-				return
+				return 0, nil
 			}
 		}
 		var err error
 		switch p, err = s.authn.Authenticate(g.cred); {
 		case err != nil:
-			s.log.Warn("open connections could not be decided again; they stay open until the next round", "error", err)
-			return
+			return len(g.streams), err
 		case p == nil:
 			s.closeGroup(g.streams, causeRevoked)
-			return
+			return 0, nil
 		}
 	}
+	undecided := 0
+	var last error
 	for _, st := range g.streams {
 		d, err := s.authz.Authorize(p, st.method, st.path)
 		switch {
 		case err != nil:
-			s.log.Warn("an open connection could not be decided again; it stays open until the next round",
-				"request_id", st.rid, "error", err)
+			undecided, last = undecided+1, err
 		case !d.Allowed && (p == nil || !s.shadow):
 			s.close(st, causeRevoked)
 		}
 	}
+	return undecided, last
 }
 
 func (s *streams) closeGroup(sts []*stream, cause string) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -343,5 +344,47 @@ func TestStreamsConcurrent(t *testing.T) {
 		if n := testutil.ToFloat64(g.h.metrics.streamsOpen[k]); n != 0 {
 			t.Errorf("gatehouse_streams_open{kind=%s} = %v after every connection ended, want 0", k, n)
 		}
+	}
+}
+
+// An open connection that cannot be decided again (the authenticator or
+// the authorizer fails) stays open; it closes once a decision refuses it.
+func TestStreamsStayOpenWhenUndecided(t *testing.T) {
+	var failing, denied sync.Map
+	g := newStreamGatehouse(t, func(c *Config) {
+		c.RecheckEvery = 20 * time.Millisecond
+		c.Authorizer = AuthorizerFunc(func(p Principal, method, path string) (Decision, error) {
+			if _, ok := failing.Load("authz"); ok {
+				return Decision{}, errors.New("policy unavailable")
+			}
+			_, deny := denied.Load("all")
+			return Decision{Allowed: !deny, Permission: "read"}, nil
+		})
+		base := c.Authenticator
+		c.RecheckAuthenticator = AuthenticatorFunc(func(c Credential) (Principal, error) {
+			if _, ok := failing.Load("authn"); ok {
+				return nil, errors.New("store unreachable")
+			}
+			return base.Authenticate(c)
+		})
+	})
+	ws := testkit.DialWebSocket(t, g.addr(), "/api/v1/ws", "Authorization: Bearer alice-token")
+	testkit.WaitFor(t, time.Second, "registered", func() bool { return g.h.streams.len() == 1 })
+	for _, which := range []string{"authn", "authz"} {
+		failing.Store(which, true)
+		denied.Store("all", true) // would deny, if it could decide
+		time.Sleep(200 * time.Millisecond)
+		if _, err := ws.ReadFrame(time.Second); err != nil {
+			t.Fatalf("with the %s failing the WebSocket was closed: %v", which, err)
+		}
+		failing.Delete(which)
+		denied.Delete("all")
+	}
+	if !strings.Contains(g.log.String(), "could not be decided again") {
+		t.Error("rounds that could not decide logged nothing")
+	}
+	denied.Store("all", true)
+	if got, err := ws.WaitClose(time.Second); err != nil || got.Code != 1008 {
+		t.Fatalf("once decided: %+v, %v; want closed with 1008", got, err)
 	}
 }
