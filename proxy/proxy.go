@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -194,6 +195,7 @@ type Handler struct {
 	sessions     *Sessions
 	crossOrigin  *http.CrossOriginProtection // checks changes carrying the session cookie
 	streams      *streams                    // the long-lived connections, decided again on every change
+	bodies       sync.Pool                   // of *streamBody, for responses of unknown length
 }
 
 // New builds the data plane.
@@ -233,6 +235,7 @@ func New(cfg Config) (*Handler, error) {
 		sessions:     cfg.Sessions,
 		streams:      newStreams(&cfg),
 	}
+	h.bodies.New = h.newPooledBody
 	if s := cfg.Sessions; s != nil {
 		h.crossOrigin = http.NewCrossOriginProtection()
 		for _, o := range s.TrustedOrigins {

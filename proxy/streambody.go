@@ -55,7 +55,9 @@ var errTooManyStreams = errors.New("too many open streams")
 
 // trackResponse registers a response that streams: text/event-stream at
 // once, one of unknown or long length once it has streamed for
-// Config.StreamAfter. Any other response is left as it is.
+// Config.StreamAfter. A short response of declared length is left as it
+// is; one of unknown length gets a pooled streamBody and a timer, and is
+// registered only if still streaming when the timer fires.
 func (h *Handler) trackResponse(res *http.Response) error {
 	f, _ := res.Request.Context().Value(flightKey{}).(*flight)
 	if f == nil || !f.on || res.StatusCode == http.StatusSwitchingProtocols || res.Body == http.NoBody || res.Body == nil {
@@ -64,16 +66,17 @@ func (h *Handler) trackResponse(res *http.Response) error {
 	if res.ContentLength >= 0 && res.ContentLength < longBody {
 		return nil // short: an event stream of declared length ends by itself too
 	}
-	sse := isEventStream(res.Header)
-	b := &streamBody{body: res.Body, reg: h.streams, st: h.newStream(kindStream, f)}
-	b.st.end = b.end
-	if sse {
-		if !b.track() {
-			return errTooManyStreams
+	if isEventStream(res.Header) {
+		b := &streamBody{body: res.Body, h: h, fl: *f}
+		if _, ok := b.track(); !ok {
+			return errTooManyStreams // answered 503 by upstreamError
 		}
-	} else {
-		b.timer = time.AfterFunc(h.streams.after, b.lateTrack)
+		res.Body = b
+		return nil
 	}
+	b := h.bodies.Get().(*streamBody)
+	b.body, b.fl = res.Body, *f
+	b.timer.Reset(h.streams.after)
 	res.Body = b
 	return nil
 }
@@ -91,24 +94,40 @@ func isEventStream(h http.Header) bool {
 
 // States of a streamBody.
 const (
-	bodyPending = iota // not registered (yet)
-	bodyTracked        // registered
-	bodyDone           // closed
+	bodyPending int32 = iota // not registered (yet)
+	bodyTracked              // registered, or being registered
+	bodyDone                 // closed before it was registered
 )
 
 // streamBody is the upstream body of a response that streams. Once ended
 // (revoked), Read returns io.EOF, so that the client sees the response end
 // as a response ends (the last chunk), not an abort; the upstream body is
 // closed, which ends a Read waiting on it.
+//
+// A body that ends before it is registered (most responses of unknown
+// length) goes back to the handler's pool: it took no lock and, once the
+// pool is warm, no allocation. One that was registered, or whose timer
+// fired, is left to the garbage collector, since the registry or the
+// timer's goroutine may still hold it.
 type streamBody struct {
 	body  io.ReadCloser
-	reg   *streams
-	st    *stream
-	timer *time.Timer // registers it later; nil for text/event-stream
+	h     *Handler
+	fl    flight      // the request, as it was in flight
+	timer *time.Timer // calls lateTrack; nil for an event stream
 	ended atomic.Bool
+	state atomic.Int32
 
-	mu    sync.Mutex // guards state
-	state int
+	mu sync.Mutex // held while registering, so that Close waits for it
+	st *stream    // the registered stream; guarded by mu
+}
+
+// newPooledBody is the handler's pool's New: a body with its own stopped
+// timer.
+func (h *Handler) newPooledBody() any {
+	b := &streamBody{h: h}
+	b.timer = time.AfterFunc(time.Hour, b.lateTrack)
+	b.timer.Stop()
+	return b
 }
 
 // Read reads the upstream body until the stream ends. Bytes read after
@@ -124,43 +143,58 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close unregisters the stream and closes the upstream body.
+// Close closes the upstream body and unregisters the stream; a body that
+// was never registered, and never will be, goes back to the pool.
 func (b *streamBody) Close() error {
-	if b.timer != nil {
-		b.timer.Stop()
+	err := b.body.Close()
+	stopped := b.timer != nil && b.timer.Stop()
+	if b.state.CompareAndSwap(bodyPending, bodyDone) {
+		if stopped {
+			b.recycle()
+		}
+		return err
 	}
 	b.mu.Lock()
-	tracked := b.state == bodyTracked
-	b.state = bodyDone
+	st := b.st
 	b.mu.Unlock()
-	if tracked {
-		b.reg.remove(b.st)
+	if st != nil {
+		b.h.streams.remove(st)
 	}
-	return b.body.Close()
+	return err
 }
 
-// track registers the stream unless it is registered or closed; false
-// when there is no room for it.
-func (b *streamBody) track() bool {
+// recycle puts a body nobody else holds back in the pool.
+func (b *streamBody) recycle() {
+	b.body, b.fl = nil, flight{}
+	b.ended.Store(false)
+	b.state.Store(bodyPending)
+	b.h.bodies.Put(b)
+}
+
+// track registers the stream while its request is in flight. Without
+// room for it, it returns the stream it could not register and false.
+func (b *streamBody) track() (*stream, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state != bodyPending {
-		return true
+	if !b.state.CompareAndSwap(bodyPending, bodyTracked) {
+		return nil, true // closed meanwhile: nothing to register
 	}
-	if !b.reg.reserve() {
-		return false
+	st := b.h.newStream(kindStream, &b.fl)
+	st.end = b.end
+	if !b.h.streams.reserve() {
+		return st, false
 	}
-	b.state = bodyTracked
-	b.reg.add(b.st)
-	return true
+	b.st = st
+	b.h.streams.add(st)
+	return st, true
 }
 
 // lateTrack registers a response still streaming after Config.StreamAfter;
 // without room for it, it ends: a stream is never left undecided.
 func (b *streamBody) lateTrack() {
-	if !b.track() {
+	if st, ok := b.track(); !ok {
 		b.end(causeCapacity)
-		b.reg.closed(b.st, causeCapacity)
+		b.h.streams.closed(st, causeCapacity)
 	}
 }
 

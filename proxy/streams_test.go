@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -262,7 +263,8 @@ func TestLongResponseRegisteredAfterThreshold(t *testing.T) {
 }
 
 // Ordinary requests cost the streams nothing: finding a request's flight
-// and looking at a short response allocate nothing.
+// and looking at a short response allocate nothing, nor does a response
+// of unknown length that ends before StreamAfter, once the pool is warm.
 func TestOrdinaryResponsesAllocateNothing(t *testing.T) {
 	up, _ := url.Parse("http://127.0.0.1:1")
 	h, err := New(Config{Upstream: up, Authenticator: testAuthenticator(), Authorizer: testAuthorizer(&decisions{})})
@@ -283,6 +285,42 @@ func TestOrdinaryResponsesAllocateNothing(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("%v allocations per ordinary response, want 0", n)
 	}
+	if raceEnabled {
+		t.Log("the pooled path is not counted under the race detector")
+		return
+	}
+	chunked := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, ContentLength: -1}
+	body := io.NopCloser(strings.NewReader(""))
+	if n := testing.AllocsPerRun(1000, func() {
+		f, r2 := flightFor(r)
+		*f = flight{on: true, method: "GET", path: "/api/v1/pipelines"}
+		chunked.Request, chunked.Body = r2, body
+		if err := h.trackResponse(chunked); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := chunked.Body.(*streamBody); !ok {
+			t.Fatal("a response of unknown length is not followed")
+		}
+		chunked.Body.Close()
+		*f = flight{}
+	}); n != 0 {
+		t.Errorf("%v allocations per short response of unknown length, want 0", n)
+	}
+}
+
+// A response found streaming after StreamAfter when --max-streams are
+// open is ended, audited as capacity, never left unfollowed.
+func TestLateStreamBeyondCapacityEnds(t *testing.T) {
+	g := newStreamGatehouse(t, func(c *Config) { c.MaxStreams = 1; c.StreamAfter = 100 * time.Millisecond })
+	sse := testkit.OpenStream(t, g.URL+"/api/v1/events", "Authorization: Bearer alice-token")
+	plain := testkit.OpenStream(t, g.URL+"/api/v1/logs?plain", "Authorization: Bearer bob-token")
+	if _, ended, err := plain.WaitEnd(time.Second); !ended || err != nil {
+		t.Fatalf("the response beyond the limit: ended %v, %v; want a clean end", ended, err)
+	}
+	if _, ended, _ := sse.WaitEnd(100 * time.Millisecond); ended {
+		t.Error("the stream within the limit ended")
+	}
+	g.wantAudit(t, "bob", kindStream, causeCapacity)
 }
 
 // TestStreamsConcurrent opens and ends connections from many goroutines
