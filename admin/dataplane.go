@@ -1,7 +1,10 @@
 package admin
 
 import (
+	"crypto/sha256"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
@@ -14,13 +17,17 @@ type dataPlane struct {
 	// Authenticate and AuthenticateBasic.
 	authenticate      func(token string) (*Identity, error)
 	authenticateBasic func(encoded string) (*Identity, error)
-	eng               *policy.Engine
-	metrics           *authMetrics
+	// tokens and apiKeys are read by Expires.
+	tokens  *tokenCache
+	apiKeys *keyDirectory
+	eng     *policy.Engine
+	metrics *authMetrics
 }
 
 var (
 	_ proxy.Authenticator = (*dataPlane)(nil)
 	_ proxy.Authorizer    = (*dataPlane)(nil)
+	_ proxy.Expirer       = (*dataPlane)(nil)
 )
 
 // DataPlane returns what the data plane authenticates credentials and
@@ -29,7 +36,22 @@ var (
 func (s *Service) DataPlane() (proxy.Authenticator, proxy.Authorizer) {
 	d := &dataPlane{
 		authenticate: s.auth.Authenticate, authenticateBasic: s.auth.AuthenticateBasic,
+		tokens: s.auth.cache, apiKeys: s.apiKeys,
 		eng: s.eng, metrics: s.auth.metrics,
+	}
+	return d, d
+}
+
+// RecheckPlane returns what open connections are decided again with: the
+// data plane's checks exactly, but neither counted in
+// gatehouse_authentications_total nor as anonymous requests, since a
+// round of re-decisions is no new request.
+func (s *Service) RecheckPlane() (proxy.Authenticator, proxy.Authorizer) {
+	quiet := *s.auth
+	quiet.metrics = newAuthMetrics() // registered nowhere
+	d := &dataPlane{
+		authenticate: quiet.Authenticate, authenticateBasic: quiet.AuthenticateBasic,
+		tokens: quiet.cache, apiKeys: quiet.apiKeys, eng: s.eng,
 	}
 	return d, d
 }
@@ -75,4 +97,24 @@ func (d *dataPlane) Authorize(p proxy.Principal, method, path string) (proxy.Dec
 		dec, err = d.eng.Decide(p.Subject(), p.UserID(), p.Username(), method, path)
 	}
 	return proxy.Decision{Allowed: dec.Allowed, Permission: dec.Permission}, err
+}
+
+// Expires returns when a bearer credential ends: a token's exp (as
+// verified before, so without the leeway its check allows for other
+// replicas' clocks), an API key's expiry. Basic credentials, tokens not
+// seen yet and keys without expiry give the zero time.
+func (d *dataPlane) Expires(c proxy.Credential) time.Time {
+	if c.Scheme != proxy.SchemeBearer {
+		return time.Time{}
+	}
+	if strings.HasPrefix(c.Value, KeyPrefix) {
+		if k := d.apiKeys.byHashOf(sha256.Sum256([]byte(c.Value))); k != nil && k.expires != 0 {
+			return time.Unix(0, k.expires)
+		}
+		return time.Time{}
+	}
+	if v := d.tokens.get(c.Value); v != nil {
+		return time.Unix(v.exp, 0)
+	}
+	return time.Time{}
 }

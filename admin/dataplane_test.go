@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/proxy"
@@ -115,4 +118,41 @@ func TestIdentityHeadersFollowRoles(t *testing.T) {
 // bearer is the credential of an "Authorization: Bearer tok" header.
 func bearer(tok string) proxy.Credential {
 	return proxy.Credential{Scheme: proxy.SchemeBearer, Value: tok}
+}
+
+// TestRecheckPlane: open connections are decided again with the data
+// plane's checks (a deactivated user is refused) without counting as
+// authentications; Expires gives a token's exp.
+func TestRecheckPlane(t *testing.T) {
+	f := newTokenFixture(t)
+	count := func() float64 { return testutil.ToFloat64(f.svc.auth.metrics.ok[kindToken]) }
+	authn, _ := f.svc.DataPlane()
+	quiet, authz := f.svc.RecheckPlane()
+	before := count()
+	if p, err := authn.Authenticate(bearer(f.bobTok)); p == nil || err != nil {
+		t.Fatalf("data plane: %v, %v", p, err)
+	}
+	if count() != before+1 {
+		t.Fatal("the data plane's authentication was not counted")
+	}
+	p, err := quiet.Authenticate(bearer(f.bobTok))
+	if p == nil || err != nil {
+		t.Fatalf("recheck: %v, %v", p, err)
+	}
+	if d, err := authz.Authorize(p, "GET", "/api/v1/pipelines"); err != nil || !d.Allowed {
+		t.Errorf("recheck authorize: %+v, %v", d, err)
+	}
+	if count() != before+1 {
+		t.Error("a recheck was counted as an authentication")
+	}
+	exp := quiet.(proxy.Expirer).Expires(bearer(f.bobTok))
+	if want := f.issuedAt.Add(time.Hour); exp.Before(want.Add(-time.Second)) || exp.After(want.Add(time.Second)) {
+		t.Errorf("Expires = %v, want the token's exp, about %v", exp, want)
+	}
+	if _, err := f.svc.UpdateUser(context.Background(), "", "bob", UpdateUser{Active: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := quiet.Authenticate(bearer(f.bobTok)); p != nil || err != nil {
+		t.Errorf("recheck of a deactivated user's token: %v, %v; want refused", p, err)
+	}
 }

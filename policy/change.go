@@ -231,6 +231,7 @@ func (e *Engine) Update(ctx context.Context, fn func(c *Change) error) error {
 	for _, fn := range c.commit {
 		fn()
 	}
+	e.changed()
 	return nil
 }
 
@@ -369,6 +370,7 @@ func (e *Engine) Exclusive(ctx context.Context, fn func(c *Change) error) error 
 	for _, fn := range c.commit {
 		fn()
 	}
+	e.changed()
 	return nil
 }
 

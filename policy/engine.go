@@ -66,6 +66,8 @@ type Engine struct {
 	selfID  func(username string) string
 
 	snap atomic.Pointer[snapshot]
+	// onChange is called after every change is in force (see OnChange).
+	onChange atomic.Pointer[func()]
 }
 
 // snapshot is what a decision reads without locks. A new one is published
@@ -124,6 +126,20 @@ func (e *Engine) SetSelfResolver(fn func(username string) string) {
 	e.mu.Unlock()
 }
 
+// OnChange sets fn to be called after every change is in force: a change
+// made here (Update), changes of other replicas applied or a full reload
+// (Exclusive), a new file layer (ReplaceFiles). It is called with changes
+// serialized, so it must not block (the data plane only asks its open
+// connections to be decided again).
+func (e *Engine) OnChange(fn func()) { e.onChange.Store(&fn) }
+
+// changed calls the OnChange function, if any.
+func (e *Engine) changed() {
+	if fn := e.onChange.Load(); fn != nil {
+		(*fn)()
+	}
+}
+
 // Revision returns the content hash of the file layer in force.
 func (e *Engine) Revision() string {
 	e.mu.RLock()
@@ -136,7 +152,11 @@ func (e *Engine) Revision() string {
 func (e *Engine) ReplaceFiles(files *Files) error {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
-	return e.install(files, e.dbKey)
+	if err := e.install(files, e.dbKey); err != nil {
+		return err
+	}
+	e.changed()
+	return nil
 }
 
 // fileLines returns the valid file lines in file order.

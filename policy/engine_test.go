@@ -349,3 +349,33 @@ func TestHeadUnderCustomModels(t *testing.T) {
 		}
 	}
 }
+
+// TestOnChange: the OnChange function runs after every change in force
+// (Update, Exclusive, ReplaceFiles), with the change visible, and not
+// after a change that failed.
+func TestOnChange(t *testing.T) {
+	e := newTestEngine(t, sqliteDB(t), nil)
+	calls := 0
+	sawGrant := false
+	e.OnChange(func() {
+		calls++
+		d, _ := e.Decide(UserSubject("gus"), "id", "gus", "GET", "/api/v1/pipelines")
+		sawGrant = d.Allowed
+	})
+	grant(t, e, "gus", "guest")
+	if calls != 1 || !sawGrant {
+		t.Fatalf("after Update: %d calls, change visible %v; want 1, true", calls, sawGrant)
+	}
+	if err := e.Update(context.Background(), func(c *Change) error { return errors.New("refused") }); err == nil || calls != 1 {
+		t.Fatalf("a failed Update: %v, %d calls; want an error and no call", err, calls)
+	}
+	if err := e.Exclusive(context.Background(), func(*Change) error { return nil }); err != nil || calls != 2 {
+		t.Fatalf("after Exclusive: %v, %d calls; want 2", err, calls)
+	}
+	if err := e.ReplaceFiles(testFiles(t, "", "p, read, /*, GET\n")); err == nil || calls != 2 {
+		t.Fatalf("a file layer refused: %v, %d calls; want an error and no call", err, calls)
+	}
+	if err := e.ReplaceFiles(DefaultFiles()); err != nil || calls != 3 {
+		t.Fatalf("after ReplaceFiles: %v, %d calls; want 3", err, calls)
+	}
+}

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -42,6 +44,9 @@ func benchHandler(b *testing.B, h http.Handler, method, target, token string, wa
 	r, err := http.NewRequest(method, "http://gatehouse.test"+target, nil)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if gh, ok := h.(*Handler); ok { // served as serve serves it
+		r = r.WithContext(gh.ConnContext(r.Context(), nil))
 	}
 	r.RemoteAddr = "127.0.0.1:40000"
 	r.RequestURI = target
@@ -112,4 +117,42 @@ func BenchmarkHandler(b *testing.B) {
 		}
 		benchHandler(b, rp, "GET", "/api/v1/pipelines/3f2a9c", "", http.StatusOK)
 	})
+}
+
+// BenchmarkHandlerIdleStreams is BenchmarkHandler's allow with and without
+// 1000 idle long-lived connections registered and decided again every
+// 250ms in the background, as Run does: ordinary requests never meet them.
+func BenchmarkHandlerIdleStreams(b *testing.B) {
+	for _, n := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("idle-%d", n), func(b *testing.B) {
+			up, _ := url.Parse("http://127.0.0.1:1")
+			h, err := New(Config{
+				Upstream: up, Authenticator: testAuthenticator(), Transport: stubTransport{},
+				Authorizer: AuthorizerFunc(func(p Principal, method, path string) (Decision, error) {
+					return Decision{Allowed: p != nil, Permission: "read"}, nil
+				}),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range n {
+				if !h.streams.reserve() {
+					b.Fatal("no room")
+				}
+				token := "alice-token"
+				if i%2 == 1 {
+					token = "bob-token"
+				}
+				h.streams.add(&stream{kind: kindStream, cred: Credential{Scheme: SchemeBearer, Value: token},
+					method: "GET", path: fmt.Sprintf("/api/v1/events/%d", i), end: func(string) {}})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go h.Run(ctx)
+			benchHandler(b, h, "GET", "/api/v1/pipelines/3f2a9c", "alice-token", http.StatusOK)
+			if got := h.streams.len(); got != n {
+				b.Fatalf("%d streams registered after the run, want %d: one was closed", got, n)
+			}
+		})
+	}
 }

@@ -123,12 +123,13 @@ func (h *Handler) setXForwarded(pr *httputil.ProxyRequest) {
 	}
 }
 
-// modifyResponse returns the request id to the client.
-func modifyResponse(res *http.Response) error {
+// modifyResponse returns the request id to the client and registers a
+// response that streams (trackResponse).
+func (h *Handler) modifyResponse(res *http.Response) error {
 	if id := res.Request.Header[requestIDHeader]; len(id) > 0 {
 		res.Header[requestIDHeader] = id
 	}
-	return nil
+	return h.trackResponse(res)
 }
 
 // upstreamError answers when the request could not be forwarded: 400 when
@@ -138,6 +139,12 @@ func modifyResponse(res *http.Response) error {
 // would make the server send an empty 200 to a client that only stopped
 // sending.
 func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errTooManyStreams) {
+		if f, ok := r.Context().Value(flightKey{}).(*flight); ok {
+			h.refuseStream(w, r, f)
+			return
+		}
+	}
 	if berr := bodyError(r); berr != nil {
 		h.badBody(w, r, berr)
 		return

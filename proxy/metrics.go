@@ -26,6 +26,10 @@ type Metrics struct {
 	decisionSeconds prometheus.Observer
 	upstreamSeconds prometheus.Observer
 	upstreamErrors  prometheus.Counter
+	// streamsOpen are the open long-lived connections by kind (resolved
+	// once); streamsClosed counts those Gatehouse closed, by cause.
+	streamsOpen   map[string]prometheus.Gauge
+	streamsClosed *prometheus.CounterVec
 
 	// counters caches one counter per outcome and permission; permissions
 	// come from the policy, so it is bounded by the policy's size.
@@ -55,8 +59,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Requests the upstream could not answer (502).",
 	})
 	m.decisionSeconds, m.upstreamSeconds = decision, upstream
+	open := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatehouse_streams_open",
+		Help: "Open long-lived connections on the data plane (WebSockets, streaming responses) that are decided again on every change, by kind.",
+	}, []string{"kind"})
+	m.streamsOpen = map[string]prometheus.Gauge{
+		kindWebSocket: open.WithLabelValues(kindWebSocket),
+		kindStream:    open.WithLabelValues(kindStream),
+	}
+	m.streamsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_streams_closed_total",
+		Help: "Long-lived connections Gatehouse closed, by cause (revoked, expired, capacity, shutdown).",
+	}, []string{"cause"})
+	for _, c := range []string{causeRevoked, causeExpired, causeCapacity, causeShutdown} {
+		m.streamsClosed.WithLabelValues(c) // present at 0, for alerts
+	}
 	if reg != nil {
-		reg.MustRegister(m.requests, decision, upstream, m.upstreamErrors)
+		reg.MustRegister(m.requests, decision, upstream, m.upstreamErrors, open, m.streamsClosed)
 	}
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -153,6 +154,24 @@ type Config struct {
 	// CrossOriginProtection): a cookie comes along with requests another
 	// site's pages make, an Authorization header does not.
 	Sessions *Sessions
+	// RecheckAuthenticator and RecheckAuthorizer, when set, decide open
+	// long-lived connections again instead of Authenticator and
+	// Authorizer: the same checks, for implementations that count each
+	// call as a request (metrics). An Expirer among them is used.
+	RecheckAuthenticator Authenticator
+	RecheckAuthorizer    Authorizer
+	// MaxStreams bounds the long-lived connections (WebSockets, streaming
+	// responses) open at once; zero means DefaultMaxStreams. A WebSocket
+	// upgrade or an event stream beyond it is refused (503); a response
+	// that is found streaming beyond it (after StreamAfter) is ended.
+	MaxStreams int
+	// StreamAfter is how long a response of unknown or long length
+	// streams before it is registered as a long-lived connection; zero
+	// means 10s. Event streams and WebSockets are registered at once.
+	StreamAfter time.Duration
+	// RecheckEvery is how often every long-lived connection is decided
+	// again (see Run); zero means 250ms.
+	RecheckEvery time.Duration
 	// Transport overrides the transport built from the timeouts.
 	Transport http.RoundTripper
 	Metrics   *Metrics
@@ -181,6 +200,8 @@ type Handler struct {
 	ids          *requestIDs
 	sessions     *Sessions
 	crossOrigin  *http.CrossOriginProtection // checks changes carrying the session cookie
+	streams      *streams                    // the long-lived connections, decided again on every change
+	bodies       sync.Pool                   // of *streamBody, for responses of unknown length
 }
 
 // New builds the data plane.
@@ -219,7 +240,9 @@ func New(cfg Config) (*Handler, error) {
 		log:          cfg.Log,
 		ids:          newRequestIDs(),
 		sessions:     cfg.Sessions,
+		streams:      newStreams(&cfg),
 	}
+	h.bodies.New = h.newPooledBody
 	if s := cfg.Sessions; s != nil {
 		h.crossOrigin = http.NewCrossOriginProtection()
 		for _, o := range s.TrustedOrigins {
@@ -240,7 +263,7 @@ func New(cfg Config) (*Handler, error) {
 		Transport:      transport,
 		BufferPool:     newBufferPool(),
 		ErrorHandler:   h.upstreamError,
-		ModifyResponse: modifyResponse,
+		ModifyResponse: h.modifyResponse,
 		// Zero flushes at the end of each response, and at once after
 		// every write for streams: text/event-stream and responses of
 		// unknown length (chunked), as ReverseProxy detects them.
@@ -322,9 +345,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.URL.Path, r.URL.RawPath = path, ""
+	f, r := flightFor(r)
+	*f = flight{on: true, req: r, cred: cred, method: r.Method, path: path, user: username(p), rid: rid}
 	up := time.Now()
-	h.rp.ServeHTTP(w, r)
+	if _, upgrade := r.Header["Upgrade"]; upgrade {
+		h.forwardUpgrade(w, r, f)
+	} else {
+		h.rp.ServeHTTP(w, r)
+	}
+	*f = flight{}
 	h.metrics.upstreamSeconds.Observe(time.Since(up).Seconds())
+}
+
+// username returns p's name, or "" for an anonymous request.
+func username(p Principal) string {
+	if p == nil {
+		return ""
+	}
+	return p.Username()
 }
 
 // ambiguous returns why a request can be read more than one way, or "":
@@ -400,10 +438,7 @@ var (
 
 // refuse answers a request that is not forwarded, and logs it.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, rid, path string, p Principal, status int, err error) {
-	user := ""
-	if p != nil {
-		user = p.Username()
-	}
+	user := username(p)
 	switch status {
 	case http.StatusUnauthorized:
 		h.metrics.count(outcomeUnauthenticated, "")

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/policy/preset"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // serveOptions are the flags of serve (and the settings of demo).
@@ -54,6 +55,7 @@ type serveSettings struct {
 	upstreamTimeout   time.Duration
 	shutdownGrace     time.Duration
 	maxConnsPerClient int
+	maxStreams        int
 	reloadInterval    time.Duration
 	pprof             bool
 }
@@ -64,6 +66,7 @@ func defaultServeOptions() *serveOptions {
 			listen: ":8080", opsListen: ":9090", db: "sqlite:gatehouse.db",
 			tokenTTL: time.Hour, inviteTTL: 72 * time.Hour, nameReservation: 30 * 24 * time.Hour, defaultRole: policy.RoleGuest, enforce: true,
 			upstreamTimeout: 60 * time.Second, shutdownGrace: 20 * time.Second, reloadInterval: time.Minute,
+			maxStreams: proxy.DefaultMaxStreams,
 		},
 		logLevel: "info", dbMaxOpen: 10, dbMaxIdle: 5, dbConnLifetime: 30 * time.Minute,
 		oidc: defaultOIDCOptions(),
@@ -90,6 +93,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", o.shutdownGrace, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.StringSliceVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "CIDRs of proxies whose X-Forwarded-For names the client (for rate limits and logs)")
 	fs.IntVar(&o.maxConnsPerClient, "max-conns-per-client", o.maxConnsPerClient, "connections one client address (an IPv6 /64) may hold open on --listen; more are answered 429 and closed. 0 (the default): no limit. Set it where clients connect directly: behind an ingress or NAT many clients share one address (--trusted-proxies are exempt)")
+	fs.IntVar(&o.maxStreams, "max-streams", o.maxStreams, "long-lived connections (WebSockets, server-sent events, responses still streaming after 10s) open at once; each is decided again on every change and closed when its access ends. One more is refused (503) or ended")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
 	fs.IntVar(&o.dbMaxOpen, "db-max-open-conns", o.dbMaxOpen, "PostgreSQL: connections at most")
 	fs.IntVar(&o.dbMaxIdle, "db-max-idle-conns", o.dbMaxIdle, "PostgreSQL: idle connections kept")
@@ -166,6 +170,9 @@ func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 	}
 	if o.maxConnsPerClient < 0 {
 		errs = append(errs, errors.New("--max-conns-per-client must not be negative"))
+	}
+	if o.maxStreams < 1 {
+		errs = append(errs, errors.New("--max-streams must be at least 1"))
 	}
 	if c.logLevel, err = parseLevel(o.logLevel); err != nil {
 		errs = append(errs, err)

@@ -35,6 +35,8 @@ type server struct {
 	svc  *admin.Service
 	data *http.Server
 	ops  *http.Server
+	// dataPlane is the data plane; its Run decides open connections again.
+	dataPlane *proxy.Handler
 	// watcher reloads --policy-dir; nil without one.
 	watcher *policy.Watcher
 
@@ -125,6 +127,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		}
 	}
 	authn, authz := svc.DataPlane()
+	recheckAuthn, recheckAuthz := svc.RecheckPlane()
 	var sessions *proxy.Sessions
 	if svc.SignInEnabled() {
 		sessions = &proxy.Sessions{
@@ -136,7 +139,11 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		Upstream:      c.upstream,
 		Authenticator: authn,
 		Authorizer:    authz,
-		ForwardToken:  c.forwardToken,
+		// Open connections are decided again without counting as
+		// requests in the authentication metrics.
+		RecheckAuthenticator: recheckAuthn,
+		RecheckAuthorizer:    recheckAuthz,
+		ForwardToken:         c.forwardToken,
 		// Only a public URL the operator set is vouched for upstream; the
 		// derived default (127.0.0.1) would mislead it.
 		PublicURL:             c.publicURL,
@@ -148,6 +155,7 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		Sessions:              sessions,
 		TrustedProxies:        c.trusted,
 		ResponseHeaderTimeout: c.upstreamTimeout,
+		MaxStreams:            c.maxStreams,
 		Metrics:               proxy.NewMetrics(reg),
 		Log:                   log,
 	})
@@ -155,13 +163,17 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		return nil, err
 	}
 	api.RequestID = dataPlane.RequestID
+	// Open WebSockets and streams are decided again as soon as any change
+	// is in force here: this replica's, another's, a policy reload.
+	eng.OnChange(dataPlane.Recheck)
 	router, err := newRouter(svc, dataPlane, api, log)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: c, log: log, db: db, eng: eng, svc: svc, errs: api.Errors, publicURL: publicURL}
+	s := &server{cfg: c, log: log, db: db, eng: eng, svc: svc, dataPlane: dataPlane, errs: api.Errors, publicURL: publicURL}
 	s.data = &http.Server{
 		Handler:           router,
+		ConnContext:       dataPlane.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -251,6 +263,7 @@ func (s *server) run(ctx context.Context) error {
 	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
 	g.Go(func() error { tuneGC(gctx, s.cfg.gogc, s.log, 30*time.Second); return nil })
 	g.Go(func() error { s.svc.RunSSO(gctx); return nil })
+	g.Go(func() error { s.dataPlane.Run(gctx); return nil })
 	if s.watcher != nil {
 		g.Go(func() error { s.watcher.Run(gctx); return nil })
 	}
