@@ -248,7 +248,7 @@ func (s *server) run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
-	g.Go(func() error { tuneGC(gctx, s.cfg.gogc, s.log, 30*time.Second); return nil })
+	g.Go(func() error { tuneGC(gctx, s.cfg.gcSettings(), s.log, 5*time.Second); return nil })
 	g.Go(func() error { s.svc.RunSSO(gctx); return nil })
 	if s.watcher != nil {
 		g.Go(func() error { s.watcher.Run(gctx); return nil })
