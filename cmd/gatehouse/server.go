@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,7 +112,11 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(
+		// The collector's CPU (go_cpu_classes_gc_total_cpu_seconds_total),
+		// besides the defaults: what a GOGC setting costs.
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: gcCPUMetric}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit.countAudit(reg)
 	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(c.enforce), svc.Collector())
 	// Both planes name a client alike (proxy.ClientAddr) in audit lines
@@ -176,6 +181,9 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 	}
 	return s, nil
 }
+
+// gcCPUMetric selects the runtime metric of the collector's CPU time.
+var gcCPUMetric = regexp.MustCompile(`^/cpu/classes/gc/total:cpu-seconds$`)
 
 // origin returns the scheme and host of a URL, as an Origin header names
 // them.
