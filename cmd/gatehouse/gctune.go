@@ -74,11 +74,8 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 			}
 		}
 		now := sample[1].Value.Uint64()
-		switch idle := now-allocated < idleAlloc; {
-		case !idle:
-			busy = true
-		case busy:
-			busy = false
+		var release bool
+		if release, busy = wentIdle(now-allocated, busy); release {
 			releaseMemory()
 			log.Debug("idle after load: free heap memory and start-up pages returned to the system")
 		}
@@ -89,6 +86,17 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 		case <-time.After(every):
 		}
 	}
+}
+
+// wentIdle reports, from the bytes allocated since the last check and
+// whether the process was busy then, whether it has just gone idle (the
+// moment to release memory, once per burst of load) and whether it is busy
+// now.
+func wentIdle(allocated uint64, wasBusy bool) (release, busy bool) {
+	if allocated >= idleAlloc {
+		return false, true
+	}
+	return wasBusy, false
 }
 
 // releaseMemory returns the heap's free memory to the system and drops the

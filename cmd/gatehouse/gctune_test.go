@@ -54,6 +54,28 @@ func TestGCPercentKeepsTheHeadroom(t *testing.T) {
 	}
 }
 
+func TestWentIdleReleasesOncePerBurst(t *testing.T) {
+	busy := false
+	for i, c := range []struct {
+		allocated             uint64
+		wantRelease, wantBusy bool
+	}{
+		{100 << 10, false, false},    // probes and scrapes: idle, nothing to give back
+		{50 << 20, false, true},      // load
+		{30 << 20, false, true},      // still load
+		{200 << 10, true, false},     // the load ended: release
+		{200 << 10, false, false},    // still idle: released already
+		{idleAlloc, false, true},     // load again
+		{idleAlloc - 1, true, false}, // and its end
+	} {
+		var release bool
+		release, busy = wentIdle(c.allocated, busy)
+		if release != c.wantRelease || busy != c.wantBusy {
+			t.Fatalf("check %d (%d bytes allocated): release %v, busy %v; want %v, %v", i, c.allocated, release, busy, c.wantRelease, c.wantBusy)
+		}
+	}
+}
+
 // cgroupFS writes files under a temporary cgroup mount and returns it.
 func cgroupFS(t *testing.T, files map[string]string) string {
 	t.Helper()
