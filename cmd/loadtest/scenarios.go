@@ -92,6 +92,7 @@ func (l *lab) compare(ctx context.Context, o options) error {
 	}
 	gc0 := g.gcCPU()
 	res := map[string][]result{}
+	memLoad := map[string]mem{}
 	cpu := map[string]time.Duration{}
 	reqs := map[string]int64{}
 	for r := 0; r < o.rounds; r++ {
@@ -123,6 +124,9 @@ func (l *lab) compare(ctx context.Context, o options) error {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			used := cpuTime(c.pid) - cpu0
+			if r == o.rounds-1 {
+				memLoad[c.name] = memKB(c.pid)
+			}
 			cpu[c.name] += used
 			reqs[c.name] += x.requests
 			res[c.name] = append(res[c.name], x)
@@ -131,10 +135,6 @@ func (l *lab) compare(ctx context.Context, o options) error {
 		}
 	}
 	gcPerReq := float64((g.gcCPU() - gc0).Microseconds()) / float64(max(reqs["gatehouse"], 1))
-	memLoad := map[string]mem{}
-	for _, c := range cs {
-		memLoad[c.name] = memKB(c.pid)
-	}
 	fmt.Printf("  (idle for %s, then memory at rest)\n", restWait)
 	select {
 	case <-ctx.Done():
@@ -169,7 +169,7 @@ func (l *lab) compare(ctx context.Context, o options) error {
 	fmt.Print(table(rows))
 	fmt.Println("\nreq/s, p50 and p99: medians over the rounds; ratio to bare: median of the rounds' ratios;")
 	fmt.Println("CPU/req: the process's user+system CPU over all rounds / requests; RSS before: after start,")
-	fmt.Printf("before any load; after load: right after the last round; at rest: %s later.\n", restWait)
+	fmt.Printf("before any load; after load: right after its last round; at rest: %s after the run.\n", restWait)
 	fmt.Printf("gatehouse's garbage collector: %.1f µs CPU per request (its runtime's own count)\n", gcPerReq)
 	fmt.Println("resident set, anonymous (heap, stacks) + file-backed (the binary's pages):")
 	for _, c := range cs {
