@@ -48,8 +48,9 @@ fuzz:
 bench-replicas:
 	$(GO) test -run '^$$' -bench 'Propagation|Startup100k' -benchtime 1x ./admin/
 
-## loadtest: bare proxy vs Gatehouse, interleaved, then 100 000 users, then memory under floods (slow; uses wrk when installed)
+## loadtest: bare proxy vs Gatehouse vs oauth2-proxy (installed with go install on first use), interleaved, then restart time, 100 000 users, and memory under floods (slow; uses wrk when installed)
 loadtest:
 	$(GO) run ./cmd/loadtest
+	$(GO) run ./cmd/loadtest -restarts 10
 	$(GO) run ./cmd/loadtest -users 100000 -rounds 3
 	$(GO) run ./cmd/loadtest -attack

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/gatehouse-dev/gatehouse/admin/store"
 	"github.com/gatehouse-dev/gatehouse/admin/store/storetest"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -47,51 +49,10 @@ g, guest, me
 // matching the last rule. Run: make bench.
 func BenchmarkDecisionScale(b *testing.B) {
 	for _, users := range []int{100, 100_000} {
-		dsn := "sqlite:" + filepath.Join(b.TempDir(), "scale.db")
-		db, err := store.Open(context.Background(), dsn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		seedUsers(b, db, users)
+		db := scaleStore(b, users)
 		for _, rules := range []int{5, 200} {
 			b.Run(fmt.Sprintf("users=%d/rules=%d", users, rules), func(b *testing.B) {
-				ctx := context.Background()
-				eng, err := policy.New(ctx, db, scalePolicy(b, rules), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW}, discardLog())
-				if err != nil {
-					b.Fatal(err)
-				}
-				rng := rand.New(rand.NewPCG(1, uint64(users)))
-				toks := make([]string, 1000)
-				now := time.Now()
-				for i := range toks {
-					j := rng.IntN(users)
-					u := &store.User{ID: storetest.SeedUserID(j), TokenVersion: 1}
-					if toks[i], _, err = s.keys.issue(u, "", time.Hour, now); err != nil {
-						b.Fatal(err)
-					}
-				}
-				path := fmt.Sprintf("/api/v1/kind%d/x1/deploy", rules-1)
-				decide := func(tok string) bool {
-					id, err := s.auth.Authenticate(tok)
-					if err != nil {
-						b.Fatal(err)
-					}
-					d, _ := id.Decide("POST", path)
-					return d.Allowed
-				}
-				allowed := 0
-				for _, t := range toks { // verify each token once, fill the caches
-					if decide(t) {
-						allowed++
-					}
-				}
-				if allowed == 0 || allowed == len(toks) {
-					b.Fatalf("%d of %d users allowed: want a mix of allow and deny", allowed, len(toks))
-				}
+				toks, decide := scaleFixture(b, db, users, rules)
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -103,6 +64,100 @@ func BenchmarkDecisionScale(b *testing.B) {
 		sqlDB, _ := db.DB()
 		sqlDB.Close()
 	}
+}
+
+// BenchmarkDecisionScaleRatio is BenchmarkDecisionScale's users comparison
+// made robust to a busy machine: the 100-user and the 100 000-user
+// services run in the same process, alternating in short bursts, so that
+// whatever else takes the CPU slows both alike. It reports each one's time
+// per decision and their ratio (users-ratio, the flatness: 1.0 is flat).
+func BenchmarkDecisionScaleRatio(b *testing.B) {
+	const rules = 200
+	type side struct {
+		toks    []string
+		decide  func(string) bool
+		elapsed time.Duration
+		n       int
+	}
+	var sides [2]*side
+	for i, users := range []int{100, 100_000} {
+		db := scaleStore(b, users)
+		b.Cleanup(func() { sqlDB, _ := db.DB(); sqlDB.Close() })
+		toks, decide := scaleFixture(b, db, users, rules)
+		sides[i] = &side{toks: toks, decide: decide}
+	}
+	const burst = 20_000 // decisions, a few milliseconds
+	b.ResetTimer()
+	for b.Loop() {
+		for _, s := range sides {
+			t0 := time.Now()
+			for j := 0; j < burst; j++ {
+				s.decide(s.toks[(s.n+j)%len(s.toks)])
+			}
+			s.elapsed += time.Since(t0)
+			s.n += burst
+		}
+	}
+	small := float64(sides[0].elapsed.Nanoseconds()) / float64(sides[0].n)
+	large := float64(sides[1].elapsed.Nanoseconds()) / float64(sides[1].n)
+	b.ReportMetric(small, "ns/decision-100")
+	b.ReportMetric(large, "ns/decision-100k")
+	b.ReportMetric(large/small, "users-ratio")
+}
+
+// scaleStore returns a SQLite store seeded with users.
+func scaleStore(b *testing.B, users int) *gorm.DB {
+	dsn := "sqlite:" + filepath.Join(b.TempDir(), "scale.db")
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedUsers(b, db, users)
+	return db
+}
+
+// scaleFixture builds a service on db with the scale policy of rules route
+// rules and returns the tokens of 1 000 random users (each verified once,
+// so that the caches are filled) and a decision through the service.
+func scaleFixture(b *testing.B, db *gorm.DB, users, rules int) ([]string, func(string) bool) {
+	ctx := context.Background()
+	eng, err := policy.New(ctx, db, scalePolicy(b, rules), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(ctx, db, eng, Config{TokenTTL: time.Hour, InviteTTL: time.Hour, DefaultRole: policy.RoleGuest, AdminPassword: testAdminPW}, discardLog())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, uint64(users)))
+	toks := make([]string, 1000)
+	now := time.Now()
+	for i := range toks {
+		j := rng.IntN(users)
+		u := &store.User{ID: storetest.SeedUserID(j), TokenVersion: 1}
+		if toks[i], _, err = s.keys.issue(u, "", time.Hour, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	path := fmt.Sprintf("/api/v1/kind%d/x1/deploy", rules-1)
+	decide := func(tok string) bool {
+		id, err := s.auth.Authenticate(tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, _ := id.Decide("POST", path)
+		return d.Allowed
+	}
+	allowed := 0
+	for _, t := range toks { // verify each token once, fill the caches
+		if decide(t) {
+			allowed++
+		}
+	}
+	if allowed == 0 || allowed == len(toks) {
+		b.Fatalf("%d of %d users allowed: want a mix of allow and deny", allowed, len(toks))
+	}
+	return toks, decide
 }
 
 // BenchmarkCreateUser measures user creation through the service: with a

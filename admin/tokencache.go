@@ -21,18 +21,19 @@ type tokenCache struct {
 // verifiedToken is what a verified token says. Revocation is checked on
 // every use against the directory, so a cached token ends with its user.
 type verifiedToken struct {
-	token  string // the token itself, to rule out hash collisions
-	userID string
-	ver    int64
-	exp    int64  // unix seconds
-	keyID  string // the API key the token was traded for, or ""
-	sst    int64  // when the browser session began (unix seconds), 0 for other tokens
-	// idp marks an identity provider's token: it carries no token
-	// version, so only the user's state and existence end it early.
-	idp bool
+	// What every use reads comes first, in one cache line.
+	token string // the token itself, to rule out hash collisions
 	// id is the user's identity when last looked up; it is looked up again
 	// once a change supersedes it, which spares a directory lookup per use.
-	id atomic.Pointer[Identity]
+	id  atomic.Pointer[Identity]
+	exp int64 // unix seconds
+	ver int64
+	// idp marks an identity provider's token: it carries no token
+	// version, so only the user's state and existence end it early.
+	idp    bool
+	keyID  string // the API key the token was traded for, or ""
+	userID string
+	sst    int64 // when the browser session began (unix seconds), 0 for other tokens
 }
 
 func newTokenCache(max int) *tokenCache {

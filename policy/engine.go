@@ -303,19 +303,41 @@ func (e *Engine) grants(s *snapshot, sub string) *grantSet {
 // The engine refills it after every policy change. The zero value is ready.
 type GrantCache struct{ p atomic.Pointer[grantSlot] }
 
+// grantSlot is a GrantCache's content: a copy of what a decision reads of
+// the subject's grantSet, in one small object. With the grants inline (a
+// policy of up to inlineWords*64 permissions and roles) a cached decision
+// reads the identity, this slot and the shared index, and no object of the
+// engine's per-subject cache: with many active users those objects are
+// scattered over the heap, and each pointer followed costs a cache miss.
 type grantSlot struct {
-	snap *snapshot
-	g    *grantSet
+	snap   *snapshot
+	bits   bitset            // inline[:words], or the grant set's own bits
+	scoped map[string]bitset // the grant set's
+	roles  string            // the grant set's
+	inline [inlineWords]uint64
+}
+
+// inlineWords is the size of the grants a grantSlot holds inline.
+const inlineWords = 2
+
+// newGrantSlot copies g, under snapshot s, into a slot.
+func newGrantSlot(s *snapshot, g *grantSet) *grantSlot {
+	sl := &grantSlot{snap: s, bits: g.bits, scoped: g.scoped, roles: g.roles}
+	if n := len(g.bits); n <= inlineWords {
+		copy(sl.inline[:], g.bits)
+		sl.bits = sl.inline[:n:n]
+	}
+	return sl
 }
 
 // cached returns sub's grants under s from c, filling c on a miss.
-func (e *Engine) cached(c *GrantCache, s *snapshot, sub string) *grantSet {
+func (e *Engine) cached(c *GrantCache, s *snapshot, sub string) *grantSlot {
 	if sl := c.p.Load(); sl != nil && sl.snap == s {
-		return sl.g
+		return sl
 	}
-	g := e.grants(s, sub)
-	c.p.Store(&grantSlot{snap: s, g: g})
-	return g
+	sl := newGrantSlot(s, e.grants(s, sub))
+	c.p.Store(sl)
+	return sl
 }
 
 // DecideCached is Decide for an authenticated subject with its GrantCache.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -11,35 +12,102 @@ import (
 // gcHeadroom is the memory the collector may use above the live heap
 // before it runs. With the default GOGC=100 a small live heap (a few MiB of
 // libraries and caches) makes the collector run, and re-mark it, every few
-// MiB of allocation: on the request path that was the largest cost
-// Gatehouse added to a bare reverse proxy. A fixed larger GOGC would
-// multiply the memory of a large store instead, so the percentage is sized
-// to keep this much headroom, between 100% and 800%.
-const gcHeadroom = 64 << 20
+// MiB of allocation; a large headroom makes the heap, and the resident
+// set, grow by as much under load. The percentage is sized to keep this
+// much headroom, between 100% and 800%: for the usual live heap of a
+// sidecar (5–8 MiB) about 300%, so that a collection comes every 16 MiB of
+// allocation (a few per second at full load) and the heap stays near
+// 25 MiB. A large store's live heap gets GOGC=100.
+const gcHeadroom = 16 << 20
 
-// tuneGC keeps the collector's headroom near gcHeadroom until ctx ends,
-// re-sizing after each check of the live heap. An operator's GOGC wins:
-// with gogc (the variable's value) set, tuneGC does nothing.
-func tuneGC(ctx context.Context, gogc string, log *slog.Logger, every time.Duration) {
-	if gogc != "" {
+// idleAlloc is what the process may allocate within one check of the
+// tuner and still count as idle: health probes and metrics scrapes.
+const idleAlloc = 1 << 20
+
+// gcSettings are the operator's collector settings, from the environment.
+type gcSettings struct {
+	gogc       string // $GOGC: set, the percentage is not sized
+	gomemlimit string // $GOMEMLIMIT: set, the cgroup's limit is not read
+}
+
+// setMemoryLimit gives the runtime a soft memory limit of memLimitShare of
+// the container's (cgroup's) memory limit, so that the collector works
+// harder near the limit instead of the process being killed. An operator's
+// GOMEMLIMIT wins; without a cgroup limit nothing changes.
+func setMemoryLimit(gc gcSettings, log *slog.Logger) {
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
 		return
 	}
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	if n := memoryLimit(gc.gomemlimit, "/sys/fs/cgroup", self); n > 0 {
+		debug.SetMemoryLimit(n)
+		log.Debug("memory limit set from the cgroup's", "gomemlimit_bytes", n)
+	}
+}
+
+// tuneGC runs until ctx ends, checking the heap every interval; serve runs
+// it once the listeners are bound. It keeps
+// the collector's headroom near gcHeadroom, re-sizing GOGC to the live
+// heap; an operator's GOGC wins (the percentage is left alone). And when
+// the process goes idle after allocating (a burst of load ended), it
+// returns the heap's free memory to the system at once rather than over
+// the minutes the runtime's background scavenger takes, and drops the
+// binary's pages that serving does not use, so a sidecar at rest holds
+// little more than its live heap and the code it runs.
+func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Duration) {
+	// Loading a large store leaves its scratch memory behind, and start-up
+	// ran code serving never runs again: both go back first, while the
+	// listeners already serve (it takes a full collection).
+	releaseMemory()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
 	last := 0
+	var allocated uint64
+	busy := false
 	for {
 		metrics.Read(sample)
-		if live := sample[0].Value.Uint64(); live > 0 {
-			pct := min(max(int(gcHeadroom*100/live), 100), 800)
+		if live := sample[0].Value.Uint64(); live > 0 && gc.gogc == "" {
+			pct := gcPercent(live)
 			if pct != last {
 				debug.SetGCPercent(pct)
 				log.Debug("gc percent sized to the live heap", "live_bytes", live, "gogc", pct)
 				last = pct
 			}
 		}
+		now := sample[1].Value.Uint64()
+		var release bool
+		if release, busy = wentIdle(now-allocated, busy); release {
+			releaseMemory()
+			log.Debug("idle after load: free heap memory and start-up pages returned to the system")
+		}
+		allocated = now
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
 		}
 	}
+}
+
+// wentIdle reports, from the bytes allocated since the last check and
+// whether the process was busy then, whether it has just gone idle (the
+// moment to release memory, once per burst of load) and whether it is busy
+// now.
+func wentIdle(allocated uint64, wasBusy bool) (release, busy bool) {
+	if allocated >= idleAlloc {
+		return false, true
+	}
+	return wasBusy, false
+}
+
+// releaseMemory returns the heap's free memory to the system and drops the
+// mappings of the binary's pages not in use (see releaseBinaryPages).
+func releaseMemory() {
+	debug.FreeOSMemory()
+	releaseBinaryPages()
+}
+
+// gcPercent is the GOGC that gives a live heap of live bytes gcHeadroom to
+// grow, within [100, 800].
+func gcPercent(live uint64) int {
+	return int(min(max(gcHeadroom*100/live, 100), 800))
 }

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -121,8 +120,10 @@ type serveConfig struct {
 	// GATEHOUSE_ADMIN_PASSWORD: the first admin of an empty store.
 	adminUsername string
 	adminPassword admin.Secret
-	// gogc is $GOGC: set by the operator, it turns the GC tuner off.
-	gogc string
+	// gogc is $GOGC: set by the operator, the GC tuner leaves the
+	// percentage alone. gomemlimit is $GOMEMLIMIT: set, the cgroup's
+	// memory limit is not read (the runtime applied the operator's).
+	gogc, gomemlimit string
 	// oidc is the OpenID Connect provider whose bearer tokens are
 	// accepted, nil without --oidc-issuer.
 	oidc *admin.OIDCConfig
@@ -130,7 +131,7 @@ type serveConfig struct {
 
 // complete checks every flag and reports every problem at once, as one
 // usage error; without a problem it returns the flags parsed, with the
-// first admin and GOGC read from getenv.
+// first admin, GOGC and GOMEMLIMIT read from getenv.
 func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 	c := &serveConfig{
 		serveSettings: o.serveSettings,
@@ -138,6 +139,7 @@ func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 		adminUsername: getenv("GATEHOUSE_ADMIN_USERNAME"),
 		adminPassword: admin.Secret(getenv("GATEHOUSE_ADMIN_PASSWORD")),
 		gogc:          getenv("GOGC"),
+		gomemlimit:    getenv("GOMEMLIMIT"),
 	}
 	var errs []error
 	var err error
@@ -254,6 +256,11 @@ func (o *serveOptions) checkLimits() []error {
 	return errs
 }
 
+// gcSettings are the operator's collector settings.
+func (c *serveConfig) gcSettings() gcSettings {
+	return gcSettings{gogc: c.gogc, gomemlimit: c.gomemlimit}
+}
+
 // presetName returns --preset, or "" without one.
 func (c *serveConfig) presetName() string {
 	if c.preset == nil {
@@ -321,13 +328,13 @@ without a password, from a one-time sign-up URL printed in the log.`,
 				return err
 			}
 			log, audit := newLogger(a.stderr, c.logLevel)
+			// Before the store loads, so that a large one is loaded
+			// within the container's limit.
+			setMemoryLimit(c.gcSettings(), log)
 			s, err := newServer(cmd.Context(), c, log, audit)
 			if err != nil {
 				return err
 			}
-			// Loading a large store leaves its scratch memory behind;
-			// give it back before serving.
-			debug.FreeOSMemory()
 			return s.run(cmd.Context())
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,7 +114,11 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(
+		// The collector's CPU (go_cpu_classes_gc_total_cpu_seconds_total),
+		// besides the defaults: what a GOGC setting costs.
+		collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: gcCPUMetric}),
+	), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit.countAudit(reg)
 	reg.MustRegister(policy.NewRevisionCollector(eng), enforcedGauge(c.enforce), svc.Collector())
 	// Both planes name a client alike (proxy.ClientAddr) in audit lines
@@ -190,6 +195,9 @@ func assemble(ctx context.Context, c *serveConfig, log *slog.Logger, audit *audi
 	return s, nil
 }
 
+// gcCPUMetric selects the runtime metric of the collector's CPU time.
+var gcCPUMetric = regexp.MustCompile(`^/cpu/classes/gc/total:cpu-seconds$`)
+
 // origin returns the scheme and host of a URL, as an Origin header names
 // them.
 func origin(u string) string {
@@ -261,7 +269,7 @@ func (s *server) run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
-	g.Go(func() error { tuneGC(gctx, s.cfg.gogc, s.log, 30*time.Second); return nil })
+	g.Go(func() error { tuneGC(gctx, s.cfg.gcSettings(), s.log, 5*time.Second); return nil })
 	g.Go(func() error { s.svc.RunSSO(gctx); return nil })
 	g.Go(func() error { s.dataPlane.Run(gctx); return nil })
 	if s.watcher != nil {

@@ -33,13 +33,21 @@ type lab struct {
 	upstream  string // URL
 }
 
-func newLab(ctx context.Context) (*lab, error) {
+// newLab builds gatehouse (or uses the binary prebuilt names) and this
+// program, and starts the upstream.
+func newLab(ctx context.Context, prebuilt string) (*lab, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-loadtest-")
 	if err != nil {
 		return nil, err
 	}
 	l := &lab{dir: dir, gatehouse: filepath.Join(dir, "gatehouse"), self: filepath.Join(dir, "loadtest")}
-	for bin, pkg := range map[string]string{l.gatehouse: "./cmd/gatehouse", l.self: "./cmd/loadtest"} {
+	builds := map[string]string{l.gatehouse: "./cmd/gatehouse", l.self: "./cmd/loadtest"}
+	if prebuilt != "" {
+		l.gatehouse = prebuilt
+		delete(builds, l.gatehouse)
+		delete(builds, filepath.Join(dir, "gatehouse"))
+	}
+	for bin, pkg := range builds {
 		out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
 			return nil, fmt.Errorf("go build %s (run from the repository root): %v\n%s", pkg, err, out)
@@ -107,12 +115,12 @@ type gatehouseProc struct {
 
 const adminPassword = "loadtest-admin-password"
 
-func (l *lab) startGatehouse(ctx context.Context, db string) (*gatehouseProc, error) {
+func (l *lab) startGatehouse(ctx context.Context, db string, extra ...string) (*gatehouseProc, error) {
 	data, ops := freeAddr(), freeAddr()
 	g := &gatehouseProc{url: "http://" + data, ops: "http://" + ops, logs: &syncBuffer{}}
 	start := time.Now()
-	cmd, err := l.start(ctx, l.gatehouse, []string{"serve", "--listen", data, "--ops-listen", ops,
-		"--upstream", l.upstream, "--db", db, "--log-level", "error"},
+	cmd, err := l.start(ctx, l.gatehouse, append([]string{"serve", "--listen", data, "--ops-listen", ops,
+		"--upstream", l.upstream, "--db", db, "--log-level", "error"}, extra...),
 		[]string{"GATEHOUSE_ADMIN_PASSWORD=" + adminPassword}, g.logs)
 	if err != nil {
 		return nil, err
@@ -142,6 +150,46 @@ func (g *gatehouseProc) login(user, password string) (string, error) {
 	return tok.AccessToken, nil
 }
 
+// profile saves Gatehouse's profile name (pprof's /debug/pprof/NAME, with
+// query) into file; serve must run with --pprof.
+func (g *gatehouseProc) profile(name, file string) error {
+	res, err := http.Get(g.ops + "/debug/pprof/" + name)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("profile %s: status %d", name, res.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// gcCPU returns the CPU time Gatehouse's garbage collector has used, from
+// its metrics (the runtime's /cpu/classes/gc/total:cpu-seconds), or 0.
+func (g *gatehouseProc) gcCPU() time.Duration {
+	res, err := http.Get(g.ops + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_cpu_classes_gc_total_cpu_seconds_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return time.Duration(f * float64(time.Second))
+		}
+	}
+	return 0
+}
+
 // cpuTime returns the CPU time (user and system) a process has used.
 func cpuTime(pid int) time.Duration {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -162,9 +210,20 @@ func cpuTime(pid int) time.Duration {
 
 // rssKB returns a process's resident set and its peak, in KiB.
 func rssKB(pid int) (rss, peak int) {
+	m := memKB(pid)
+	return m.rss, m.peak
+}
+
+// mem is a process's resident set (VmRSS), its peak (VmHWM), and the
+// resident set's anonymous part (the heap, stacks) and file-backed part
+// (the binary's code and read-only data, clean and shared with the page
+// cache), in KiB.
+type mem struct{ rss, peak, anon, file int }
+
+func memKB(pid int) (m mem) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0
+		return m
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
@@ -174,12 +233,16 @@ func rssKB(pid int) (rss, peak int) {
 		n, _ := strconv.Atoi(f[1])
 		switch f[0] {
 		case "VmRSS:":
-			rss = n
+			m.rss = n
 		case "VmHWM:":
-			peak = n
+			m.peak = n
+		case "RssAnon:":
+			m.anon = n
+		case "RssFile:":
+			m.file = n
 		}
 	}
-	return rss, peak
+	return m
 }
 
 func freeAddr() string {

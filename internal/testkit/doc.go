@@ -10,7 +10,8 @@
 // client, approving without a browser, and can be made to misbehave
 // (SignInAs(nil), SetIDTokenSigner with SignHS256 or SignNone).
 //
-// Only test files import it: this module's, and those of the deploy and e2e
+// Only test files and the load harness (cmd/loadtest, which runs the IdP
+// for oauth2-proxy) import it: this module's, and those of the deploy and e2e
 // modules, whose import paths lie below this module's, so Go's internal rule
 // admits them. The product never does, and testkit imports nothing beyond
 // the standard library, this module's internal/sampleapi and go-jose (a

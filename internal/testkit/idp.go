@@ -45,8 +45,21 @@ type IdP struct {
 // NewIdP starts a provider on 127.0.0.1; it stops when the test ends.
 func NewIdP(t testing.TB) *IdP {
 	t.Helper()
+	p, err := StartIdP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// StartIdP starts a provider on 127.0.0.1 outside a test (the load
+// harness); Close stops it.
+func StartIdP() (*IdP, error) {
 	p := &IdP{codes: map[string]*idpGrant{}}
-	p.Rotate(t)
+	if err := p.rotate(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", p.serveDiscovery)
 	mux.HandleFunc("/keys", p.serveKeys)
@@ -57,8 +70,7 @@ func NewIdP(t testing.TB) *IdP {
 	p.srv = httptest.NewUnstartedServer(mux)
 	p.URL = "http://" + p.srv.Listener.Addr().String()
 	p.srv.Start()
-	t.Cleanup(p.srv.Close)
-	return p
+	return p, nil
 }
 
 func (p *IdP) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
@@ -117,9 +129,15 @@ func (p *IdP) public() jose.JSONWebKey {
 // published.
 func (p *IdP) Rotate(t testing.TB) {
 	t.Helper()
+	if err := p.rotate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *IdP) rotate() error {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,6 +145,7 @@ func (p *IdP) Rotate(t testing.TB) {
 		p.old = append(p.old, p.public())
 	}
 	p.key, p.kid = k, "k"+rand.Text()[:8]
+	return nil
 }
 
 // PublicKey returns the current signing key's public half and its kid.
@@ -157,6 +176,9 @@ func (p *IdP) Sign(t testing.TB, claims map[string]any) string {
 	}
 	return tok
 }
+
+// SignClaims is Sign outside a test.
+func (p *IdP) SignClaims(claims map[string]any) (string, error) { return p.sign(claims) }
 
 // sign returns a compact JWS of claims, RS256 with the current key.
 func (p *IdP) sign(claims map[string]any) (string, error) {
