@@ -51,14 +51,13 @@ func setMemoryLimit(gc gcSettings, log *slog.Logger) {
 // heap; an operator's GOGC wins (the percentage is left alone). And when
 // the process goes idle after allocating (a burst of load ended), it
 // returns the heap's free memory to the system at once rather than over
-// the minutes the runtime's background scavenger takes, and drops the
-// binary's pages that serving does not use, so a sidecar at rest holds
-// little more than its live heap and the code it runs.
+// the minutes the runtime's background scavenger takes, so a sidecar at
+// rest holds little more than its live heap and the code it runs.
 func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Duration) {
-	// Loading a large store leaves its scratch memory behind, and start-up
-	// ran code serving never runs again: both go back first, while the
-	// listeners already serve (it takes a full collection).
-	releaseMemory()
+	// Loading a large store leaves its scratch memory behind: it goes back
+	// first, while the listeners already serve (it takes a full
+	// collection).
+	debug.FreeOSMemory()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
 	last := 0
 	var allocated uint64
@@ -76,8 +75,8 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 		now := sample[1].Value.Uint64()
 		var release bool
 		if release, busy = wentIdle(now-allocated, busy); release {
-			releaseMemory()
-			log.Debug("idle after load: free heap memory and start-up pages returned to the system")
+			debug.FreeOSMemory()
+			log.Debug("idle after load: free heap memory returned to the system")
 		}
 		allocated = now
 		select {
@@ -97,13 +96,6 @@ func wentIdle(allocated uint64, wasBusy bool) (release, busy bool) {
 		return false, true
 	}
 	return wasBusy, false
-}
-
-// releaseMemory returns the heap's free memory to the system and drops the
-// mappings of the binary's pages not in use (see releaseBinaryPages).
-func releaseMemory() {
-	debug.FreeOSMemory()
-	releaseBinaryPages()
 }
 
 // gcPercent is the GOGC that gives a live heap of live bytes gcHeadroom to
