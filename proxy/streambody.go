@@ -100,9 +100,8 @@ const (
 )
 
 // streamBody is the upstream body of a response that streams. Once ended
-// (revoked), Read returns io.EOF, so that the client sees the response end
-// as a response ends (the last chunk), not an abort; the upstream body is
-// closed, which ends a Read waiting on it.
+// (revoked), Read ends it (see Read) and the upstream body is closed,
+// which ends a Read waiting on it.
 //
 // A body that ends before it is registered (most responses of unknown
 // length) goes back to the handler's pool: it took no lock and, once the
@@ -113,7 +112,7 @@ type streamBody struct {
 	body  io.ReadCloser
 	h     *Handler
 	fl    flight      // the request, as it was in flight
-	timer *time.Timer // calls lateTrack; nil for an event stream
+	timer *time.Timer // calls lateTrack; nil for an event stream (which endErr reads)
 	ended atomic.Bool
 	state atomic.Int32
 
@@ -131,16 +130,31 @@ func (h *Handler) newPooledBody() any {
 }
 
 // Read reads the upstream body until the stream ends. Bytes read after
-// the end was decided are dropped.
+// the end was decided are dropped. An event stream then ends as a response
+// ends (EOF: the last chunk; its client reconnects and is refused); any
+// other response fails (errStreamEnded), so that the client sees it cut
+// short, never a truncated download that looks complete.
 func (b *streamBody) Read(p []byte) (int, error) {
 	if b.ended.Load() {
-		return 0, io.EOF
+		return 0, b.endErr()
 	}
 	n, err := b.body.Read(p)
 	if b.ended.Load() {
-		return 0, io.EOF
+		return 0, b.endErr()
 	}
 	return n, err
+}
+
+// errStreamEnded ends a response that is not an event stream when its
+// access ends.
+var errStreamEnded = errors.New("access to the stream ended")
+
+// endErr is what Read returns once the stream has ended.
+func (b *streamBody) endErr() error {
+	if b.timer == nil { // an event stream
+		return io.EOF
+	}
+	return errStreamEnded
 }
 
 // Close closes the upstream body and unregisters the stream; a body that

@@ -78,9 +78,13 @@ type streams struct {
 	log     *slog.Logger
 	nudge   chan struct{} // a pending Recheck
 
-	mu     sync.Mutex                        // guards byCred and n
+	mu     sync.Mutex                        // guards byCred, n and shut
 	byCred map[Credential]map[*stream]string // registered connections by credential, each with its kind
 	n      int                               // registered plus reserved
+	shut   bool                              // closeAll ran: no new connection is followed
+
+	ending    sync.WaitGroup // connections being ended (close)
+	undecided bool           // the last round left connections undecided (run's goroutine only)
 }
 
 func newStreams(cfg *Config) *streams {
@@ -118,7 +122,7 @@ const DefaultMaxStreams = 10000
 func (s *streams) reserve() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.n >= s.max {
+	if s.n >= s.max || s.shut {
 		return false
 	}
 	s.n++
@@ -168,6 +172,14 @@ func (s *streams) remove(st *stream) bool {
 	return ok
 }
 
+// reserved returns the number of places taken: registered connections
+// and those about to be.
+func (s *streams) reserved() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
 // len returns the number of registered connections.
 func (s *streams) len() int {
 	s.mu.Lock()
@@ -201,8 +213,17 @@ func (s *streams) run(ctx context.Context) {
 		case <-t.C:
 		case <-s.nudge:
 		}
-		s.recheckAll(time.Now())
+		if s.open() {
+			s.recheckAll(time.Now())
+		}
 	}
+}
+
+// open reports whether any connection is registered or about to be.
+func (s *streams) open() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n > 0
 }
 
 // group is the connections of one credential, as a round sees them.
@@ -228,8 +249,8 @@ func (s *streams) snapshot() []group {
 
 // recheckAll decides every registered connection again and closes those
 // whose request would now be refused. Connections that could not be
-// decided stay open; one line a round says how many (not one per
-// connection: a store outage would flood the log).
+// decided stay open; a line says so when that begins and when it ends
+// (not one per connection or round: a store outage would flood the log).
 func (s *streams) recheckAll(now time.Time) {
 	undecided := 0
 	var last error
@@ -239,10 +260,14 @@ func (s *streams) recheckAll(now time.Time) {
 			undecided, last = undecided+n, err
 		}
 	}
-	if undecided > 0 {
-		s.log.Warn("open connections could not be decided again; they stay open until the next round",
+	switch {
+	case undecided > 0 && !s.undecided:
+		s.log.Warn("open connections could not be decided again; they stay open and are decided again every round",
 			"connections", undecided, "error", last)
+	case undecided == 0 && s.undecided:
+		s.log.Info("open connections are decided again")
 	}
+	s.undecided = undecided > 0
 }
 
 // recheckGroup decides the connections of one credential: the credential
@@ -286,13 +311,20 @@ func (s *streams) closeGroup(sts []*stream, cause string) {
 	}
 }
 
-// close unregisters st and ends its connection for cause, once.
+// close unregisters st and ends its connection for cause, once. The end
+// runs on a goroutine of its own: ending a WebSocket may wait for a write
+// in progress (up to closeWriteWait), and a client that does not read must
+// not hold up the round, or the other connections' ends.
 func (s *streams) close(st *stream, cause string) {
 	if !s.remove(st) {
 		return
 	}
-	st.end(cause)
 	s.closed(st, cause)
+	s.ending.Add(1)
+	go func() {
+		defer s.ending.Done()
+		st.end(cause)
+	}()
 }
 
 // closed counts and audits a connection Gatehouse ended.
@@ -305,11 +337,17 @@ func (s *streams) closed(st *stream, cause string) {
 		slog.String("duration", time.Since(st.start).Round(time.Millisecond).String()))
 }
 
-// closeAll closes every registered connection for cause.
+// closeAll closes every registered connection for cause, and every one
+// that would be registered later at once (reserve refuses it), and waits
+// until they are ended.
 func (s *streams) closeAll(cause string) {
+	s.mu.Lock()
+	s.shut = true
+	s.mu.Unlock()
 	for _, g := range s.snapshot() {
 		s.closeGroup(g.streams, cause)
 	}
+	s.ending.Wait()
 }
 
 // Run decides the open long-lived connections again every
@@ -334,12 +372,17 @@ func (h *Handler) forwardUpgrade(w http.ResponseWriter, r *http.Request, f *flig
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	uw := &upgradeWriter{ResponseWriter: w, reg: h.streams, cancel: cancel, st: h.newStream(kindWebSocket, f)}
+	// Deferred: ReverseProxy panics (http.ErrAbortHandler) when the body of
+	// an answer that is no upgrade cannot be copied, and the place must be
+	// given back all the same.
+	defer func() {
+		if uw.ws == nil {
+			h.streams.unreserve()
+			return
+		}
+		h.streams.remove(uw.st)
+	}()
 	h.rp.ServeHTTP(uw, r.WithContext(ctx))
-	if uw.ws == nil {
-		h.streams.unreserve()
-		return
-	}
-	h.streams.remove(uw.st)
 }
 
 // newStream describes a long-lived connection of kind opened by the

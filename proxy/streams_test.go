@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -257,9 +260,12 @@ func TestLongResponseRegisteredAfterThreshold(t *testing.T) {
 	}
 	testkit.WaitFor(t, time.Second, "registered after the threshold", func() bool { return g.h.streams.len() == 1 })
 	g.revoke("alice-token")
-	if _, ended, err := s.WaitEnd(time.Second); !ended || err != nil {
-		t.Fatalf("the response did not end cleanly: ended %v, %v", ended, err)
+	// Not an event stream: cut short, so that it cannot pass for a
+	// complete response.
+	if _, ended, err := s.WaitEnd(time.Second); !ended || err == nil {
+		t.Fatalf("the response was not cut short: ended %v, %v", ended, err)
 	}
+	testkit.WaitFor(t, time.Second, "its place given back", func() bool { return g.h.streams.reserved() == 0 })
 }
 
 // Ordinary requests cost the streams nothing: finding a request's flight
@@ -314,8 +320,8 @@ func TestLateStreamBeyondCapacityEnds(t *testing.T) {
 	g := newStreamGatehouse(t, func(c *Config) { c.MaxStreams = 1; c.StreamAfter = 100 * time.Millisecond })
 	sse := testkit.OpenStream(t, g.URL+"/api/v1/events", "Authorization: Bearer alice-token")
 	plain := testkit.OpenStream(t, g.URL+"/api/v1/logs?plain", "Authorization: Bearer bob-token")
-	if _, ended, err := plain.WaitEnd(time.Second); !ended || err != nil {
-		t.Fatalf("the response beyond the limit: ended %v, %v; want a clean end", ended, err)
+	if _, ended, err := plain.WaitEnd(time.Second); !ended || err == nil {
+		t.Fatalf("the response beyond the limit: ended %v, %v; want it cut short", ended, err)
 	}
 	if _, ended, _ := sse.WaitEnd(100 * time.Millisecond); ended {
 		t.Error("the stream within the limit ended")
@@ -377,7 +383,7 @@ func TestStreamsConcurrent(t *testing.T) {
 	if _, err := alice.WaitClose(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	testkit.WaitFor(t, 2*time.Second, "every connection unregistered", func() bool { return g.h.streams.len() == 0 })
+	testkit.WaitFor(t, 2*time.Second, "every connection unregistered", func() bool { return g.h.streams.len() == 0 && g.h.streams.reserved() == 0 })
 	for _, k := range []string{kindWebSocket, kindStream} {
 		if n := testutil.ToFloat64(g.h.metrics.streamsOpen[k]); n != 0 {
 			t.Errorf("gatehouse_streams_open{kind=%s} = %v after every connection ended, want 0", k, n)
@@ -425,4 +431,44 @@ func TestStreamsStayOpenWhenUndecided(t *testing.T) {
 	if got, err := ws.WaitClose(time.Second); err != nil || got.Code != 1008 {
 		t.Fatalf("once decided: %+v, %v; want closed with 1008", got, err)
 	}
+}
+
+// An upgrade the upstream answers with something else, whose body then
+// breaks off (ReverseProxy aborts the handler), gives its place back: no
+// client can use up --max-streams that way.
+func TestRefusedUpgradeGivesItsPlaceBack(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = io.WriteString(conn, "HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nshort")
+		conn.Close()
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	h, err := New(Config{Upstream: u, Authenticator: testAuthenticator(), Authorizer: testAuthorizer(&decisions{}), MaxStreams: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnContext = h.ConnContext
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	for i := range 4 {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(conn, "GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice-token\r\n"+
+			"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		head, _ := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if strings.Contains(head, " 503 ") {
+			t.Fatalf("attempt %d refused for capacity (%q): places leaked", i+1, head)
+		}
+	}
+	testkit.WaitFor(t, time.Second, "every place given back", func() bool { return h.streams.reserved() == 0 })
 }
