@@ -44,11 +44,16 @@ func (s *Service) DataPlane() (proxy.Authenticator, proxy.Authorizer) {
 
 // RecheckPlane returns what open connections are decided again with: the
 // data plane's checks exactly, but neither counted in
-// gatehouse_authentications_total nor as anonymous requests, since a
-// round of re-decisions is no new request.
+// gatehouse_authentications_total nor as anonymous requests, nor audited
+// as refused credentials, since a round of re-decisions is no new request.
+// It is a copy of the service's Authenticator as it is now: call it once
+// the service is configured.
 func (s *Service) RecheckPlane() (proxy.Authenticator, proxy.Authorizer) {
 	quiet := *s.auth
 	quiet.metrics = newAuthMetrics() // registered nowhere
+	// A credential refused in a round ends its connections, audited as
+	// stream_closed; it is no refused request of its own.
+	quiet.keyRefused, quiet.idpRefused = nil, func(string) {}
 	d := &dataPlane{
 		authenticate: quiet.Authenticate, authenticateBasic: quiet.AuthenticateBasic,
 		tokens: quiet.cache, apiKeys: quiet.apiKeys, eng: s.eng,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"time"
 )
@@ -40,17 +41,39 @@ func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
 	defer func() {
 		<-s.hashSlots
 		if len(s.hashSlots) == 0 {
-			// The hashes' memory (19 MiB each) is garbage now, but a
-			// collection that ran while they were live measured the
-			// live heap with them, and the next one is due only when
-			// the heap has grown by GOGC percent of that: several times
-			// the memory of a sidecar at rest, under load. A collection
-			// now measures it again without them.
-			go runtime.GC()
+			s.collectAfterHashes()
 		}
 	}()
 	fn()
 	return nil
+}
+
+// smallHeap is the live heap below which a collection after the last
+// password check is worth its cost (a few milliseconds of CPU there; a
+// large store's heap makes one cost more than the check, and its GOGC
+// already absorbs a hash's 19 MiB).
+const smallHeap = 48 << 20
+
+// collectAfterHashes has the collector run a second after the last
+// password check in flight, at most one pending at a time. The hashes'
+// memory (19 MiB each) is garbage then, but a collection that ran while
+// they were live measured the live heap with them, and the next one is due
+// only when the heap has grown by GOGC percent of that: several times the
+// memory of a sidecar at rest. A collection measures it again without
+// them. Logins (each one a hash, unknown users' too) cannot make it run
+// more than once a second.
+func (s *Service) collectAfterHashes() {
+	if !s.gcPending.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(time.Second, func() {
+		defer s.gcPending.Store(false)
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		metrics.Read(live)
+		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() < smallHeap {
+			runtime.GC()
+		}
+	})
 }
 
 var errHashBusy = fmt.Errorf("%w: too many password checks in progress; try again", ErrUnavailable)

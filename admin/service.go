@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -71,6 +72,7 @@ type Service struct {
 
 	hashSlots chan struct{} // bounds argon2id work in flight (withHashSlot)
 	hashTurns *turns        // one hash at a time per client (withHashSlot)
+	gcPending atomic.Bool   // a collection after the last hash is due (collectAfterHashes)
 	hashWait  time.Duration // how long to wait for a slot
 
 	logins  *limiter // failed logins per username and client address
