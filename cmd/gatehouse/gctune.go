@@ -20,6 +20,11 @@ import (
 // 25 MiB. A large store's live heap gets GOGC=100.
 const gcHeadroom = 16 << 20
 
+// releaseAtLeast is the free heap memory (not yet returned) that makes a
+// release at rest worth its full collection: light traffic that goes idle
+// and busy again leaves little free and costs no release.
+const releaseAtLeast = 16 << 20
+
 // idleAlloc is what the process may allocate within one check of the
 // tuner and still count as idle: health probes and metrics scrapes.
 const idleAlloc = 1 << 20
@@ -39,9 +44,13 @@ func setMemoryLimit(gc gcSettings, log *slog.Logger) {
 	if err != nil {
 		return
 	}
-	if n := memoryLimit(gc.gomemlimit, "/sys/fs/cgroup", self); n > 0 {
-		debug.SetMemoryLimit(n)
-		log.Debug("memory limit set from the cgroup's", "gomemlimit_bytes", n)
+	switch soft, limit := memoryLimit(gc.gomemlimit, "/sys/fs/cgroup", self); {
+	case soft > 0:
+		debug.SetMemoryLimit(soft)
+		log.Info("memory limit set from the container's", "gomemlimit_bytes", soft, "container_limit_bytes", limit)
+	case limit > 0:
+		log.Warn("the container's memory limit is too small for a soft limit below it; set GOMEMLIMIT or raise the limit",
+			"container_limit_bytes", limit, "least_bytes", memLimitFloor+memLimitReserve)
 	}
 }
 
@@ -58,9 +67,11 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 	// first, while the listeners already serve (it takes a full
 	// collection).
 	debug.FreeOSMemory()
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"}}
+	metrics.Read(sample)
 	last := 0
-	var allocated uint64
+	allocated := sample[1].Value.Uint64() // counted from here: start-up is no load
 	busy := false
 	for {
 		metrics.Read(sample)
@@ -74,7 +85,7 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 		}
 		now := sample[1].Value.Uint64()
 		var release bool
-		if release, busy = wentIdle(now-allocated, busy); release {
+		if release, busy = wentIdle(now-allocated, busy); release && sample[2].Value.Uint64() >= releaseAtLeast {
 			debug.FreeOSMemory()
 			log.Debug("idle after load: free heap memory returned to the system")
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
@@ -126,17 +127,28 @@ func TestCgroupMemoryLimit(t *testing.T) {
 }
 
 func TestMemoryLimitIsNinetyPercentUnlessGOMEMLIMIT(t *testing.T) {
-	root := cgroupFS(t, map[string]string{"memory.max": "268435456\n"})
 	self := []byte("0::/\n")
-	if got, want := memoryLimit("", root, self), int64(256<<20)*9/10; got < want-1 || got > want {
-		t.Fatalf("memoryLimit = %d, want %d (90%% of 256 MiB)", got, want)
+	for _, c := range []struct {
+		limit, want int64
+	}{
+		{1 << 30, (1 << 30) * 9 / 10},          // 10% is more than the reserve
+		{256 << 20, 256<<20 - memLimitReserve}, // the reserve is more than 10%
+		{80 << 20, 48 << 20},                   // just the floor
+		{64 << 20, 0},                          // under the floor: none
+	} {
+		root := cgroupFS(t, map[string]string{"memory.max": fmt.Sprintf("%d\n", c.limit)})
+		got, limit := memoryLimit("", root, self)
+		if d := got - c.want; d < -1 || d > 1 || limit != c.limit {
+			t.Errorf("memoryLimit under a %d MiB limit = %d, %d; want %d, %d", c.limit>>20, got, limit, c.want, c.limit)
+		}
 	}
+	root := cgroupFS(t, map[string]string{"memory.max": "268435456\n"})
 	// The operator's GOMEMLIMIT wins: no limit is set from the cgroup.
-	if got := memoryLimit("100MiB", root, self); got != 0 {
+	if got, _ := memoryLimit("100MiB", root, self); got != 0 {
 		t.Fatalf("memoryLimit with GOMEMLIMIT set = %d, want 0 (left to the runtime)", got)
 	}
 	// No limit: none set.
-	if got := memoryLimit("", cgroupFS(t, map[string]string{"memory.max": "max"}), self); got != 0 {
+	if got, _ := memoryLimit("", cgroupFS(t, map[string]string{"memory.max": "max"}), self); got != 0 {
 		t.Fatalf("memoryLimit without a cgroup limit = %d, want 0", got)
 	}
 }

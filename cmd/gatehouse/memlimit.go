@@ -12,8 +12,19 @@ import (
 // memLimitShare is the part of the container's memory limit given to the
 // Go runtime as its soft limit (GOMEMLIMIT): the rest is for what the
 // runtime does not count (the binary's pages, thread stacks outside the
-// heap, the kernel's socket buffers charged to the cgroup).
+// heap, the kernel's socket buffers charged to the cgroup), and at least
+// memLimitReserve of it.
 const memLimitShare = 0.9
+
+// memLimitReserve is the least part of the container's limit kept out of
+// the soft limit: the binary's own pages alone are about 27 MiB.
+const memLimitReserve = 32 << 20
+
+// memLimitFloor is the smallest soft limit worth setting: below it the
+// heap of a loaded sidecar (and a password check's 19 MiB) would keep the
+// collector running all the time; the container's own limit is left to
+// decide then.
+const memLimitFloor = 48 << 20
 
 // noLimit is where a cgroup v1 limit means "unlimited": the kernel reports
 // a page-rounded maximum int64 (9223372036854771712), never a real size.
@@ -104,15 +115,21 @@ func readLimit(file string) (int64, bool) {
 }
 
 // memoryLimit is the soft memory limit serve sets: memLimitShare of the
-// cgroup's limit, or 0 (none) when the operator set GOMEMLIMIT (the
-// runtime has applied it already, and it wins) or there is no limit.
-func memoryLimit(gomemlimit string, root string, self []byte) int64 {
+// cgroup's limit, keeping at least memLimitReserve out of it, and the
+// cgroup's limit. It is 0 (none) when the operator set GOMEMLIMIT (the
+// runtime has applied it already, and it wins), when there is no limit,
+// or when the soft limit would be under memLimitFloor.
+func memoryLimit(gomemlimit string, root string, self []byte) (soft, container int64) {
 	if gomemlimit != "" {
-		return 0
+		return 0, 0
 	}
 	n, ok := cgroupMemoryLimit(root, self)
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return int64(float64(n) * memLimitShare)
+	soft = min(int64(float64(n)*memLimitShare), n-memLimitReserve)
+	if soft < memLimitFloor {
+		return 0, n
+	}
+	return soft, n
 }

@@ -33,7 +33,12 @@ func oauth2ProxyBinary(ctx context.Context) (string, error) {
 	}
 	// Installed into a temporary directory, then moved into the cache, so
 	// an interrupted install leaves nothing that looks complete.
-	tmp, err := os.MkdirTemp("", "oauth2-proxy-install-")
+	// The temporary directory is in the cache, on the same file system, so
+	// that the rename below works where /tmp is a tmpfs.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "oauth2-proxy-install-")
 	if err != nil {
 		return "", err
 	}
