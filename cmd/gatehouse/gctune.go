@@ -20,10 +20,10 @@ import (
 // 25 MiB. A large store's live heap gets GOGC=100.
 const gcHeadroom = 16 << 20
 
-// releaseAtLeast is the free heap memory (not yet returned) that makes a
-// release at rest worth its full collection: light traffic that goes idle
-// and busy again leaves little free and costs no release.
-const releaseAtLeast = 16 << 20
+// releaseAtLeast is the heap memory above the live heap (see releasable)
+// that makes a release at rest worth its full collection: light traffic
+// that goes idle and busy again leaves little and costs no release.
+const releaseAtLeast = 8 << 20
 
 // idleAlloc is what the process may allocate within one check of the
 // tuner and still count as idle: health probes and metrics scrapes.
@@ -68,6 +68,7 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 	// collection).
 	debug.FreeOSMemory()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"}}
 	metrics.Read(sample)
 	last := 0
@@ -85,7 +86,7 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 		}
 		now := sample[1].Value.Uint64()
 		var release bool
-		if release, busy = wentIdle(now-allocated, busy); release && sample[2].Value.Uint64() >= releaseAtLeast {
+		if release, busy = wentIdle(now-allocated, busy); release && releasable(sample) >= releaseAtLeast {
 			debug.FreeOSMemory()
 			log.Debug("idle after load: free heap memory returned to the system")
 		}
@@ -96,6 +97,18 @@ func tuneGC(ctx context.Context, gc gcSettings, log *slog.Logger, every time.Dur
 		case <-time.After(every):
 		}
 	}
+}
+
+// releasable is the heap memory the process holds above its live heap:
+// garbage not yet collected, and free and unused spans not yet returned
+// (sample as tuneGC reads it).
+func releasable(sample []metrics.Sample) uint64 {
+	live := sample[0].Value.Uint64()
+	held := sample[2].Value.Uint64() + sample[3].Value.Uint64() + sample[4].Value.Uint64()
+	if held < live {
+		return 0
+	}
+	return held - live
 }
 
 // wentIdle reports, from the bytes allocated since the last check and
