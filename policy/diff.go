@@ -22,7 +22,8 @@ type Verdict struct {
 	Allow bool
 	// Lines are the lines that allow the request: the g lines (and the
 	// g2 line) from the subject to the permission, then the p line.
-	// Empty for a deny: no line allows it.
+	// Empty for a deny: no line allows it; empty too for an allow whose
+	// lines cannot be named.
 	Lines []SourceLine
 }
 

@@ -124,19 +124,13 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "policy diff %s → %s: %s\n", r.Old, r.New, r.headline())
 	fmt.Fprintf(bw, "checked: %s\n", r.checked())
-	for i := 0; i < len(r.Changes); {
-		s := r.Changes[i].Subject
-		j := i
-		for j < len(r.Changes) && r.Changes[j].Subject == s {
-			j++
-		}
-		fmt.Fprintf(bw, "\n%s: %s\n", s.Label(), plural(j-i, "change"))
-		for _, c := range r.Changes[i:j] {
+	for _, g := range r.bySubject() {
+		fmt.Fprintf(bw, "\n%s: %s\n", g[0].Subject.Label(), plural(len(g), "change"))
+		for _, c := range g {
 			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, c.Path, verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
 			writeTextLines(bw, "before:", c.Before)
 			writeTextLines(bw, "after: ", c.After)
 		}
-		i = j
 	}
 	if r.Replay != nil {
 		r.Replay.writeText(bw, r.Old)
@@ -144,9 +138,33 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
+// bySubject splits the changes into runs of one subject each, in report
+// order.
+func (r *DiffResult) bySubject() [][]DiffChange {
+	var out [][]DiffChange
+	for i := 0; i < len(r.Changes); {
+		j := i
+		for j < len(r.Changes) && r.Changes[j].Subject == r.Changes[i].Subject {
+			j++
+		}
+		out = append(out, r.Changes[i:j])
+		i = j
+	}
+	return out
+}
+
+// noLines says why a verdict names no line: a deny has none, and an allow
+// whose lines could not be named (a custom model's) says so.
+func noLines(v Verdict) string {
+	if v.Allow {
+		return "allowed (no line named)"
+	}
+	return "no line allows it"
+}
+
 func writeTextLines(w io.Writer, label string, v Verdict) {
 	if len(v.Lines) == 0 {
-		fmt.Fprintf(w, "    %s no line allows it\n", label)
+		fmt.Fprintf(w, "    %s %s\n", label, noLines(v))
 		return
 	}
 	for i, l := range v.Lines {
@@ -195,20 +213,14 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "### Policy diff: %s\n\n", r.headline())
 	fmt.Fprintf(bw, "%s → %s. Checked %s.\n", code(r.Old), code(r.New), r.checked())
-	for i := 0; i < len(r.Changes); {
-		s := r.Changes[i].Subject
-		j := i
-		for j < len(r.Changes) && r.Changes[j].Subject == s {
-			j++
-		}
-		fmt.Fprintf(bw, "\n#### %s: %s\n\n", s.Label(), plural(j-i, "change"))
+	for _, g := range r.bySubject() {
+		fmt.Fprintf(bw, "\n#### %s: %s\n\n", g[0].Subject.Label(), plural(len(g), "change"))
 		fmt.Fprintln(bw, "| request | before | after | lines before | lines after |")
 		fmt.Fprintln(bw, "|---|---|---|---|---|")
-		for _, c := range r.Changes[i:j] {
+		for _, c := range g {
 			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+c.Path),
 				verdictWord(c.Before.Allow), verdictWord(c.After.Allow), mdLines(c.Before), mdLines(c.After))
 		}
-		i = j
 	}
 	if p := r.Replay; p != nil {
 		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read, %d replayed: **%d allow → deny, %d deny → allow**.",
@@ -240,6 +252,9 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 
 // mdLines renders a verdict's lines for a table cell.
 func mdLines(v Verdict) string {
+	if len(v.Lines) == 0 && v.Allow {
+		return noLines(v)
+	}
 	if len(v.Lines) == 0 {
 		return "—"
 	}

@@ -385,3 +385,39 @@ func TestLoadSideProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffReportAllowWithoutLines: an allow whose lines cannot be named is
+// reported as an allow, not as "no line allows it"; changes are grouped
+// by subject in text and Markdown alike.
+func TestDiffReportAllowWithoutLines(t *testing.T) {
+	gus, guest := Subject{Kind: KindUser, Name: "user:gus"}, Subject{Kind: KindRole, Name: "guest"}
+	res := &DiffResult{Old: "old", New: "new", Changes: []DiffChange{
+		{Subject: guest, Method: "GET", Path: "/a", Sample: "/a", After: Verdict{Allow: true}},
+		{Subject: gus, Method: "GET", Path: "/a", Sample: "/a", After: Verdict{Allow: true}},
+		{Subject: gus, Method: "PUT", Path: "/a", Sample: "/a", Before: Verdict{Allow: true}},
+	}}
+	var text, md bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"role guest: 1 change\n  GET /a: deny → allow\n    before: no line allows it\n    after:  allowed (no line named)\n",
+		"user gus: 2 changes\n",
+		"  PUT /a: allow → deny\n    before: allowed (no line named)\n    after:  no line allows it\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{
+		"#### role guest: 1 change\n", "| `GET /a` | deny | allow | — | allowed (no line named) |",
+		"#### user gus: 2 changes\n", "| `PUT /a` | allow | deny | allowed (no line named) | — |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
