@@ -26,13 +26,21 @@ type auditLine struct {
 	User   string `json:"user"`
 	Method string `json:"method"`
 	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
+
+// AuditReasonCrossOrigin is the reason of the deny line the data plane
+// writes when it refuses a change that carries the session cookie but
+// comes from another site's page: a refusal made before the policy
+// decides, which a replay leaves out.
+const AuditReasonCrossOrigin = "cross-origin request with the session cookie"
 
 // ReadAuditLog reads Gatehouse's JSON log lines and returns the decisions
 // its audit lines record: "allow" lines (serve --audit-allowed), "deny"
-// lines and shadow mode's "would_deny" lines. A deny with status 403 and
-// no user is a cross-origin refusal of a request carrying the session
-// cookie, made before the policy decides, and is not a decision; a 401
+// lines and shadow mode's "would_deny" lines. A deny whose reason is
+// AuditReasonCrossOrigin is a cross-origin refusal of a request carrying
+// the session cookie, made before the policy decides, and is not a
+// decision; a 401
 // (or a sign-in redirect, 302) is an anonymous request, or one whose
 // credentials were not valid, and is read as anonymous. Lines that are
 // not JSON, not audit lines of these kinds, or that lack a method or a
@@ -69,7 +77,7 @@ func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 		rec.Allowed = true
 	case "would_deny":
 	case "deny":
-		if a.Status == 403 && a.User == "" {
+		if a.Reason == AuditReasonCrossOrigin {
 			return AuditRecord{}, false
 		}
 	default:

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // releaserDir copies the releaser example of docs/policy.md to a new
@@ -325,5 +327,13 @@ func TestAuditAllowedReplay(t *testing.T) {
 	r := doc.Replay
 	if r.Records != 4 || r.Replayed != 4 || r.AllowToDeny != 0 || r.DenyToAllow != 1 || r.NotReproduced != 0 {
 		t.Errorf("replay %+v, want 4 records, 4 replayed, 1 deny → allow, all reproduced\n%s", r, out)
+	}
+}
+
+// TestAuditReasonCrossOrigin: the reason a replay leaves out is the one
+// the data plane writes for a cross-origin refusal.
+func TestAuditReasonCrossOrigin(t *testing.T) {
+	if policy.AuditReasonCrossOrigin != proxy.ReasonCrossOrigin {
+		t.Errorf("policy reads %q, the proxy writes %q", policy.AuditReasonCrossOrigin, proxy.ReasonCrossOrigin)
 	}
 }
