@@ -54,7 +54,8 @@ func TestPolicyDiffExitCodes(t *testing.T) {
 	badRoutes := filepath.Join(t.TempDir(), "bad.tsv")
 	testkit.WriteFile(t, badRoutes, "GET\t/ok\nFETCH\t/x\n")
 	log := filepath.Join(t.TempDir(), "gatehouse.log")
-	testkit.WriteFile(t, log, `{"audit":"allow","user":"gus","method":"GET","path":"/api/v1/pipelines"}`+"\n")
+	recent := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	testkit.WriteFile(t, log, `{"time":"`+recent+`","audit":"allow","user":"gus","method":"GET","path":"/api/v1/pipelines"}`+"\n")
 	missing := filepath.Join(t.TempDir(), "nope")
 
 	cases := []struct {
@@ -65,7 +66,7 @@ func TestPolicyDiffExitCodes(t *testing.T) {
 		stderr []string
 	}{
 		{"same", []string{old, same}, 0, []string{": no decision changes\n"}, nil},
-		{"same, routes and log", []string{old, same, "--routes", routes, "--audit-log", log, "--since", "720h"}, 0, []string{"no decision changes", "audit log replay: 0 decisions read"}, nil},
+		{"same, routes and log", []string{old, same, "--routes", routes, "--audit-log", log, "--since", "720h"}, 0, []string{"no decision changes", "audit log replay: 1 decision read, 1 replayed: 0 allow → deny, 0 deny → allow\n"}, nil},
 		{"changed", []string{old, changed}, 1, []string{"role guest: 2 changes\n", "  POST /api/v1/deployments/{id}: deny → allow\n", "g, guest, deploy"}, nil},
 		{"changed, json", []string{old, changed, "-o", "json"}, 1, []string{`"deny_to_allow": 4`}, nil},
 		{"changed, markdown", []string{old, changed, "-o", "markdown"}, 1, []string{"### Policy diff: 4 decisions change for 2 subjects"}, nil},
