@@ -72,6 +72,22 @@ func (r *DiffResult) AllowToDeny() int {
 	return n
 }
 
+// Changed reports whether the diff found anything that changes: a
+// decision of the requests it decides, or a recorded decision that the
+// replay flips.
+func (r *DiffResult) Changed() bool {
+	return len(r.Changes) > 0 || r.ReplayFlips() > 0
+}
+
+// ReplayFlips counts the recorded decisions the replay flips; 0 without
+// a replay.
+func (r *DiffResult) ReplayFlips() int {
+	if r.Replay == nil {
+		return 0
+	}
+	return r.Replay.Total()
+}
+
 // DenyToAllow counts the changes from deny to allow.
 func (r *DiffResult) DenyToAllow() int { return len(r.Changes) - r.AllowToDeny() }
 

@@ -26,6 +26,9 @@ type (
 		SubjectsChecked int      `json:"subjects_checked"`
 		PathsChecked    int      `json:"paths_checked"`
 		MethodsChecked  []string `json:"methods_checked"`
+		// ReplayFlips counts the recorded decisions the replay flips;
+		// with --audit-log only.
+		ReplayFlips *int `json:"replay_flips,omitempty"`
 	}
 	changeJSON struct {
 		Subject string      `json:"subject"`
@@ -74,6 +77,8 @@ func (r *DiffResult) WriteJSON(w io.Writer) error {
 			Method: c.Method, Path: c.Path, Sample: c.Sample, Before: verdictDoc(c.Before), After: verdictDoc(c.After)})
 	}
 	if p := r.Replay; p != nil {
+		flips := p.Total()
+		doc.Summary.ReplayFlips = &flips
 		doc.Replay = &replayJSON{Records: p.Records, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
 			NotReproduced: p.NotReproduced, UnknownUsers: nonNil(p.Unknown), Users: nonNil(p.Users), TopRoutes: nonNil(p.Routes)}
 	}
@@ -89,13 +94,22 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// headline says how many decisions change, for whom.
+// headline says how many decisions change, for whom, and how many
+// recorded decisions the replay flips.
 func (r *DiffResult) headline() string {
-	if len(r.Changes) == 0 {
-		return "no decision changes"
+	h := "no decision changes"
+	if len(r.Changes) > 0 {
+		h = fmt.Sprintf("%s change for %s (%d allow → deny, %d deny → allow)",
+			plural(len(r.Changes), "decision"), plural(len(r.ChangedSubjects()), "subject"), r.AllowToDeny(), r.DenyToAllow())
 	}
-	return fmt.Sprintf("%s change for %s (%d allow → deny, %d deny → allow)",
-		plural(len(r.Changes), "decision"), plural(len(r.ChangedSubjects()), "subject"), r.AllowToDeny(), r.DenyToAllow())
+	if n := r.ReplayFlips(); n > 0 {
+		verb := "flip"
+		if n == 1 {
+			verb = "flips"
+		}
+		h += fmt.Sprintf("; %s of the audit log %s", plural(n, "recorded decision"), verb)
+	}
+	return h
 }
 
 // checked says what was decided.

@@ -64,9 +64,10 @@ sides and counts those that flip. Users are decided with the roles the files
 give them; a user the files do not name is not replayed, only counted.
 --since keeps the lines of the last DURATION.
 
-Exit code: 0 when no decision changes, 1 when some do, 2 on any error (a
-directory that is missing or has problems, a bad reference, no git checkout,
-a routes file or log that cannot be read).`,
+Exit code: 0 when no decision changes, 1 when some do (or, with --audit-log,
+when a recorded decision flips), 2 on any error (a directory that is missing
+or has problems, a bad reference, no git checkout, a routes file or log that
+cannot be read).`,
 		Example: `  gatehouse policy diff old-policy/ policy/
   gatehouse policy diff --base origin/main policy/ -o markdown
   gatehouse policy diff --base origin/main policy/ --routes routes.tsv --audit-log gatehouse.log --since 720h`,
@@ -180,7 +181,7 @@ func (a *app) diff(ctx context.Context, o *diffOptions, args []string) (int, err
 	if _, err := a.stdout.Write(buf.Bytes()); err != nil {
 		return 0, err
 	}
-	if len(res.Changes) > 0 {
+	if res.Changed() {
 		return diffChanged, nil
 	}
 	return diffSame, nil

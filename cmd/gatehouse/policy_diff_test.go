@@ -338,3 +338,28 @@ func TestAuditReasonCrossOrigin(t *testing.T) {
 		t.Errorf("policy reads %q, the proxy writes %q", policy.AuditReasonCrossOrigin, proxy.ReasonCrossOrigin)
 	}
 }
+
+// TestPolicyDiffReplayFlipsOnly: a change that no decided path shows but
+// that flips a recorded decision exits 1 and says so in the headline, in
+// Markdown and in the JSON summary.
+func TestPolicyDiffReplayFlipsOnly(t *testing.T) {
+	old, changed := releaserDir(t), releaserDir(t)
+	appendLine(t, old, "p, deploy, /api/v1/releases/{id}, POST")
+	appendLine(t, changed, "p, deploy, /api/v1/releases/1, POST") // the sample of {id}: the diff sees no change there
+	recent := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	log := filepath.Join(t.TempDir(), "gatehouse.log")
+	testkit.WriteFile(t, log, `{"time":"`+recent+`","audit":"allow","user":"rita","method":"POST","path":"/api/v1/releases/r7","permission":"deploy"}`+"\n")
+	for _, c := range []struct{ output, want string }{
+		{"text", ": no decision changes; 1 recorded decision of the audit log flips\n"},
+		{"markdown", "### Policy diff: no decision changes; 1 recorded decision of the audit log flips\n"},
+		{"json", `"replay_flips": 1`},
+	} {
+		code, out, errOut := policyCLI(t, nil, "policy", "diff", old, changed, "--audit-log", log, "-o", c.output)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("-o %s: exit %d, want 1 and %q\n%s%s", c.output, code, c.want, out, errOut)
+		}
+		if c.output == "json" && strings.Contains(out, `"changes": [`+"\n") {
+			t.Errorf("-o json: the diff itself finds changes:\n%s", out)
+		}
+	}
+}
