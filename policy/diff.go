@@ -113,6 +113,9 @@ type DiffOptions struct {
 	// Replay, when set, decides Audit again with both sides (see Replay).
 	Replay bool
 	Audit  []AuditRecord
+	// AuditSkipped is the number of lines of the log that Audit was read
+	// from left out (see ReadAuditLog), for the report.
+	AuditSkipped int
 }
 
 // diffSide is a side loaded as an engine with its fixtures.
@@ -181,6 +184,7 @@ func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 		if res.Replay, err = replay(sides, known, o.Audit); err != nil {
 			return nil, err
 		}
+		res.Replay.Skipped = o.AuditSkipped
 	}
 	res.Subjects = append([]Subject{anon}, res.Subjects...)
 	return res, nil

@@ -45,6 +45,7 @@ type (
 	}
 	replayJSON struct {
 		Records       int          `json:"records"`
+		SkippedLines  int          `json:"skipped_lines"`
 		Replayed      int          `json:"replayed"`
 		AllowToDeny   int          `json:"allow_to_deny"`
 		DenyToAllow   int          `json:"deny_to_allow"`
@@ -79,7 +80,7 @@ func (r *DiffResult) WriteJSON(w io.Writer) error {
 	if p := r.Replay; p != nil {
 		flips := p.Total()
 		doc.Summary.ReplayFlips = &flips
-		doc.Replay = &replayJSON{Records: p.Records, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
+		doc.Replay = &replayJSON{Records: p.Records, SkippedLines: p.Skipped, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
 			NotReproduced: p.NotReproduced, UnknownUsers: nonNil(p.Unknown), Users: nonNil(p.Users), TopRoutes: nonNil(p.Routes)}
 	}
 	enc := json.NewEncoder(w)
@@ -190,8 +191,8 @@ func writeTextLines(w io.Writer, label string, v Verdict) {
 }
 
 func (p *Replay) writeText(w io.Writer, old string) {
-	fmt.Fprintf(w, "\naudit log replay: %s read, %d replayed: %d allow → deny, %d deny → allow\n",
-		plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+	fmt.Fprintf(w, "\naudit log replay: %s read%s, %d replayed: %d allow → deny, %d deny → allow\n",
+		plural(p.Records, "decision"), p.skippedNote(), p.Replayed, p.AllowToDeny, p.DenyToAllow)
 	if p.NotReproduced > 0 {
 		fmt.Fprintf(w, "  %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy)\n",
 			plural(p.NotReproduced, "decision"), old)
@@ -211,6 +212,14 @@ func (p *Replay) writeText(w io.Writer, old string) {
 	for _, rt := range p.Routes {
 		fmt.Fprintf(w, "  route %s %s: %d allow → deny, %d deny → allow\n", rt.Method, rt.Path, rt.AllowToDeny, rt.DenyToAllow)
 	}
+}
+
+// skippedNote says how many lines of the log were left out, if any.
+func (p *Replay) skippedNote() string {
+	if p.Skipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s skipped: not audit decisions, too long, or older than --since)", plural(p.Skipped, "other line"))
 }
 
 func userName(u string) string {
@@ -237,8 +246,8 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if p := r.Replay; p != nil {
-		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read, %d replayed: **%d allow → deny, %d deny → allow**.",
-			plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read%s, %d replayed: **%d allow → deny, %d deny → allow**.",
+			plural(p.Records, "decision"), p.skippedNote(), p.Replayed, p.AllowToDeny, p.DenyToAllow)
 		if p.NotReproduced > 0 {
 			fmt.Fprintf(bw, " %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy).",
 				plural(p.NotReproduced, "decision"), code(r.Old))

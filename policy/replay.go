@@ -44,13 +44,22 @@ const AuditReasonCrossOrigin = "cross-origin request with the session cookie"
 // (or a sign-in redirect, 302) is an anonymous request, or one whose
 // credentials were not valid, and is read as anonymous. Lines that are
 // not JSON, not audit lines of these kinds, or that lack a method or a
-// path are skipped, and so are, when since is not zero, lines older than
-// since or without a time. skipped counts the lines left out.
+// path are skipped, and so are lines longer than MaxAuditLine and, when
+// since is not zero, lines older than since or without a time. skipped
+// counts the lines left out.
 func ReadAuditLog(r io.Reader, since time.Time) (recs []AuditRecord, skipped int, err error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, MaxAuditLine)
 	for {
-		raw, err := br.ReadString('\n')
-		if line := strings.TrimSpace(raw); line != "" {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Too long for an audit line: skip the rest of it.
+			skipped++
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			raw = nil
+		}
+		if line := strings.TrimSpace(string(raw)); line != "" {
 			if rec, ok := parseAuditLine(line, since); ok {
 				recs = append(recs, rec)
 			} else {
@@ -65,6 +74,10 @@ func ReadAuditLog(r io.Reader, since time.Time) (recs []AuditRecord, skipped int
 		}
 	}
 }
+
+// MaxAuditLine bounds the length of a line ReadAuditLog reads, its
+// newline included; a longer line is skipped.
+const MaxAuditLine = 1 << 20
 
 func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 	var a auditLine
@@ -105,6 +118,7 @@ func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 // Anonymous requests are always replayed.
 type Replay struct {
 	Records  int // decisions read
+	Skipped  int // lines of the log left out (see ReadAuditLog)
 	Replayed int // decisions decided again: those of anonymous and known users
 	// Flips counts the replayed decisions the two sides decide apart.
 	Flips

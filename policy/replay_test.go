@@ -201,3 +201,17 @@ plain text
 		t.Errorf("without since: %d records, want 7", len(all))
 	}
 }
+
+// TestReadAuditLogLongLine: a line longer than MaxAuditLine is skipped as
+// a whole, and the lines after it are read.
+func TestReadAuditLogLongLine(t *testing.T) {
+	long := `{"audit":"allow","user":"gus","method":"GET","path":"/` + strings.Repeat("a", MaxAuditLine) + `"}`
+	log := long + "\n" + `{"audit":"deny","status":403,"user":"gus","method":"PUT","path":"/b"}` + "\n" + long
+	recs, skipped, err := ReadAuditLog(strings.NewReader(log), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Path != "/b" || skipped != 2 {
+		t.Errorf("%d records (%v), %d skipped; want /b alone, 2 skipped", len(recs), len(recs) > 0 && recs[0].Path == "/b", skipped)
+	}
+}

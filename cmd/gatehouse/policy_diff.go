@@ -155,7 +155,7 @@ func (a *app) diff(ctx context.Context, o *diffOptions, args []string) (int, err
 		opts.Routes = append(opts.Routes, routes...)
 	}
 	if o.auditLog != "" {
-		if opts.Audit, err = readAuditLog(o.auditLog, o.since); err != nil {
+		if opts.Audit, opts.AuditSkipped, err = readAuditLog(o.auditLog, o.since); err != nil {
 			return 0, err
 		}
 		opts.Replay = true
@@ -215,23 +215,36 @@ func readRoutes(name string) ([]policy.Route, error) {
 }
 
 // readAuditLog reads the decisions of --audit-log, of the last since when
-// since is not zero.
-func readAuditLog(name string, since time.Duration) ([]policy.AuditRecord, error) {
+// since is not zero, and counts the lines left out. A log of which no
+// line is read but some are skipped is an error: its lines are most
+// likely not Gatehouse's JSON lines as written (a container runtime's
+// wrapping, a timestamp prefix), and a replay of nothing would pass
+// unnoticed.
+func readAuditLog(name string, since time.Duration) ([]policy.AuditRecord, int, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("--audit-log: %w", err)
+		return nil, 0, fmt.Errorf("--audit-log: %w", err)
 	}
 	defer f.Close()
 	var from time.Time
 	if since > 0 {
 		from = time.Now().Add(-since)
 	}
-	recs, _, err := policy.ReadAuditLog(f, from)
+	recs, skipped, err := policy.ReadAuditLog(f, from)
 	if err != nil {
-		return nil, fmt.Errorf("--audit-log %s: %w", name, err)
+		return nil, 0, fmt.Errorf("--audit-log %s: %w", name, err)
+	}
+	if len(recs) == 0 && skipped > 0 {
+		why := ""
+		if since > 0 {
+			why = fmt.Sprintf(" or older than --since %s", since)
+		}
+		return nil, 0, fmt.Errorf("--audit-log %s: no decision read, %d lines skipped (not Gatehouse's JSON audit lines%s): "+
+			"give the log as Gatehouse writes it, one JSON object a line, not wrapped by the container runtime (docker logs, "+
+			"kubectl logs without --timestamps print it so)", name, skipped, why)
 	}
 	if recs == nil {
 		recs = []policy.AuditRecord{}
 	}
-	return recs, nil
+	return recs, skipped, nil
 }

@@ -235,7 +235,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"audit log replay: 4 decisions read, 3 replayed: 0 allow → deny, 2 deny → allow\n",
+		"audit log replay: 4 decisions read (2 other lines skipped: not audit decisions, too long, or older than --since), 3 replayed: 0 allow → deny, 2 deny → allow\n",
 		"  not replayed: 1 decision of 1 user the policy files do not name: zoe (1)\n",
 		"  user gus: 0 allow → deny, 2 deny → allow\n",
 		"  route POST /api/v1/deployments/d1: 0 allow → deny, 1 deny → allow\n",
@@ -248,6 +248,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 	var doc struct {
 		Replay struct {
 			Records      int `json:"records"`
+			SkippedLines int `json:"skipped_lines"`
 			DenyToAllow  int `json:"deny_to_allow"`
 			UnknownUsers []struct {
 				User    string `json:"user"`
@@ -255,7 +256,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 			} `json:"unknown_users"`
 		} `json:"replay"`
 	}
-	if code != 1 || json.Unmarshal([]byte(out), &doc) != nil || doc.Replay.Records != 5 || doc.Replay.DenyToAllow != 3 ||
+	if code != 1 || json.Unmarshal([]byte(out), &doc) != nil || doc.Replay.Records != 5 || doc.Replay.SkippedLines != 1 || doc.Replay.DenyToAllow != 3 ||
 		len(doc.Replay.UnknownUsers) != 1 || doc.Replay.UnknownUsers[0].User != "zoe" {
 		t.Errorf("without --since: exit %d, %+v\n%s", code, doc, out)
 	}
@@ -361,5 +362,33 @@ func TestPolicyDiffReplayFlipsOnly(t *testing.T) {
 		if c.output == "json" && strings.Contains(out, `"changes": [`+"\n") {
 			t.Errorf("-o json: the diff itself finds changes:\n%s", out)
 		}
+	}
+}
+
+// TestPolicyDiffAuditLogNotRead: a log of which no line is read but some
+// are skipped (Docker's json-file wrapping, kubectl --timestamps prefixes)
+// is an error naming --audit-log, not a replay of nothing.
+func TestPolicyDiffAuditLogNotRead(t *testing.T) {
+	old, same := releaserDir(t), releaserDir(t)
+	line := `{"time":"2026-11-30T10:00:00Z","level":"AUDIT","audit":"deny","status":403,"user":"gus","method":"POST","path":"/api/v1/deployments/d1"}`
+	quoted, _ := json.Marshal(line + "\n")
+	for name, text := range map[string]string{
+		"docker json-file": `{"log":` + string(quoted) + `,"stream":"stderr","time":"2026-11-30T10:00:00.1Z"}` + "\n",
+		"kubectl --timestamps": "2026-11-30T10:00:00.100000000Z " + line + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "gatehouse.log")
+			testkit.WriteFile(t, log, text+text)
+			code, out, errOut := policyCLI(t, nil, "policy", "diff", old, same, "--audit-log", log)
+			if code != 2 || out != "" || !strings.Contains(errOut, "--audit-log "+log+": no decision read, 2 lines skipped") {
+				t.Errorf("exit %d, want 2 and a message naming --audit-log\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		})
+	}
+	// An empty log is no error: there is nothing to replay.
+	empty := filepath.Join(t.TempDir(), "empty.log")
+	testkit.WriteFile(t, empty, "")
+	if code, out, errOut := policyCLI(t, nil, "policy", "diff", old, same, "--audit-log", empty); code != 0 || !strings.Contains(out, "audit log replay: 0 decisions read, 0 replayed") {
+		t.Errorf("empty log: exit %d\n%s%s", code, out, errOut)
 	}
 }
