@@ -373,7 +373,7 @@ func TestPolicyDiffAuditLogNotRead(t *testing.T) {
 	line := `{"time":"2026-11-30T10:00:00Z","level":"AUDIT","audit":"deny","status":403,"user":"gus","method":"POST","path":"/api/v1/deployments/d1"}`
 	quoted, _ := json.Marshal(line + "\n")
 	for name, text := range map[string]string{
-		"docker json-file": `{"log":` + string(quoted) + `,"stream":"stderr","time":"2026-11-30T10:00:00.1Z"}` + "\n",
+		"docker json-file":     `{"log":` + string(quoted) + `,"stream":"stderr","time":"2026-11-30T10:00:00.1Z"}` + "\n",
 		"kubectl --timestamps": "2026-11-30T10:00:00.100000000Z " + line + "\n",
 	} {
 		t.Run(name, func(t *testing.T) {
