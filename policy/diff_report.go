@@ -141,8 +141,8 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 	fmt.Fprintf(bw, "checked: %s\n", r.checked())
 	for _, g := range r.bySubject() {
 		fmt.Fprintf(bw, "\n%s: %s\n", g[0].Subject.Label(), plural(len(g), "change"))
-		for _, c := range g {
-			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, c.Path, verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
+		for i, c := range g {
+			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, shownPath(g, i), verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
 			writeTextLines(bw, "before:", c.Before)
 			writeTextLines(bw, "after: ", c.After)
 		}
@@ -166,6 +166,20 @@ func (r *DiffResult) bySubject() [][]DiffChange {
 		i = j
 	}
 	return out
+}
+
+// shownPath returns the path of change i of a subject's changes as
+// reported: the path as written, and the sample decided when another
+// change of the subject has the same method and path (a final * is
+// decided on several samples).
+func shownPath(g []DiffChange, i int) string {
+	c := g[i]
+	for j, o := range g {
+		if j != i && o.Method == c.Method && o.Path == c.Path {
+			return c.Path + " (as " + c.Sample + ")"
+		}
+	}
+	return c.Path
 }
 
 // noLines says why a verdict names no line: a deny has none, and an allow
@@ -240,8 +254,8 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(bw, "\n#### %s: %s\n\n", g[0].Subject.Label(), plural(len(g), "change"))
 		fmt.Fprintln(bw, "| request | before | after | lines before | lines after |")
 		fmt.Fprintln(bw, "|---|---|---|---|---|")
-		for _, c := range g {
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+c.Path),
+		for i, c := range g {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+shownPath(g, i)),
 				verdictWord(c.Before.Allow), verdictWord(c.After.Allow), mdLines(c.Before), mdLines(c.After))
 		}
 	}

@@ -348,15 +348,17 @@ func TestDiffRoutesTable(t *testing.T) {
 		var out []string
 		for _, c := range r.Changes {
 			if c.Subject.Name == RoleGuest {
-				out = append(out, c.Method+" "+c.Path)
+				out = append(out, c.Method+" "+c.Path+" "+c.Sample)
 			}
 		}
 		return strings.Join(out, ", ")
 	}
-	if got := paths(without); got != "GET /*" {
+	// /* is decided on /x, on the empty rest and on two segments: the
+	// new /api/* allows none of them.
+	if got := paths(without); got != "GET /* /x, GET /* /, GET /* /x/x" {
 		t.Errorf("without the table: %s", got)
 	}
-	if got := paths(with); got != "GET /*, GET /other/{id}, GET /static/app.js" {
+	if got := paths(with); got != "GET /* /x, GET /* /, GET /* /x/x, GET /other/{id} /other/1, GET /static/app.js /static/app.js" {
 		t.Errorf("with the table: %s", got)
 	}
 	_, errs = ParseRoutes("bad.tsv", strings.NewReader("GET\t/ok\nFETCH\t/x\nGET\tnoslash\nGET\n"))
@@ -418,6 +420,34 @@ func TestDiffReportAllowWithoutLines(t *testing.T) {
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+// TestDiffStarSamples: a final * is decided on one segment, on the empty
+// rest and on two segments, all reported under the pattern, so that
+// narrowing * to one segment shows; the text tells the samples apart.
+func TestDiffStarSamples(t *testing.T) {
+	older := fstest.MapFS{PolicyFile: {Data: []byte("p, read, /api/*, GET\ng, guest, read\n" + adminLines)}}
+	newer := edit(t, older, PolicyFile, replaceLine(t, "p, read, /api/*, GET", "p, read, /api/{id}, GET"))
+	res := diffOf(t, older, newer, DiffOptions{})
+	var got []string
+	for _, c := range res.Changes {
+		if c.Subject.Name == RoleGuest {
+			got = append(got, c.Method+" "+c.Path+" "+c.Sample+" "+verdictWord(c.After.Allow))
+		}
+	}
+	want := []string{"GET /api/* /api/ deny", "GET /api/* /api/x/x deny"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("changes of guest %q, want %q", got, want)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"  GET /api/* (as /api/): allow → deny\n", "  GET /api/* (as /api/x/x): allow → deny\n"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("text lacks %q:\n%s", w, text.String())
 		}
 	}
 }

@@ -52,11 +52,11 @@ tests.yaml fixtures give them, each side's own (the other side's for one a
 side does not list).
 
 Routes: the path pattern of every p line on either side, decided on a sample
-path ({name} as 1, a final * as x, {self} as the subject's own name,
-{workspace} as any-workspace and as each workspace a g2 line names), the
-routes of --routes FILE (a table of METHOD<TAB>PATH lines, concrete paths or
-patterns) and the paths of either tests.yaml. Every route is decided with
-every method any of them names.
+path ({name} as 1, a final * as x, as the empty rest and as x/x, {self} as
+the subject's own name, {workspace} as any-workspace and as each workspace a
+g2 line names), the routes of --routes FILE (a table of METHOD<TAB>PATH
+lines, concrete paths or patterns) and the paths of either tests.yaml. Every
+route is decided with every method any of them names.
 
 --audit-log FILE replays recorded decisions, the audit lines of Gatehouse's
 JSON log (deny, would_deny, and allow with serve --audit-allowed), with both
