@@ -57,6 +57,11 @@ type DiffResult struct {
 	Subjects []Subject
 	Paths    int
 	Methods  []string
+	// NotSampled are the p lines' path patterns that do not compile as
+	// Gatehouse patterns (a custom model's regexMatch, keyMatch with a *
+	// inside): the diff has no sample path of theirs, so what changes
+	// only on their paths shows only through routes and tests.yaml cases.
+	NotSampled []string
 	// Replay is what the recorded decisions become; nil unless asked for.
 	Replay *Replay
 }
@@ -143,8 +148,10 @@ func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 		}
 		sides[i].eng = eng
 	}
-	probes, methods := diffRequests(sides, o)
-	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(sides), Paths: len(probes), Methods: methods}
+	ps, methods := diffRequests(sides, o)
+	probes := ps.probes
+	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(sides), Paths: len(probes), Methods: methods,
+		NotSampled: ps.notSampled}
 	texts := func(file string, num int) (string, bool) {
 		if t, ok := newer.text(file, num); ok {
 			return t, true
@@ -278,9 +285,9 @@ func (s diffSide) chainLines(sub string, d Decision) []Line {
 
 // diffRequests returns the probes and the methods of a diff: the p lines'
 // patterns of the new side, then the old side's, then the routes, then
-// the tests.yaml paths of the new side and the old side's; the methods any
-// of them names.
-func diffRequests(sides [2]diffSide, o DiffOptions) ([]probe, []string) {
+// the tests.yaml paths of the new side and the old side's (with the
+// patterns that have no sample); the methods any of them names.
+func diffRequests(sides [2]diffSide, o DiffOptions) (probeSet, []string) {
 	older, newer := sides[0].Side, sides[1].Side
 	var ws []string
 	for _, side := range sides {
@@ -322,5 +329,5 @@ func diffRequests(sides [2]diffSide, o DiffOptions) ([]probe, []string) {
 			ms.add(c.Method)
 		}
 	}
-	return ps.probes, ms.sorted()
+	return ps, ms.sorted()
 }

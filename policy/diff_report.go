@@ -29,6 +29,8 @@ type (
 		// ReplayFlips counts the recorded decisions the replay flips;
 		// with --audit-log only.
 		ReplayFlips *int `json:"replay_flips,omitempty"`
+		// NotSampled are the patterns decided on no sample path.
+		NotSampled []string `json:"not_sampled"`
 	}
 	changeJSON struct {
 		Subject string      `json:"subject"`
@@ -69,6 +71,7 @@ func (r *DiffResult) WriteJSON(w io.Writer) error {
 	doc := diffJSON{Old: r.Old, New: r.New, Changes: []changeJSON{}, Summary: summaryJSON{
 		Changes: len(r.Changes), AllowToDeny: r.AllowToDeny(), DenyToAllow: r.DenyToAllow(),
 		SubjectsChanged: []string{}, SubjectsChecked: len(r.Subjects), PathsChecked: r.Paths, MethodsChecked: nonNil(r.Methods),
+		NotSampled: nonNil(r.NotSampled),
 	}}
 	for _, s := range r.ChangedSubjects() {
 		doc.Summary.SubjectsChanged = append(doc.Summary.SubjectsChanged, s.String())
@@ -111,6 +114,16 @@ func (r *DiffResult) headline() string {
 		h += fmt.Sprintf("; %s of the audit log %s", plural(n, "recorded decision"), verb)
 	}
 	return h
+}
+
+// NotSampledNote says which patterns were decided on no sample path;
+// "" when there are none.
+func (r *DiffResult) NotSampledNote() string {
+	if len(r.NotSampled) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s not sampled (not Gatehouse patterns; their paths are decided only as --routes and tests.yaml name them): %s",
+		plural(len(r.NotSampled), "pattern"), strings.Join(r.NotSampled, ", "))
 }
 
 // checked says what was decided.
@@ -250,6 +263,14 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "### Policy diff: %s\n\n", r.headline())
 	fmt.Fprintf(bw, "%s → %s. Checked %s.\n", code(r.Old), code(r.New), r.checked())
+	if len(r.NotSampled) > 0 {
+		cells := make([]string, len(r.NotSampled))
+		for i, p := range r.NotSampled {
+			cells[i] = code(p)
+		}
+		fmt.Fprintf(bw, "\n%s not sampled (not Gatehouse patterns; their paths are decided only as `--routes` and `tests.yaml` name them): %s.\n",
+			plural(len(r.NotSampled), "pattern"), strings.Join(cells, ", "))
+	}
 	for _, g := range r.bySubject() {
 		fmt.Fprintf(bw, "\n#### %s: %s\n\n", g[0].Subject.Label(), plural(len(g), "change"))
 		fmt.Fprintln(bw, "| request | before | after | lines before | lines after |")

@@ -98,6 +98,10 @@ func (p probe) path(self string) string {
 type probeSet struct {
 	seen   map[string]bool
 	probes []probe
+	// notSampled are the patterns that do not compile as Gatehouse
+	// patterns (a custom model's regexMatch, keyMatch with a * inside),
+	// each once, in the order met.
+	notSampled []string
 }
 
 func (s *probeSet) add(p probe) {
@@ -112,10 +116,14 @@ func (s *probeSet) add(p probe) {
 
 // addPattern adds the probes of a path pattern: one with sample segments,
 // and, when it has {workspace}, one more for each of workspaces. A
-// pattern that does not compile (a custom model's) is left out.
+// pattern that does not compile (a custom model's) has no sample: it is
+// added to notSampled.
 func (s *probeSet) addPattern(text string, workspaces []string) {
 	p, err := compilePattern(text)
 	if err != nil {
+		if !slices.Contains(s.notSampled, text) {
+			s.notSampled = append(s.notSampled, text)
+		}
 		return
 	}
 	segs := make([]string, len(p.segs))

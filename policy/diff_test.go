@@ -451,3 +451,33 @@ func TestDiffStarSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffNotSampled: the patterns that do not compile as Gatehouse
+// patterns are listed, once each, in the result, the JSON summary and
+// the Markdown, not dropped silently.
+func TestDiffNotSampled(t *testing.T) {
+	older := fstest.MapFS{ModelFile: {Data: []byte(customModel)},
+		PolicyFile: {Data: []byte("p, reader, /api/*/runs, GET\np, reader, /api/v1/*, GET\ng, alice, reader\n" + adminLines)}}
+	newer := edit(t, older, PolicyFile, func(s string) string { return s + "p, reader, ^/api/.*$, GET\n" })
+	res := diffOf(t, older, newer, DiffOptions{})
+	want := []string{"/api/*/runs", "^/api/.*$"}
+	if strings.Join(res.NotSampled, "|") != strings.Join(want, "|") {
+		t.Errorf("not sampled %q, want %q", res.NotSampled, want)
+	}
+	if note := res.NotSampledNote(); !strings.HasPrefix(note, "2 patterns not sampled") || !strings.HasSuffix(note, ": /api/*/runs, ^/api/.*$") {
+		t.Errorf("note %q", note)
+	}
+	var md, js bytes.Buffer
+	if err := res.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "2 patterns not sampled") || !strings.Contains(md.String(), "`/api/*/runs`, `^/api/.*$`") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	if !strings.Contains(js.String(), `"not_sampled": [`+"\n"+`      "/api/*/runs",`+"\n"+`      "^/api/.*$"`) {
+		t.Errorf("json:\n%s", js.String())
+	}
+}

@@ -56,7 +56,9 @@ path ({name} as 1, a final * as x, as the empty rest and as x/x, {self} as
 the subject's own name, {workspace} as any-workspace and as each workspace a
 g2 line names), the routes of --routes FILE (a table of METHOD<TAB>PATH
 lines, concrete paths or patterns) and the paths of either tests.yaml. Every
-route is decided with every method any of them names.
+route is decided with every method any of them names. A custom model's
+pattern that is not a Gatehouse pattern (regexMatch, keyMatch with a * inside)
+has no sample path; such patterns are named (on stderr with -o text).
 
 --audit-log FILE replays recorded decisions, the audit lines of Gatehouse's
 JSON log (deny, would_deny, and allow with serve --audit-allowed), with both
@@ -180,6 +182,9 @@ func (a *app) diff(ctx context.Context, o *diffOptions, args []string) (int, err
 	}
 	if _, err := a.stdout.Write(buf.Bytes()); err != nil {
 		return 0, err
+	}
+	if note := res.NotSampledNote(); note != "" && o.output == "text" {
+		fmt.Fprintln(a.stderr, note)
 	}
 	if res.Changed() {
 		return diffChanged, nil

@@ -392,3 +392,24 @@ func TestPolicyDiffAuditLogNotRead(t *testing.T) {
 		t.Errorf("empty log: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestPolicyDiffNotSampled: the text report names on stderr the patterns
+// that have no sample path; the diff itself still exits as it found.
+func TestPolicyDiffNotSampled(t *testing.T) {
+	model := "[request_definition]\nr = sub, obj, act\n\n[policy_definition]\np = sub, obj, act\n\n[role_definition]\ng = _, _\n\n" +
+		"[policy_effect]\ne = some(where (p.eft == allow))\n\n[matchers]\nm = g(r.sub, p.sub) && regexMatch(r.obj, p.obj) && r.act == p.act\n"
+	dir := filepath.Join(t.TempDir(), "policy")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, filepath.Join(dir, "model.conf"), model)
+	testkit.WriteFile(t, filepath.Join(dir, "policy.csv"), "p, reader, ^/api/.*$, GET\ng, alice, reader\ng, admin, read\ng, admin, write\ng, admin, me\n")
+	code, out, errOut := policyCLI(t, nil, "policy", "diff", dir, dir)
+	if code != 0 || !strings.Contains(out, "no decision changes") || !strings.Contains(errOut, "1 pattern not sampled") || !strings.Contains(errOut, ": ^/api/.*$\n") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, errOut = policyCLI(t, nil, "policy", "diff", dir, dir, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"not_sampled": [`) || errOut != "" {
+		t.Errorf("-o json: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
