@@ -122,7 +122,7 @@ func (r *DiffResult) NotSampledNote() string {
 	if len(r.NotSampled) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s not sampled (not Gatehouse patterns; their paths are decided only as --routes and tests.yaml name them): %s",
+	return fmt.Sprintf("%s not sampled: %s (not Gatehouse patterns: their paths are decided only as --routes and tests.yaml name them)",
 		plural(len(r.NotSampled), "pattern"), strings.Join(r.NotSampled, ", "))
 }
 
@@ -268,7 +268,7 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 		for i, p := range r.NotSampled {
 			cells[i] = code(p)
 		}
-		fmt.Fprintf(bw, "\n%s not sampled (not Gatehouse patterns; their paths are decided only as `--routes` and `tests.yaml` name them): %s.\n",
+		fmt.Fprintf(bw, "\n%s not sampled: %s (not Gatehouse patterns: their paths are decided only as `--routes` and `tests.yaml` name them).\n",
 			plural(len(r.NotSampled), "pattern"), strings.Join(cells, ", "))
 	}
 	for _, g := range r.bySubject() {
