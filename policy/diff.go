@@ -13,7 +13,8 @@ import (
 // side, the routes given, the paths of either side's tests.yaml) with
 // every method any of them names, for every subject either side names:
 // each role, each team, group and user of a policy line or a tests.yaml,
-// and anonymous callers (see diffSubjects). A pattern is decided on one sample
+// each permission none of these reaches, and anonymous callers (see
+// diffSubjects). A pattern is decided on one sample
 // path (see sampleParam), so a diff shows what changes for the routes it
 // decides, not for every path there is.
 
@@ -134,8 +135,9 @@ type diffSide struct {
 func (s diffSide) lines() []Line { return append(slices.Clone(s.Files.Lines), s.fixtures...) }
 
 // Diff decides the requests of both sides with each and returns the
-// decisions that change, ordered by subject (anonymous, roles, teams,
-// groups, users; by name within a kind), path and method. The error
+// decisions that change, ordered by subject (anonymous, roles,
+// permissions, teams, groups, users; by name within a kind), path and
+// method. The error
 // reports a side that does not load with the fixtures.
 func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 	sides := [2]diffSide{{Side: older, fixtures: fixtures(older, newer)}, {Side: newer, fixtures: fixtures(newer, older)}}

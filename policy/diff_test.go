@@ -481,3 +481,44 @@ func TestDiffNotSampled(t *testing.T) {
 		t.Errorf("json:\n%s", js.String())
 	}
 }
+
+// TestDiffUnreachedPermissions: a permission or role that no listed
+// subject reaches (held only through the database's g lines, or a custom
+// model's role no user in the files holds) is decided as a subject of its
+// own, so that a change of its p lines is reported.
+func TestDiffUnreachedPermissions(t *testing.T) {
+	custom := fstest.MapFS{ModelFile: {Data: []byte(customModel)},
+		PolicyFile: {Data: []byte("p, editor, /api/*, GET\np, reader, /api/*, GET\ng, alice, reader\n" + adminLines)}}
+	def := fstest.MapFS{PolicyFile: {Data: []byte("p, read, /*, GET\np, audit, /api/audit, GET\ng, guest, read\n" + adminLines)}}
+	cases := []struct {
+		name     string
+		old, new fstest.MapFS
+		want     []string // Label METHOD PATH after
+	}{
+		{"a custom model's role nobody holds", custom,
+			edit(t, custom, PolicyFile, replaceLine(t, "p, editor, /api/*, GET", "p, editor, /api/*, DELETE")),
+			// keyMatch's * matches /api/, /api/x and /api/x/x alike.
+			[]string{"permission editor GET /api/* deny", "permission editor GET /api/* deny", "permission editor GET /api/* deny",
+				"permission editor DELETE /api/* allow", "permission editor DELETE /api/* allow", "permission editor DELETE /api/* allow"}},
+		{"a permission only the database gives", def,
+			edit(t, def, PolicyFile, replaceLine(t, "p, audit, /api/audit, GET", "p, audit, /api/*, GET")),
+			[]string{"permission audit GET /api/* allow", "permission audit GET /api/* allow", "permission audit GET /api/* allow"}},
+		// Renamed in the files alone, it is no refactor: the database's g
+		// lines still give the old name, which then opens nothing.
+		{"a permission only the database gives, renamed", def,
+			edit(t, def, PolicyFile, replaceLine(t, "p, audit, /api/audit, GET", "p, auditor, /api/audit, GET")),
+			[]string{"permission audit GET /api/audit deny", "permission auditor GET /api/audit allow"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := diffOf(t, c.old, c.new, DiffOptions{})
+			var got []string
+			for _, ch := range res.Changes {
+				got = append(got, ch.Subject.Label()+" "+ch.Method+" "+ch.Path+" "+verdictWord(ch.After.Allow))
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}

@@ -47,7 +47,8 @@ GATEHOUSE_POLICY_DIR, else policy.
 Subjects: anonymous callers, every role (a name holding a role or permission
 through a g line), every team, group and user that a policy line or a
 tests.yaml on either side names; a permission is decided through the roles
-and users that hold it. Users and teams hold the roles their lines and their
+and users that hold it, and as a subject of its own (kind permission) when
+none of them reaches it on a side (one only the database's g lines give). Users and teams hold the roles their lines and their
 tests.yaml fixtures give them, each side's own (the other side's for one a
 side does not list).
 
