@@ -13,7 +13,8 @@ import (
 // side, the routes given, the paths of either side's tests.yaml) with
 // every method any of them names, for every subject either side names:
 // each role, each team, group and user of a policy line or a tests.yaml,
-// and anonymous callers (see diffSubjects). A pattern is decided on one sample
+// each permission none of these reaches, and anonymous callers (see
+// diffSubjects). A pattern is decided on one sample
 // path (see sampleParam), so a diff shows what changes for the routes it
 // decides, not for every path there is.
 
@@ -22,7 +23,8 @@ type Verdict struct {
 	Allow bool
 	// Lines are the lines that allow the request: the g lines (and the
 	// g2 line) from the subject to the permission, then the p line.
-	// Empty for a deny: no line allows it.
+	// Empty for a deny: no line allows it; empty too for an allow whose
+	// lines cannot be named.
 	Lines []SourceLine
 }
 
@@ -56,6 +58,11 @@ type DiffResult struct {
 	Subjects []Subject
 	Paths    int
 	Methods  []string
+	// NotSampled are the p lines' path patterns that do not compile as
+	// Gatehouse patterns (a custom model's regexMatch, keyMatch with a *
+	// inside): the diff has no sample path of theirs, so what changes
+	// only on their paths shows only through routes and tests.yaml cases.
+	NotSampled []string
 	// Replay is what the recorded decisions become; nil unless asked for.
 	Replay *Replay
 }
@@ -69,6 +76,22 @@ func (r *DiffResult) AllowToDeny() int {
 		}
 	}
 	return n
+}
+
+// Changed reports whether the diff found anything that changes: a
+// decision of the requests it decides, or a recorded decision that the
+// replay flips.
+func (r *DiffResult) Changed() bool {
+	return len(r.Changes) > 0 || r.ReplayFlips() > 0
+}
+
+// ReplayFlips counts the recorded decisions the replay flips; 0 without
+// a replay.
+func (r *DiffResult) ReplayFlips() int {
+	if r.Replay == nil {
+		return 0
+	}
+	return r.Replay.Total()
 }
 
 // DenyToAllow counts the changes from deny to allow.
@@ -96,6 +119,9 @@ type DiffOptions struct {
 	// Replay, when set, decides Audit again with both sides (see Replay).
 	Replay bool
 	Audit  []AuditRecord
+	// AuditSkipped is the number of lines of the log that Audit was read
+	// from left out (see ReadAuditLog), for the report.
+	AuditSkipped int
 }
 
 // diffSide is a side loaded as an engine with its fixtures.
@@ -109,8 +135,9 @@ type diffSide struct {
 func (s diffSide) lines() []Line { return append(slices.Clone(s.Files.Lines), s.fixtures...) }
 
 // Diff decides the requests of both sides with each and returns the
-// decisions that change, ordered by subject (anonymous, roles, teams,
-// groups, users; by name within a kind), path and method. The error
+// decisions that change, ordered by subject (anonymous, roles,
+// permissions, teams, groups, users; by name within a kind), path and
+// method. The error
 // reports a side that does not load with the fixtures.
 func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 	sides := [2]diffSide{{Side: older, fixtures: fixtures(older, newer)}, {Side: newer, fixtures: fixtures(newer, older)}}
@@ -123,8 +150,10 @@ func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 		}
 		sides[i].eng = eng
 	}
-	probes, methods := diffRequests(sides, o)
-	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(sides), Paths: len(probes), Methods: methods}
+	ps, methods := diffRequests(sides, o)
+	probes := ps.probes
+	res := &DiffResult{Old: older.Dir, New: newer.Dir, Subjects: diffSubjects(sides), Paths: len(probes), Methods: methods,
+		NotSampled: ps.notSampled}
 	texts := func(file string, num int) (string, bool) {
 		if t, ok := newer.text(file, num); ok {
 			return t, true
@@ -164,6 +193,7 @@ func Diff(older, newer *Side, o DiffOptions) (*DiffResult, error) {
 		if res.Replay, err = replay(sides, known, o.Audit); err != nil {
 			return nil, err
 		}
+		res.Replay.Skipped = o.AuditSkipped
 	}
 	res.Subjects = append([]Subject{anon}, res.Subjects...)
 	return res, nil
@@ -257,9 +287,9 @@ func (s diffSide) chainLines(sub string, d Decision) []Line {
 
 // diffRequests returns the probes and the methods of a diff: the p lines'
 // patterns of the new side, then the old side's, then the routes, then
-// the tests.yaml paths of the new side and the old side's; the methods any
-// of them names.
-func diffRequests(sides [2]diffSide, o DiffOptions) ([]probe, []string) {
+// the tests.yaml paths of the new side and the old side's (with the
+// patterns that have no sample); the methods any of them names.
+func diffRequests(sides [2]diffSide, o DiffOptions) (probeSet, []string) {
 	older, newer := sides[0].Side, sides[1].Side
 	var ws []string
 	for _, side := range sides {
@@ -301,5 +331,5 @@ func diffRequests(sides [2]diffSide, o DiffOptions) ([]probe, []string) {
 			ms.add(c.Method)
 		}
 	}
-	return ps.probes, ms.sorted()
+	return ps, ms.sorted()
 }

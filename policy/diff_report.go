@@ -26,6 +26,11 @@ type (
 		SubjectsChecked int      `json:"subjects_checked"`
 		PathsChecked    int      `json:"paths_checked"`
 		MethodsChecked  []string `json:"methods_checked"`
+		// ReplayFlips counts the recorded decisions the replay flips;
+		// with --audit-log only.
+		ReplayFlips *int `json:"replay_flips,omitempty"`
+		// NotSampled are the patterns decided on no sample path.
+		NotSampled []string `json:"not_sampled"`
 	}
 	changeJSON struct {
 		Subject string      `json:"subject"`
@@ -42,6 +47,7 @@ type (
 	}
 	replayJSON struct {
 		Records       int          `json:"records"`
+		SkippedLines  int          `json:"skipped_lines"`
 		Replayed      int          `json:"replayed"`
 		AllowToDeny   int          `json:"allow_to_deny"`
 		DenyToAllow   int          `json:"deny_to_allow"`
@@ -65,6 +71,7 @@ func (r *DiffResult) WriteJSON(w io.Writer) error {
 	doc := diffJSON{Old: r.Old, New: r.New, Changes: []changeJSON{}, Summary: summaryJSON{
 		Changes: len(r.Changes), AllowToDeny: r.AllowToDeny(), DenyToAllow: r.DenyToAllow(),
 		SubjectsChanged: []string{}, SubjectsChecked: len(r.Subjects), PathsChecked: r.Paths, MethodsChecked: nonNil(r.Methods),
+		NotSampled: nonNil(r.NotSampled),
 	}}
 	for _, s := range r.ChangedSubjects() {
 		doc.Summary.SubjectsChanged = append(doc.Summary.SubjectsChanged, s.String())
@@ -74,7 +81,9 @@ func (r *DiffResult) WriteJSON(w io.Writer) error {
 			Method: c.Method, Path: c.Path, Sample: c.Sample, Before: verdictDoc(c.Before), After: verdictDoc(c.After)})
 	}
 	if p := r.Replay; p != nil {
-		doc.Replay = &replayJSON{Records: p.Records, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
+		flips := p.Total()
+		doc.Summary.ReplayFlips = &flips
+		doc.Replay = &replayJSON{Records: p.Records, SkippedLines: p.Skipped, Replayed: p.Replayed, AllowToDeny: p.AllowToDeny, DenyToAllow: p.DenyToAllow,
 			NotReproduced: p.NotReproduced, UnknownUsers: nonNil(p.Unknown), Users: nonNil(p.Users), TopRoutes: nonNil(p.Routes)}
 	}
 	enc := json.NewEncoder(w)
@@ -89,13 +98,32 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// headline says how many decisions change, for whom.
+// headline says how many decisions change, for whom, and how many
+// recorded decisions the replay flips.
 func (r *DiffResult) headline() string {
-	if len(r.Changes) == 0 {
-		return "no decision changes"
+	h := "no decision changes"
+	if len(r.Changes) > 0 {
+		h = fmt.Sprintf("%s change for %s (%d allow → deny, %d deny → allow)",
+			plural(len(r.Changes), "decision"), plural(len(r.ChangedSubjects()), "subject"), r.AllowToDeny(), r.DenyToAllow())
 	}
-	return fmt.Sprintf("%s change for %s (%d allow → deny, %d deny → allow)",
-		plural(len(r.Changes), "decision"), plural(len(r.ChangedSubjects()), "subject"), r.AllowToDeny(), r.DenyToAllow())
+	if n := r.ReplayFlips(); n > 0 {
+		verb := "flip"
+		if n == 1 {
+			verb = "flips"
+		}
+		h += fmt.Sprintf("; %s of the audit log %s", plural(n, "recorded decision"), verb)
+	}
+	return h
+}
+
+// NotSampledNote says which patterns were decided on no sample path;
+// "" when there are none.
+func (r *DiffResult) NotSampledNote() string {
+	if len(r.NotSampled) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s not sampled: %s (not Gatehouse patterns: their paths are decided only as --routes and tests.yaml name them)",
+		plural(len(r.NotSampled), "pattern"), strings.Join(r.NotSampled, ", "))
 }
 
 // checked says what was decided.
@@ -124,19 +152,13 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "policy diff %s → %s: %s\n", r.Old, r.New, r.headline())
 	fmt.Fprintf(bw, "checked: %s\n", r.checked())
-	for i := 0; i < len(r.Changes); {
-		s := r.Changes[i].Subject
-		j := i
-		for j < len(r.Changes) && r.Changes[j].Subject == s {
-			j++
-		}
-		fmt.Fprintf(bw, "\n%s: %s\n", s.Label(), plural(j-i, "change"))
-		for _, c := range r.Changes[i:j] {
-			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, c.Path, verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
+	for _, g := range r.bySubject() {
+		fmt.Fprintf(bw, "\n%s: %s\n", g[0].Subject.Label(), plural(len(g), "change"))
+		for i, c := range g {
+			fmt.Fprintf(bw, "  %s %s: %s → %s\n", c.Method, shownPath(g, i), verdictWord(c.Before.Allow), verdictWord(c.After.Allow))
 			writeTextLines(bw, "before:", c.Before)
 			writeTextLines(bw, "after: ", c.After)
 		}
-		i = j
 	}
 	if r.Replay != nil {
 		r.Replay.writeText(bw, r.Old)
@@ -144,9 +166,47 @@ func (r *DiffResult) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
+// bySubject splits the changes into runs of one subject each, in report
+// order.
+func (r *DiffResult) bySubject() [][]DiffChange {
+	var out [][]DiffChange
+	for i := 0; i < len(r.Changes); {
+		j := i
+		for j < len(r.Changes) && r.Changes[j].Subject == r.Changes[i].Subject {
+			j++
+		}
+		out = append(out, r.Changes[i:j])
+		i = j
+	}
+	return out
+}
+
+// shownPath returns the path of change i of a subject's changes as
+// reported: the path as written, and the sample decided when another
+// change of the subject has the same method and path (a final * is
+// decided on several samples).
+func shownPath(g []DiffChange, i int) string {
+	c := g[i]
+	for j, o := range g {
+		if j != i && o.Method == c.Method && o.Path == c.Path {
+			return c.Path + " (as " + c.Sample + ")"
+		}
+	}
+	return c.Path
+}
+
+// noLines says why a verdict names no line: a deny has none, and an allow
+// whose lines could not be named (a custom model's) says so.
+func noLines(v Verdict) string {
+	if v.Allow {
+		return "allowed (no line named)"
+	}
+	return "no line allows it"
+}
+
 func writeTextLines(w io.Writer, label string, v Verdict) {
 	if len(v.Lines) == 0 {
-		fmt.Fprintf(w, "    %s no line allows it\n", label)
+		fmt.Fprintf(w, "    %s %s\n", label, noLines(v))
 		return
 	}
 	for i, l := range v.Lines {
@@ -158,8 +218,8 @@ func writeTextLines(w io.Writer, label string, v Verdict) {
 }
 
 func (p *Replay) writeText(w io.Writer, old string) {
-	fmt.Fprintf(w, "\naudit log replay: %s read, %d replayed: %d allow → deny, %d deny → allow\n",
-		plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+	fmt.Fprintf(w, "\naudit log replay: %s read%s, %d replayed: %d allow → deny, %d deny → allow\n",
+		plural(p.Records, "decision"), p.skippedNote(), p.Replayed, p.AllowToDeny, p.DenyToAllow)
 	if p.NotReproduced > 0 {
 		fmt.Fprintf(w, "  %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy)\n",
 			plural(p.NotReproduced, "decision"), old)
@@ -181,6 +241,14 @@ func (p *Replay) writeText(w io.Writer, old string) {
 	}
 }
 
+// skippedNote says how many lines of the log were left out, if any.
+func (p *Replay) skippedNote() string {
+	if p.Skipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s skipped: not audit decisions, too long, or older than --since)", plural(p.Skipped, "other line"))
+}
+
 func userName(u string) string {
 	if u == "" {
 		return KindAnonymous
@@ -195,24 +263,26 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "### Policy diff: %s\n\n", r.headline())
 	fmt.Fprintf(bw, "%s → %s. Checked %s.\n", code(r.Old), code(r.New), r.checked())
-	for i := 0; i < len(r.Changes); {
-		s := r.Changes[i].Subject
-		j := i
-		for j < len(r.Changes) && r.Changes[j].Subject == s {
-			j++
+	if len(r.NotSampled) > 0 {
+		cells := make([]string, len(r.NotSampled))
+		for i, p := range r.NotSampled {
+			cells[i] = code(p)
 		}
-		fmt.Fprintf(bw, "\n#### %s: %s\n\n", s.Label(), plural(j-i, "change"))
+		fmt.Fprintf(bw, "\n%s not sampled: %s (not Gatehouse patterns: their paths are decided only as `--routes` and `tests.yaml` name them).\n",
+			plural(len(r.NotSampled), "pattern"), strings.Join(cells, ", "))
+	}
+	for _, g := range r.bySubject() {
+		fmt.Fprintf(bw, "\n#### %s: %s\n\n", g[0].Subject.Label(), plural(len(g), "change"))
 		fmt.Fprintln(bw, "| request | before | after | lines before | lines after |")
 		fmt.Fprintln(bw, "|---|---|---|---|---|")
-		for _, c := range r.Changes[i:j] {
-			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+c.Path),
+		for i, c := range g {
+			fmt.Fprintf(bw, "| %s | %s | %s | %s | %s |\n", cell(c.Method+" "+shownPath(g, i)),
 				verdictWord(c.Before.Allow), verdictWord(c.After.Allow), mdLines(c.Before), mdLines(c.After))
 		}
-		i = j
 	}
 	if p := r.Replay; p != nil {
-		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read, %d replayed: **%d allow → deny, %d deny → allow**.",
-			plural(p.Records, "decision"), p.Replayed, p.AllowToDeny, p.DenyToAllow)
+		fmt.Fprintf(bw, "\n#### Audit log replay\n\n%s read%s, %d replayed: **%d allow → deny, %d deny → allow**.",
+			plural(p.Records, "decision"), p.skippedNote(), p.Replayed, p.AllowToDeny, p.DenyToAllow)
 		if p.NotReproduced > 0 {
 			fmt.Fprintf(bw, " %s of the replayed ones recorded otherwise than %s decides them (roles from the database, or another policy).",
 				plural(p.NotReproduced, "decision"), code(r.Old))
@@ -240,6 +310,9 @@ func (r *DiffResult) WriteMarkdown(w io.Writer) error {
 
 // mdLines renders a verdict's lines for a table cell.
 func mdLines(v Verdict) string {
+	if len(v.Lines) == 0 && v.Allow {
+		return noLines(v)
+	}
 	if len(v.Lines) == 0 {
 		return "—"
 	}

@@ -64,10 +64,13 @@ func ParseRoutes(file string, r io.Reader) ([]Route, []error) {
 	return out, errs
 }
 
-// Samples of pattern segments: a diff decides a pattern on one concrete
-// path, each {name} or :name being sampleParam, a final * sampleStar and
-// {workspace} sampleWorkspace (a workspace no g2 line names), or, once
-// for each workspace that g2 lines name, that workspace.
+// Samples of pattern segments: a diff decides a pattern on a concrete
+// path, each {name} or :name being sampleParam and {workspace}
+// sampleWorkspace (a workspace no g2 line names), or, once for each
+// workspace that g2 lines name, that workspace. A final * is decided on
+// three paths, as it matches any rest: sampleStar, the empty rest (the
+// path ends in /) and two segments (sampleStar/sampleStar), so that a
+// rule that narrows * to one segment, or to a non-empty one, shows.
 const (
 	sampleParam     = "1"
 	sampleStar      = "x"
@@ -95,6 +98,10 @@ func (p probe) path(self string) string {
 type probeSet struct {
 	seen   map[string]bool
 	probes []probe
+	// notSampled are the patterns that do not compile as Gatehouse
+	// patterns (a custom model's regexMatch, keyMatch with a * inside),
+	// each once, in the order met.
+	notSampled []string
 }
 
 func (s *probeSet) add(p probe) {
@@ -109,10 +116,14 @@ func (s *probeSet) add(p probe) {
 
 // addPattern adds the probes of a path pattern: one with sample segments,
 // and, when it has {workspace}, one more for each of workspaces. A
-// pattern that does not compile (a custom model's) is left out.
+// pattern that does not compile (a custom model's) has no sample: it is
+// added to notSampled.
 func (s *probeSet) addPattern(text string, workspaces []string) {
 	p, err := compilePattern(text)
 	if err != nil {
+		if !slices.Contains(s.notSampled, text) {
+			s.notSampled = append(s.notSampled, text)
+		}
 		return
 	}
 	segs := make([]string, len(p.segs))
@@ -130,7 +141,18 @@ func (s *probeSet) addPattern(text string, workspaces []string) {
 			segs[i] = sampleStar
 		}
 	}
-	s.add(probe{shown: text, sample: "/" + strings.Join(segs, "/")})
+	star := len(segs) > 0 && p.segs[len(segs)-1].kind == segStar
+	addRests := func(shown string) {
+		if !star {
+			s.add(probe{shown: shown, sample: "/" + strings.Join(segs, "/")})
+			return
+		}
+		for _, rest := range []string{sampleStar, "", sampleStar + "/" + sampleStar} {
+			segs[len(segs)-1] = rest
+			s.add(probe{shown: shown, sample: "/" + strings.Join(segs, "/")})
+		}
+	}
+	addRests(text)
 	if p.wsAt < 0 {
 		return
 	}
@@ -138,7 +160,7 @@ func (s *probeSet) addPattern(text string, workspaces []string) {
 		segs[p.wsAt] = ws
 		shown := strings.Split(text, "/")
 		shown[p.wsAt+1] = ws
-		s.add(probe{shown: strings.Join(shown, "/"), sample: "/" + strings.Join(segs, "/")})
+		addRests(strings.Join(shown, "/"))
 	}
 }
 

@@ -348,15 +348,17 @@ func TestDiffRoutesTable(t *testing.T) {
 		var out []string
 		for _, c := range r.Changes {
 			if c.Subject.Name == RoleGuest {
-				out = append(out, c.Method+" "+c.Path)
+				out = append(out, c.Method+" "+c.Path+" "+c.Sample)
 			}
 		}
 		return strings.Join(out, ", ")
 	}
-	if got := paths(without); got != "GET /*" {
+	// /* is decided on /x, on the empty rest and on two segments: the
+	// new /api/* allows none of them.
+	if got := paths(without); got != "GET /* /x, GET /* /, GET /* /x/x" {
 		t.Errorf("without the table: %s", got)
 	}
-	if got := paths(with); got != "GET /*, GET /other/{id}, GET /static/app.js" {
+	if got := paths(with); got != "GET /* /x, GET /* /, GET /* /x/x, GET /other/{id} /other/1, GET /static/app.js /static/app.js" {
 		t.Errorf("with the table: %s", got)
 	}
 	_, errs = ParseRoutes("bad.tsv", strings.NewReader("GET\t/ok\nFETCH\t/x\nGET\tnoslash\nGET\n"))
@@ -383,5 +385,140 @@ func TestLoadSideProblems(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "dir/") {
 			t.Errorf("%s: the error does not name the file: %v", name, err)
 		}
+	}
+}
+
+// TestDiffReportAllowWithoutLines: an allow whose lines cannot be named is
+// reported as an allow, not as "no line allows it"; changes are grouped
+// by subject in text and Markdown alike.
+func TestDiffReportAllowWithoutLines(t *testing.T) {
+	gus, guest := Subject{Kind: KindUser, Name: "user:gus"}, Subject{Kind: KindRole, Name: "guest"}
+	res := &DiffResult{Old: "old", New: "new", Changes: []DiffChange{
+		{Subject: guest, Method: "GET", Path: "/a", Sample: "/a", After: Verdict{Allow: true}},
+		{Subject: gus, Method: "GET", Path: "/a", Sample: "/a", After: Verdict{Allow: true}},
+		{Subject: gus, Method: "PUT", Path: "/a", Sample: "/a", Before: Verdict{Allow: true}},
+	}}
+	var text, md bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"role guest: 1 change\n  GET /a: deny → allow\n    before: no line allows it\n    after:  allowed (no line named)\n",
+		"user gus: 2 changes\n",
+		"  PUT /a: allow → deny\n    before: allowed (no line named)\n    after:  no line allows it\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{
+		"#### role guest: 1 change\n", "| `GET /a` | deny | allow | — | allowed (no line named) |",
+		"#### user gus: 2 changes\n", "| `PUT /a` | allow | deny | allowed (no line named) | — |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+// TestDiffStarSamples: a final * is decided on one segment, on the empty
+// rest and on two segments, all reported under the pattern, so that
+// narrowing * to one segment shows; the text tells the samples apart.
+func TestDiffStarSamples(t *testing.T) {
+	older := fstest.MapFS{PolicyFile: {Data: []byte("p, read, /api/*, GET\ng, guest, read\n" + adminLines)}}
+	newer := edit(t, older, PolicyFile, replaceLine(t, "p, read, /api/*, GET", "p, read, /api/{id}, GET"))
+	res := diffOf(t, older, newer, DiffOptions{})
+	var got []string
+	for _, c := range res.Changes {
+		if c.Subject.Name == RoleGuest {
+			got = append(got, c.Method+" "+c.Path+" "+c.Sample+" "+verdictWord(c.After.Allow))
+		}
+	}
+	want := []string{"GET /api/* /api/ deny", "GET /api/* /api/x/x deny"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("changes of guest %q, want %q", got, want)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"  GET /api/* (as /api/): allow → deny\n", "  GET /api/* (as /api/x/x): allow → deny\n"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("text lacks %q:\n%s", w, text.String())
+		}
+	}
+}
+
+// TestDiffNotSampled: the patterns that do not compile as Gatehouse
+// patterns are listed, once each, in the result, the JSON summary and
+// the Markdown, not dropped silently.
+func TestDiffNotSampled(t *testing.T) {
+	older := fstest.MapFS{ModelFile: {Data: []byte(customModel)},
+		PolicyFile: {Data: []byte("p, reader, /api/*/runs, GET\np, reader, /api/v1/*, GET\ng, alice, reader\n" + adminLines)}}
+	newer := edit(t, older, PolicyFile, func(s string) string { return s + "p, reader, ^/api/.*$, GET\n" })
+	res := diffOf(t, older, newer, DiffOptions{})
+	want := []string{"/api/*/runs", "^/api/.*$"}
+	if strings.Join(res.NotSampled, "|") != strings.Join(want, "|") {
+		t.Errorf("not sampled %q, want %q", res.NotSampled, want)
+	}
+	if note := res.NotSampledNote(); !strings.HasPrefix(note, "2 patterns not sampled: /api/*/runs, ^/api/.*$ (") {
+		t.Errorf("note %q", note)
+	}
+	var md, js bytes.Buffer
+	if err := res.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "2 patterns not sampled") || !strings.Contains(md.String(), "`/api/*/runs`, `^/api/.*$`") {
+		t.Errorf("markdown:\n%s", md.String())
+	}
+	if !strings.Contains(js.String(), `"not_sampled": [`+"\n"+`      "/api/*/runs",`+"\n"+`      "^/api/.*$"`) {
+		t.Errorf("json:\n%s", js.String())
+	}
+}
+
+// TestDiffUnreachedPermissions: a permission or role that no listed
+// subject reaches (held only through the database's g lines, or a custom
+// model's role no user in the files holds) is decided as a subject of its
+// own, so that a change of its p lines is reported.
+func TestDiffUnreachedPermissions(t *testing.T) {
+	custom := fstest.MapFS{ModelFile: {Data: []byte(customModel)},
+		PolicyFile: {Data: []byte("p, editor, /api/*, GET\np, reader, /api/*, GET\ng, alice, reader\n" + adminLines)}}
+	def := fstest.MapFS{PolicyFile: {Data: []byte("p, read, /*, GET\np, audit, /api/audit, GET\ng, guest, read\n" + adminLines)}}
+	cases := []struct {
+		name     string
+		old, new fstest.MapFS
+		want     []string // Label METHOD PATH after
+	}{
+		{"a custom model's role nobody holds", custom,
+			edit(t, custom, PolicyFile, replaceLine(t, "p, editor, /api/*, GET", "p, editor, /api/*, DELETE")),
+			// keyMatch's * matches /api/, /api/x and /api/x/x alike.
+			[]string{"permission editor GET /api/* deny", "permission editor GET /api/* deny", "permission editor GET /api/* deny",
+				"permission editor DELETE /api/* allow", "permission editor DELETE /api/* allow", "permission editor DELETE /api/* allow"}},
+		{"a permission only the database gives", def,
+			edit(t, def, PolicyFile, replaceLine(t, "p, audit, /api/audit, GET", "p, audit, /api/*, GET")),
+			[]string{"permission audit GET /api/* allow", "permission audit GET /api/* allow", "permission audit GET /api/* allow"}},
+		// Renamed in the files alone, it is no refactor: the database's g
+		// lines still give the old name, which then opens nothing.
+		{"a permission only the database gives, renamed", def,
+			edit(t, def, PolicyFile, replaceLine(t, "p, audit, /api/audit, GET", "p, auditor, /api/audit, GET")),
+			[]string{"permission audit GET /api/audit deny", "permission auditor GET /api/audit allow"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := diffOf(t, c.old, c.new, DiffOptions{})
+			var got []string
+			for _, ch := range res.Changes {
+				got = append(got, ch.Subject.Label()+" "+ch.Method+" "+ch.Path+" "+verdictWord(ch.After.Allow))
+			}
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
 	}
 }

@@ -128,10 +128,19 @@ func (e *Engine) SetSelfResolver(fn func(username string) string) {
 
 // OnChange sets fn to be called after every change is in force: a change
 // made here (Update), changes of other replicas applied or a full reload
-// (Exclusive), a new file layer (ReplaceFiles). It is called with changes
-// serialized, so it must not block (the data plane only asks its open
-// connections to be decided again).
-func (e *Engine) OnChange(fn func()) { e.onChange.Store(&fn) }
+// (Exclusive), a new file layer (ReplaceFiles); nil stops the calls. fn
+// runs with the engine's write lock held (the one that serializes
+// changes), so it must not block and must not call Update, Exclusive or
+// ReplaceFiles, which would wait for that lock forever; decisions (Decide)
+// do not take it and may be made. The data plane only asks its open
+// connections to be decided again.
+func (e *Engine) OnChange(fn func()) {
+	if fn == nil {
+		e.onChange.Store(nil)
+		return
+	}
+	e.onChange.Store(&fn)
+}
 
 // changed calls the OnChange function, if any.
 func (e *Engine) changed() {

@@ -378,4 +378,10 @@ func TestOnChange(t *testing.T) {
 	if err := e.ReplaceFiles(DefaultFiles()); err != nil || calls != 3 {
 		t.Fatalf("after ReplaceFiles: %v, %d calls; want 3", err, calls)
 	}
+	// nil stops the calls; the next change neither panics nor calls.
+	e.OnChange(nil)
+	grant(t, e, "gus", "admin")
+	if calls != 3 {
+		t.Fatalf("after OnChange(nil): %d calls; want 3", calls)
+	}
 }

@@ -26,23 +26,40 @@ type auditLine struct {
 	User   string `json:"user"`
 	Method string `json:"method"`
 	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
+
+// AuditReasonCrossOrigin is the reason of the deny line the data plane
+// writes when it refuses a change that carries the session cookie but
+// comes from another site's page: a refusal made before the policy
+// decides, which a replay leaves out.
+const AuditReasonCrossOrigin = "cross-origin request with the session cookie"
 
 // ReadAuditLog reads Gatehouse's JSON log lines and returns the decisions
 // its audit lines record: "allow" lines (serve --audit-allowed), "deny"
-// lines and shadow mode's "would_deny" lines. A deny with status 403 and
-// no user is a cross-origin refusal of a request carrying the session
-// cookie, made before the policy decides, and is not a decision; a 401
+// lines and shadow mode's "would_deny" lines. A deny whose reason is
+// AuditReasonCrossOrigin is a cross-origin refusal of a request carrying
+// the session cookie, made before the policy decides, and is not a
+// decision; a 401
 // (or a sign-in redirect, 302) is an anonymous request, or one whose
 // credentials were not valid, and is read as anonymous. Lines that are
 // not JSON, not audit lines of these kinds, or that lack a method or a
-// path are skipped, and so are, when since is not zero, lines older than
-// since or without a time. skipped counts the lines left out.
+// path are skipped, and so are lines longer than MaxAuditLine and, when
+// since is not zero, lines older than since or without a time. skipped
+// counts the lines left out.
 func ReadAuditLog(r io.Reader, since time.Time) (recs []AuditRecord, skipped int, err error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, MaxAuditLine)
 	for {
-		raw, err := br.ReadString('\n')
-		if line := strings.TrimSpace(raw); line != "" {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Too long for an audit line: skip the rest of it.
+			skipped++
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			raw = nil
+		}
+		if line := strings.TrimSpace(string(raw)); line != "" {
 			if rec, ok := parseAuditLine(line, since); ok {
 				recs = append(recs, rec)
 			} else {
@@ -58,6 +75,10 @@ func ReadAuditLog(r io.Reader, since time.Time) (recs []AuditRecord, skipped int
 	}
 }
 
+// MaxAuditLine bounds the length of a line ReadAuditLog reads, its
+// newline included; a longer line is skipped.
+const MaxAuditLine = 1 << 20
+
 func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 	var a auditLine
 	if line[0] != '{' || json.Unmarshal([]byte(line), &a) != nil || a.Method == "" || !strings.HasPrefix(a.Path, "/") {
@@ -69,7 +90,7 @@ func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 		rec.Allowed = true
 	case "would_deny":
 	case "deny":
-		if a.Status == 403 && a.User == "" {
+		if a.Reason == AuditReasonCrossOrigin {
 			return AuditRecord{}, false
 		}
 	default:
@@ -97,6 +118,7 @@ func parseAuditLine(line string, since time.Time) (AuditRecord, bool) {
 // Anonymous requests are always replayed.
 type Replay struct {
 	Records  int // decisions read
+	Skipped  int // lines of the log left out (see ReadAuditLog)
 	Replayed int // decisions decided again: those of anonymous and known users
 	// Flips counts the replayed decisions the two sides decide apart.
 	Flips

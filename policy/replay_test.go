@@ -182,6 +182,7 @@ func TestReadAuditLog(t *testing.T) {
 plain text
 {"time":"2026-11-01T10:00:00Z","audit":"allow","user":"old","method":"GET","path":"/f"}
 {"audit":"allow","user":"notime","method":"GET","path":"/g"}
+{"time":"2026-11-30T10:00:07Z","audit":"deny","status":403,"user":"","method":"DELETE","path":"/h"}
 `
 	recs, skipped, err := ReadAuditLog(strings.NewReader(log), time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -191,12 +192,26 @@ plain text
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%s %s %s %v", r.User, r.Method, r.Path, r.Allowed))
 	}
-	want := []string{"gus GET /a true", " GET /b false", " GET /c false", "gus POST /d false"}
+	want := []string{"gus GET /a true", " GET /b false", " GET /c false", "gus POST /d false", " DELETE /h false"}
 	if strings.Join(got, "|") != strings.Join(want, "|") || skipped != 6 {
 		t.Errorf("records %q, skipped %d; want %q, 6", got, skipped, want)
 	}
 	all, _, _ := ReadAuditLog(strings.NewReader(log), time.Time{})
-	if len(all) != 6 {
-		t.Errorf("without since: %d records, want 6", len(all))
+	if len(all) != 7 {
+		t.Errorf("without since: %d records, want 7", len(all))
+	}
+}
+
+// TestReadAuditLogLongLine: a line longer than MaxAuditLine is skipped as
+// a whole, and the lines after it are read.
+func TestReadAuditLogLongLine(t *testing.T) {
+	long := `{"audit":"allow","user":"gus","method":"GET","path":"/` + strings.Repeat("a", MaxAuditLine) + `"}`
+	log := long + "\n" + `{"audit":"deny","status":403,"user":"gus","method":"PUT","path":"/b"}` + "\n" + long
+	recs, skipped, err := ReadAuditLog(strings.NewReader(log), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Path != "/b" || skipped != 2 {
+		t.Errorf("%d records (%v), %d skipped; want /b alone, 2 skipped", len(recs), len(recs) > 0 && recs[0].Path == "/b", skipped)
 	}
 }

@@ -496,11 +496,16 @@ func (h *Handler) refuseSession(w http.ResponseWriter, r *http.Request, rid, pat
 	h.signInRedirect(w, r, fromCookie)
 }
 
+// ReasonCrossOrigin is the reason of the audit line of a cross-origin
+// refusal (refuseCrossOrigin); policy diff --audit-log leaves such lines
+// out by it, as policy.AuditReasonCrossOrigin.
+const ReasonCrossOrigin = "cross-origin request with the session cookie"
+
 // refuseCrossOrigin refuses a change that carries the session cookie but
 // comes from another site's page.
 func (h *Handler) refuseCrossOrigin(w http.ResponseWriter, r *http.Request, rid, path string) {
 	h.metrics.count(outcomeDeny, "")
-	h.auditDeny(r, rid, path, http.StatusForbidden, "", "cross-origin request with the session cookie")
+	h.auditDeny(r, rid, path, http.StatusForbidden, "", ReasonCrossOrigin)
 	h.writeError(w, r, rid, http.StatusForbidden, codeForbidden,
 		"cross-origin request refused: a change sent with the session cookie must come from this site's own pages")
 }

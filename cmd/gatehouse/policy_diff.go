@@ -47,16 +47,19 @@ GATEHOUSE_POLICY_DIR, else policy.
 Subjects: anonymous callers, every role (a name holding a role or permission
 through a g line), every team, group and user that a policy line or a
 tests.yaml on either side names; a permission is decided through the roles
-and users that hold it. Users and teams hold the roles their lines and their
+and users that hold it, and as a subject of its own (kind permission) when
+none of them reaches it on a side (one only the database's g lines give). Users and teams hold the roles their lines and their
 tests.yaml fixtures give them, each side's own (the other side's for one a
 side does not list).
 
 Routes: the path pattern of every p line on either side, decided on a sample
-path ({name} as 1, a final * as x, {self} as the subject's own name,
-{workspace} as any-workspace and as each workspace a g2 line names), the
-routes of --routes FILE (a table of METHOD<TAB>PATH lines, concrete paths or
-patterns) and the paths of either tests.yaml. Every route is decided with
-every method any of them names.
+path ({name} as 1, a final * as x, as the empty rest and as x/x, {self} as
+the subject's own name, {workspace} as any-workspace and as each workspace a
+g2 line names), the routes of --routes FILE (a table of METHOD<TAB>PATH
+lines, concrete paths or patterns) and the paths of either tests.yaml. Every
+route is decided with every method any of them names. A custom model's
+pattern that is not a Gatehouse pattern (regexMatch, keyMatch with a * inside)
+has no sample path; such patterns are named (on stderr with -o text).
 
 --audit-log FILE replays recorded decisions, the audit lines of Gatehouse's
 JSON log (deny, would_deny, and allow with serve --audit-allowed), with both
@@ -64,9 +67,10 @@ sides and counts those that flip. Users are decided with the roles the files
 give them; a user the files do not name is not replayed, only counted.
 --since keeps the lines of the last DURATION.
 
-Exit code: 0 when no decision changes, 1 when some do, 2 on any error (a
-directory that is missing or has problems, a bad reference, no git checkout,
-a routes file or log that cannot be read).`,
+Exit code: 0 when no decision changes, 1 when some do (or, with --audit-log,
+when a recorded decision flips), 2 on any error (a directory that is missing
+or has problems, a bad reference, no git checkout, a routes file or log that
+cannot be read).`,
 		Example: `  gatehouse policy diff old-policy/ policy/
   gatehouse policy diff --base origin/main policy/ -o markdown
   gatehouse policy diff --base origin/main policy/ --routes routes.tsv --audit-log gatehouse.log --since 720h`,
@@ -154,7 +158,7 @@ func (a *app) diff(ctx context.Context, o *diffOptions, args []string) (int, err
 		opts.Routes = append(opts.Routes, routes...)
 	}
 	if o.auditLog != "" {
-		if opts.Audit, err = readAuditLog(o.auditLog, o.since); err != nil {
+		if opts.Audit, opts.AuditSkipped, err = readAuditLog(o.auditLog, o.since); err != nil {
 			return 0, err
 		}
 		opts.Replay = true
@@ -180,7 +184,10 @@ func (a *app) diff(ctx context.Context, o *diffOptions, args []string) (int, err
 	if _, err := a.stdout.Write(buf.Bytes()); err != nil {
 		return 0, err
 	}
-	if len(res.Changes) > 0 {
+	if note := res.NotSampledNote(); note != "" && o.output == "text" {
+		fmt.Fprintln(a.stderr, note)
+	}
+	if res.Changed() {
 		return diffChanged, nil
 	}
 	return diffSame, nil
@@ -214,23 +221,36 @@ func readRoutes(name string) ([]policy.Route, error) {
 }
 
 // readAuditLog reads the decisions of --audit-log, of the last since when
-// since is not zero.
-func readAuditLog(name string, since time.Duration) ([]policy.AuditRecord, error) {
+// since is not zero, and counts the lines left out. A log of which no
+// line is read but some are skipped is an error: its lines are most
+// likely not Gatehouse's JSON lines as written (a container runtime's
+// wrapping, a timestamp prefix), and a replay of nothing would pass
+// unnoticed.
+func readAuditLog(name string, since time.Duration) ([]policy.AuditRecord, int, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("--audit-log: %w", err)
+		return nil, 0, fmt.Errorf("--audit-log: %w", err)
 	}
 	defer f.Close()
 	var from time.Time
 	if since > 0 {
 		from = time.Now().Add(-since)
 	}
-	recs, _, err := policy.ReadAuditLog(f, from)
+	recs, skipped, err := policy.ReadAuditLog(f, from)
 	if err != nil {
-		return nil, fmt.Errorf("--audit-log %s: %w", name, err)
+		return nil, 0, fmt.Errorf("--audit-log %s: %w", name, err)
+	}
+	if len(recs) == 0 && skipped > 0 {
+		why := ""
+		if since > 0 {
+			why = fmt.Sprintf(" or older than --since %s", since)
+		}
+		return nil, 0, fmt.Errorf("--audit-log %s: no decision read, %d lines skipped (not Gatehouse's JSON audit lines%s): "+
+			"give the log as Gatehouse writes it, one JSON object a line, not wrapped by the container runtime (docker logs, "+
+			"kubectl logs without --timestamps print it so)", name, skipped, why)
 	}
 	if recs == nil {
 		recs = []policy.AuditRecord{}
 	}
-	return recs, nil
+	return recs, skipped, nil
 }

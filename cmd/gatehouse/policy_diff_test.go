@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testkit"
+	"github.com/gatehouse-dev/gatehouse/policy"
+	"github.com/gatehouse-dev/gatehouse/proxy"
 )
 
 // releaserDir copies the releaser example of docs/policy.md to a new
@@ -52,7 +54,8 @@ func TestPolicyDiffExitCodes(t *testing.T) {
 	badRoutes := filepath.Join(t.TempDir(), "bad.tsv")
 	testkit.WriteFile(t, badRoutes, "GET\t/ok\nFETCH\t/x\n")
 	log := filepath.Join(t.TempDir(), "gatehouse.log")
-	testkit.WriteFile(t, log, `{"audit":"allow","user":"gus","method":"GET","path":"/api/v1/pipelines"}`+"\n")
+	recent := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	testkit.WriteFile(t, log, `{"time":"`+recent+`","audit":"allow","user":"gus","method":"GET","path":"/api/v1/pipelines"}`+"\n")
 	missing := filepath.Join(t.TempDir(), "nope")
 
 	cases := []struct {
@@ -63,7 +66,7 @@ func TestPolicyDiffExitCodes(t *testing.T) {
 		stderr []string
 	}{
 		{"same", []string{old, same}, 0, []string{": no decision changes\n"}, nil},
-		{"same, routes and log", []string{old, same, "--routes", routes, "--audit-log", log, "--since", "720h"}, 0, []string{"no decision changes", "audit log replay: 0 decisions read"}, nil},
+		{"same, routes and log", []string{old, same, "--routes", routes, "--audit-log", log, "--since", "720h"}, 0, []string{"no decision changes", "audit log replay: 1 decision read, 1 replayed: 0 allow → deny, 0 deny → allow\n"}, nil},
 		{"changed", []string{old, changed}, 1, []string{"role guest: 2 changes\n", "  POST /api/v1/deployments/{id}: deny → allow\n", "g, guest, deploy"}, nil},
 		{"changed, json", []string{old, changed, "-o", "json"}, 1, []string{`"deny_to_allow": 4`}, nil},
 		{"changed, markdown", []string{old, changed, "-o", "markdown"}, 1, []string{"### Policy diff: 4 decisions change for 2 subjects"}, nil},
@@ -232,7 +235,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"audit log replay: 4 decisions read, 3 replayed: 0 allow → deny, 2 deny → allow\n",
+		"audit log replay: 4 decisions read (2 other lines skipped: not audit decisions, too long, or older than --since), 3 replayed: 0 allow → deny, 2 deny → allow\n",
 		"  not replayed: 1 decision of 1 user the policy files do not name: zoe (1)\n",
 		"  user gus: 0 allow → deny, 2 deny → allow\n",
 		"  route POST /api/v1/deployments/d1: 0 allow → deny, 1 deny → allow\n",
@@ -245,6 +248,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 	var doc struct {
 		Replay struct {
 			Records      int `json:"records"`
+			SkippedLines int `json:"skipped_lines"`
 			DenyToAllow  int `json:"deny_to_allow"`
 			UnknownUsers []struct {
 				User    string `json:"user"`
@@ -252,7 +256,7 @@ func TestPolicyDiffAuditReplay(t *testing.T) {
 			} `json:"unknown_users"`
 		} `json:"replay"`
 	}
-	if code != 1 || json.Unmarshal([]byte(out), &doc) != nil || doc.Replay.Records != 5 || doc.Replay.DenyToAllow != 3 ||
+	if code != 1 || json.Unmarshal([]byte(out), &doc) != nil || doc.Replay.Records != 5 || doc.Replay.SkippedLines != 1 || doc.Replay.DenyToAllow != 3 ||
 		len(doc.Replay.UnknownUsers) != 1 || doc.Replay.UnknownUsers[0].User != "zoe" {
 		t.Errorf("without --since: exit %d, %+v\n%s", code, doc, out)
 	}
@@ -325,5 +329,87 @@ func TestAuditAllowedReplay(t *testing.T) {
 	r := doc.Replay
 	if r.Records != 4 || r.Replayed != 4 || r.AllowToDeny != 0 || r.DenyToAllow != 1 || r.NotReproduced != 0 {
 		t.Errorf("replay %+v, want 4 records, 4 replayed, 1 deny → allow, all reproduced\n%s", r, out)
+	}
+}
+
+// TestAuditReasonCrossOrigin: the reason a replay leaves out is the one
+// the data plane writes for a cross-origin refusal.
+func TestAuditReasonCrossOrigin(t *testing.T) {
+	if policy.AuditReasonCrossOrigin != proxy.ReasonCrossOrigin {
+		t.Errorf("policy reads %q, the proxy writes %q", policy.AuditReasonCrossOrigin, proxy.ReasonCrossOrigin)
+	}
+}
+
+// TestPolicyDiffReplayFlipsOnly: a change that no decided path shows but
+// that flips a recorded decision exits 1 and says so in the headline, in
+// Markdown and in the JSON summary.
+func TestPolicyDiffReplayFlipsOnly(t *testing.T) {
+	old, changed := releaserDir(t), releaserDir(t)
+	appendLine(t, old, "p, deploy, /api/v1/releases/{id}, POST")
+	appendLine(t, changed, "p, deploy, /api/v1/releases/1, POST") // the sample of {id}: the diff sees no change there
+	recent := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	log := filepath.Join(t.TempDir(), "gatehouse.log")
+	testkit.WriteFile(t, log, `{"time":"`+recent+`","audit":"allow","user":"rita","method":"POST","path":"/api/v1/releases/r7","permission":"deploy"}`+"\n")
+	for _, c := range []struct{ output, want string }{
+		{"text", ": no decision changes; 1 recorded decision of the audit log flips\n"},
+		{"markdown", "### Policy diff: no decision changes; 1 recorded decision of the audit log flips\n"},
+		{"json", `"replay_flips": 1`},
+	} {
+		code, out, errOut := policyCLI(t, nil, "policy", "diff", old, changed, "--audit-log", log, "-o", c.output)
+		if code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("-o %s: exit %d, want 1 and %q\n%s%s", c.output, code, c.want, out, errOut)
+		}
+		if c.output == "json" && strings.Contains(out, `"changes": [`+"\n") {
+			t.Errorf("-o json: the diff itself finds changes:\n%s", out)
+		}
+	}
+}
+
+// TestPolicyDiffAuditLogNotRead: a log of which no line is read but some
+// are skipped (Docker's json-file wrapping, kubectl --timestamps prefixes)
+// is an error naming --audit-log, not a replay of nothing.
+func TestPolicyDiffAuditLogNotRead(t *testing.T) {
+	old, same := releaserDir(t), releaserDir(t)
+	line := `{"time":"2026-11-30T10:00:00Z","level":"AUDIT","audit":"deny","status":403,"user":"gus","method":"POST","path":"/api/v1/deployments/d1"}`
+	quoted, _ := json.Marshal(line + "\n")
+	for name, text := range map[string]string{
+		"docker json-file":     `{"log":` + string(quoted) + `,"stream":"stderr","time":"2026-11-30T10:00:00.1Z"}` + "\n",
+		"kubectl --timestamps": "2026-11-30T10:00:00.100000000Z " + line + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "gatehouse.log")
+			testkit.WriteFile(t, log, text+text)
+			code, out, errOut := policyCLI(t, nil, "policy", "diff", old, same, "--audit-log", log)
+			if code != 2 || out != "" || !strings.Contains(errOut, "--audit-log "+log+": no decision read, 2 lines skipped") {
+				t.Errorf("exit %d, want 2 and a message naming --audit-log\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		})
+	}
+	// An empty log is no error: there is nothing to replay.
+	empty := filepath.Join(t.TempDir(), "empty.log")
+	testkit.WriteFile(t, empty, "")
+	if code, out, errOut := policyCLI(t, nil, "policy", "diff", old, same, "--audit-log", empty); code != 0 || !strings.Contains(out, "audit log replay: 0 decisions read, 0 replayed") {
+		t.Errorf("empty log: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestPolicyDiffNotSampled: the text report names on stderr the patterns
+// that have no sample path; the diff itself still exits as it found.
+func TestPolicyDiffNotSampled(t *testing.T) {
+	model := "[request_definition]\nr = sub, obj, act\n\n[policy_definition]\np = sub, obj, act\n\n[role_definition]\ng = _, _\n\n" +
+		"[policy_effect]\ne = some(where (p.eft == allow))\n\n[matchers]\nm = g(r.sub, p.sub) && regexMatch(r.obj, p.obj) && r.act == p.act\n"
+	dir := filepath.Join(t.TempDir(), "policy")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, filepath.Join(dir, "model.conf"), model)
+	testkit.WriteFile(t, filepath.Join(dir, "policy.csv"), "p, reader, ^/api/.*$, GET\ng, alice, reader\ng, admin, read\ng, admin, write\ng, admin, me\n")
+	code, out, errOut := policyCLI(t, nil, "policy", "diff", dir, dir)
+	if code != 0 || !strings.Contains(out, "no decision changes") || !strings.HasPrefix(errOut, "1 pattern not sampled: ^/api/.*$ (") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	code, out, errOut = policyCLI(t, nil, "policy", "diff", dir, dir, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"not_sampled": [`) || errOut != "" {
+		t.Errorf("-o json: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
