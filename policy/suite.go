@@ -170,27 +170,28 @@ func (s *Suite) FixtureLines() []Line {
 
 // lines returns the lines the team fixture stands for.
 func (t TeamFixture) lines(file string) []Line {
-	var out []Line
-	for _, r := range t.Roles {
-		out = append(out, Line{Ptype: "g", Fields: []string{TeamSubject(t.Name), r}, File: file, Num: t.Line})
-	}
-	for _, sc := range t.Scoped {
-		out = append(out, Line{Ptype: "g2", Fields: []string{TeamSubject(t.Name), sc[0], sc[1]}, File: file, Num: t.Line})
-	}
-	return out
+	return fixtureLines(TeamSubject(t.Name), t.Roles, t.Scoped, file, t.Line)
 }
 
 // lines returns the lines the user fixture stands for.
 func (u UserFixture) lines(file string) []Line {
-	var out []Line
-	for _, r := range u.Roles {
-		out = append(out, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), r}, File: file, Num: u.Line})
-	}
-	for _, sc := range u.Scoped {
-		out = append(out, Line{Ptype: "g2", Fields: []string{UserSubject(u.Name), sc[0], sc[1]}, File: file, Num: u.Line})
-	}
+	sub := UserSubject(u.Name)
+	out := fixtureLines(sub, u.Roles, u.Scoped, file, u.Line)
 	for _, t := range u.Teams {
-		out = append(out, Line{Ptype: "g", Fields: []string{UserSubject(u.Name), TeamSubject(t)}, File: file, Num: u.Line})
+		out = append(out, Line{Ptype: "g", Fields: []string{sub, TeamSubject(t)}, File: file, Num: u.Line})
+	}
+	return out
+}
+
+// fixtureLines returns the g lines that give sub roles and the g2 lines
+// that give it scoped roles (role, workspace), from line num of file.
+func fixtureLines(sub string, roles []string, scoped [][2]string, file string, num int) []Line {
+	var out []Line
+	for _, r := range roles {
+		out = append(out, Line{Ptype: "g", Fields: []string{sub, r}, File: file, Num: num})
+	}
+	for _, sc := range scoped {
+		out = append(out, Line{Ptype: "g2", Fields: []string{sub, sc[0], sc[1]}, File: file, Num: num})
 	}
 	return out
 }
