@@ -345,6 +345,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.URL.Path, r.URL.RawPath = path, ""
+	reserveForwarded(r.Header)
 	f, r := flightFor(r)
 	*f = flight{on: true, req: r, cred: cred, method: r.Method, path: path, user: username(p), rid: rid}
 	up := time.Now()
@@ -570,4 +571,13 @@ func wwwAuthenticate(bad bool) []string {
 		return wwwAuthBadToken
 	}
 	return wwwAuthNoToken
+}
+
+// reserveForwarded gives the X-Forwarded headers that rewrite sets a place
+// in the request's header map, without a value: ReverseProxy's copy of the
+// map is then sized for them (it removes them before rewrite runs, which
+// leaves the place), instead of growing while rewrite adds them. A header
+// without a value is never sent.
+func reserveForwarded(hd http.Header) {
+	hd["X-Forwarded-For"], hd["X-Forwarded-Host"], hd["X-Forwarded-Proto"] = nil, nil, nil
 }
