@@ -472,10 +472,7 @@ func (h *Handler) auditDeny(r *http.Request, rid, path string, status int, user,
 // auditAllow writes the audit line of a request the policy allows, with
 // the permission that allowed it.
 func (h *Handler) auditAllow(r *http.Request, rid, path string, p Principal, permission string) {
-	user := ""
-	if p != nil {
-		user = p.Username()
-	}
+	user := username(p)
 	h.log.LogAttrs(r.Context(), LevelAudit, "request allowed", slog.String("audit", "allow"),
 		slog.String("request_id", rid), slog.String("user", user), slog.String("method", r.Method),
 		slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)), slog.String("permission", permission))
@@ -516,10 +513,7 @@ func (h *Handler) refuseCrossOrigin(w http.ResponseWriter, r *http.Request, rid,
 // whatever log level keeps denials keeps what shadow mode would deny.
 func (h *Handler) wouldDeny(r *http.Request, rid, path string, p Principal) {
 	h.metrics.count(outcomeWouldDeny, "")
-	user := ""
-	if p != nil {
-		user = p.Username()
-	}
+	user := username(p)
 	h.log.LogAttrs(r.Context(), LevelAudit, "would_deny", slog.String("audit", "would_deny"),
 		slog.String("request_id", rid), slog.String("decision", "would_deny"), slog.String("user", user),
 		slog.String("method", r.Method), slog.String("path", path), slog.String("client", ClientAddr(r, h.trusted)))

@@ -120,10 +120,9 @@ type serveConfig struct {
 	// GATEHOUSE_ADMIN_PASSWORD: the first admin of an empty store.
 	adminUsername string
 	adminPassword admin.Secret
-	// gogc is $GOGC: set by the operator, the GC tuner leaves the
-	// percentage alone. gomemlimit is $GOMEMLIMIT: set, the cgroup's
-	// memory limit is not read (the runtime applied the operator's).
-	gogc, gomemlimit string
+	// gc holds $GOGC and $GOMEMLIMIT: the operator's collector settings,
+	// which the GC tuner and the cgroup's memory limit leave alone.
+	gc gcSettings
 	// oidc is the OpenID Connect provider whose bearer tokens are
 	// accepted, nil without --oidc-issuer.
 	oidc *admin.OIDCConfig
@@ -138,8 +137,7 @@ func (o *serveOptions) complete(getenv env) (*serveConfig, error) {
 		pool:          store.Pool{MaxOpen: o.dbMaxOpen, MaxIdle: o.dbMaxIdle, MaxLifetime: o.dbConnLifetime},
 		adminUsername: getenv("GATEHOUSE_ADMIN_USERNAME"),
 		adminPassword: admin.Secret(getenv("GATEHOUSE_ADMIN_PASSWORD")),
-		gogc:          getenv("GOGC"),
-		gomemlimit:    getenv("GOMEMLIMIT"),
+		gc:            gcSettings{gogc: getenv("GOGC"), gomemlimit: getenv("GOMEMLIMIT")},
 	}
 	var errs []error
 	var err error
@@ -256,11 +254,6 @@ func (o *serveOptions) checkLimits() []error {
 	return errs
 }
 
-// gcSettings are the operator's collector settings.
-func (c *serveConfig) gcSettings() gcSettings {
-	return gcSettings{gogc: c.gogc, gomemlimit: c.gomemlimit}
-}
-
 // presetName returns --preset, or "" without one.
 func (c *serveConfig) presetName() string {
 	if c.preset == nil {
@@ -330,7 +323,7 @@ without a password, from a one-time sign-up URL printed in the log.`,
 			log, audit := newLogger(a.stderr, c.logLevel)
 			// Before the store loads, so that a large one is loaded
 			// within the container's limit.
-			setMemoryLimit(c.gcSettings(), log)
+			setMemoryLimit(c.gc, log)
 			s, err := newServer(cmd.Context(), c, log, audit)
 			if err != nil {
 				return err

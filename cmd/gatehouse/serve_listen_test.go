@@ -43,7 +43,7 @@ func TestCompleteParsesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.upstream.Host != "127.0.0.1:8237" || c.upstream.Path != "/base" || c.publicURL != nil || c.preset == nil || c.preset.Name != "zenml" ||
-		c.logLevel != slog.LevelWarn || c.adminUsername != "root" || c.adminPassword != "a long passphrase" || c.gogc != "200" {
+		c.logLevel != slog.LevelWarn || c.adminUsername != "root" || c.adminPassword != "a long passphrase" || c.gc.gogc != "200" {
 		t.Errorf("completed: %+v", c)
 	}
 	if got, want := fmt.Sprint(c.trusted), "[10.0.0.0/8 192.168.1.7/32 10.1.2.3/32]"; got != want {

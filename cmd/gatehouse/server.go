@@ -269,7 +269,7 @@ func (s *server) run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.svc.Run(gctx, listenDSN, s.cfg.reloadInterval); return nil })
-	g.Go(func() error { tuneGC(gctx, s.cfg.gcSettings(), s.log, 5*time.Second); return nil })
+	g.Go(func() error { tuneGC(gctx, s.cfg.gc, s.log, 5*time.Second); return nil })
 	g.Go(func() error { s.svc.RunSSO(gctx); return nil })
 	g.Go(func() error { s.dataPlane.Run(gctx); return nil })
 	if s.watcher != nil {
